@@ -1,0 +1,128 @@
+"""The ``dramaturg`` command."""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from typing import Annotated, Literal
+
+import typer
+from pydantic import BaseModel, Field
+from rich.console import Console
+from rich.table import Table
+
+from dramaturg import __version__
+from dramaturg.errors import DramaturgError
+
+app = typer.Typer(
+    name="dramaturg",
+    help="Multi-agent LLM systems that act in worlds.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+models_app = typer.Typer(help="Work with model backends.", no_args_is_help=True)
+app.add_typer(models_app, name="models")
+
+console = Console()
+err_console = Console(stderr=True)
+
+ModelOpt = Annotated[
+    str | None,
+    typer.Option("--model", "-m", help="Model spec: local, litellm:<provider/model>, openai:<url>#<model>."),
+]
+
+
+class _Place(BaseModel):
+    """The schema `models check` asks for: an enum, a nested object and a list."""
+
+    city: str = Field(max_length=40)
+    country: str = Field(max_length=40)
+    continent: Literal["Africa", "Asia", "Europe", "North America", "South America", "Oceania"]
+    landmarks: list[str] = Field(max_length=3)
+
+
+_CHECK_PROMPT = [
+    {"role": "system", "content": "Facts about capital cities, as JSON."},
+    {"role": "user", "content": "Rome"},
+    {"role": "assistant", "content": '{"city": "Rome", "country": "Italy", "continent": "Europe", '
+                                     '"landmarks": ["Colosseum", "Pantheon"]}'},
+    {"role": "user", "content": "Tokyo"},
+    {"role": "assistant", "content": '{"city": "Tokyo", "country": "Japan", "continent": "Asia", '
+                                     '"landmarks": ["Tokyo Tower"]}'},
+    {"role": "user", "content": "Paris"},
+]
+
+
+@app.command()
+def version() -> None:
+    """Print the installed version."""
+    console.print(f"dramaturg {__version__}")
+
+
+@models_app.command("check")
+def models_check(
+    model: ModelOpt = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
+) -> None:
+    """Load a model, run one structured call, and report speed."""
+    from dramaturg.models import load_model
+
+    spec = model or os.environ.get("DRAMATURG_MODEL") or "local"
+    try:
+        started = time.perf_counter()
+        chat = load_model(spec)
+        loader = getattr(chat, "load", None)
+        with console.status(f"loading {spec} ..."):
+            if callable(loader):
+                loader()
+        load_s = time.perf_counter() - started
+        with console.status("one structured call ..."):
+            answer = chat.structured_sync(_CHECK_PROMPT, _Place, caller="models-check")
+        with console.status("measuring speed ..."):
+            speed = chat.complete_sync(
+                [{"role": "system", "content": "A short story."}, {"role": "user", "content": "Once upon a time"}],
+                max_tokens=48, temperature=0.7, caller="models-check",
+            )
+    except DramaturgError as exc:
+        err_console.print(f"[bold red]models check failed:[/] {exc}")
+        raise typer.Exit(1) from None
+    gen = speed.usage.completion_tokens
+    if speed.ttft_s:
+        prompt_tps = speed.usage.prompt_tokens / speed.ttft_s if speed.ttft_s > 0 else float("nan")
+        gen_s = max(speed.latency_s - speed.ttft_s, 1e-9)
+        gen_tps = max(gen - 1, 0) / gen_s
+    else:
+        prompt_tps = float("nan")
+        gen_tps = gen / speed.latency_s if speed.latency_s > 0 else float("nan")
+    report = {
+        "spec": spec,
+        "backend": spec.split(":", 1)[0].split("?", 1)[0],
+        "model": chat.name,
+        "load_s": round(load_s, 3),
+        "structured": answer.model_dump(),
+        "prompt_tokens_per_s": round(prompt_tps, 1),
+        "generated_tokens_per_s": round(gen_tps, 1),
+        "usage": chat.usage.as_dict() if hasattr(chat, "usage") else {},
+    }
+    if as_json:
+        console.print_json(json.dumps(report))
+        return
+    table = Table(title="dramaturg models check", show_header=False)
+    table.add_row("backend", report["backend"])
+    table.add_row("model", report["model"])
+    table.add_row("load time", f"{load_s:.2f} s")
+    table.add_row("structured answer", json.dumps(report["structured"]))
+    table.add_row("prompt tokens/s", f"{prompt_tps:.1f}")
+    table.add_row("generated tokens/s", f"{gen_tps:.1f}")
+    console.print(table)
+    console.print("[bold green]OK[/]")
+
+
+def main() -> None:
+    """Entry point of the console script."""
+    app()
+
+
+if __name__ == "__main__":
+    main()

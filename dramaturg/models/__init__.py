@@ -1,0 +1,65 @@
+"""LLM backends behind one small protocol, and the wrappers around them.
+
+Start with :func:`load_model`::
+
+    from dramaturg.models import load_model, user
+    model = load_model("local")            # the embedded Gemma 3 270M
+    print(model.complete_sync([user("Once upon a time")]).text)
+"""
+
+from dramaturg.models.base import (
+    BaseChatModel,
+    ChatModel,
+    Completion,
+    Message,
+    Usage,
+    assistant,
+    caller,
+    current_caller,
+    run_sync,
+    system,
+    user,
+)
+from dramaturg.models.hosted import LiteLLMModel
+from dramaturg.models.loader import load_model, parse_spec
+from dramaturg.models.local import LocalModel
+from dramaturg.models.openai_compat import OpenAIModel
+from dramaturg.models.scripted import Reply, ScriptedCall, ScriptedModel
+from dramaturg.models.wrappers import (
+    CallerUsage,
+    ModelWrapper,
+    RetryingModel,
+    TracingModel,
+    UsageModel,
+    UsageReport,
+    wrap,
+)
+
+__all__ = [
+    "BaseChatModel",
+    "CallerUsage",
+    "ChatModel",
+    "Completion",
+    "LiteLLMModel",
+    "LocalModel",
+    "Message",
+    "ModelWrapper",
+    "OpenAIModel",
+    "Reply",
+    "RetryingModel",
+    "ScriptedCall",
+    "ScriptedModel",
+    "TracingModel",
+    "Usage",
+    "UsageModel",
+    "UsageReport",
+    "assistant",
+    "caller",
+    "current_caller",
+    "load_model",
+    "parse_spec",
+    "run_sync",
+    "system",
+    "user",
+    "wrap",
+]

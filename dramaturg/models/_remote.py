@@ -1,0 +1,100 @@
+"""What the two remote backends (openai, litellm) share: request options,
+structured-output modes and the mapping of transport errors."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from dramaturg.errors import ConfigError, ModelConnectionError, ModelError
+
+__all__ = ["StructuredMode", "build_request", "response_format", "to_model_error"]
+
+# json_schema: OpenAI, vLLM, llama.cpp's C++ server. json_object: llama-cpp-python's
+# server (it takes {"type": "json_object", "schema": ...}). prompt: instruction only.
+# auto: try json_schema, and on a 400/422 about response_format fall back to json_object.
+StructuredMode = Literal["auto", "json_schema", "json_object", "prompt"]
+_PASSTHROUGH = ("max_tokens", "temperature", "top_p", "stop", "seed")
+# response_model: the pydantic class behind json_schema (the local backend uses it).
+_KNOWN = {*_PASSTHROUGH, "json_schema", "response_model", "caller", "responder"}
+
+
+def response_format(schema: dict[str, Any], mode: str) -> dict[str, Any] | None:
+    if mode == "json_object":
+        return {"type": "json_object", "schema": schema}
+    if mode == "prompt":
+        return None
+    return {
+        "type": "json_schema",
+        "json_schema": {"name": str(schema.get("title", "answer"))[:64], "schema": schema, "strict": False},
+    }
+
+
+def build_request(messages: list[dict[str, Any]], opts: dict[str, Any], mode: str) -> dict[str, Any]:
+    unknown = set(opts) - _KNOWN
+    if unknown:
+        raise ConfigError(f"unknown option(s): {sorted(unknown)}; known: {sorted(_KNOWN)}")
+    request: dict[str, Any] = {"messages": messages}
+    for key in _PASSTHROUGH:
+        if opts.get(key) is not None:
+            request[key] = opts[key]
+    schema = opts.get("json_schema")
+    if schema is not None:
+        fmt = response_format(schema, mode)
+        if fmt is not None:
+            request["response_format"] = fmt
+    return request
+
+
+def is_response_format_rejection(exc: BaseException) -> bool:
+    """True when a server refused the json_schema response format itself.
+
+    OpenAI-style servers answer 400 or 422; llama-cpp-python's server wraps
+    its request validation error in a 500.
+    """
+    status = getattr(exc, "status_code", None)
+    return status in (400, 422, 500) and "response_format" in str(exc)
+
+
+def _chain(exc: BaseException) -> list[BaseException]:
+    """The exception and everything it was raised from (openai nests five deep)."""
+    out: list[BaseException] = []
+    current: BaseException | None = exc
+    while current is not None and current not in out and len(out) < 16:
+        out.append(current)
+        current = current.__cause__ or current.__context__
+    return out
+
+
+def to_model_error(exc: BaseException, endpoint: str, model: str) -> ModelError:
+    """Translate an openai/litellm/httpx exception into one of ours, naming the endpoint."""
+    name = type(exc).__name__
+    text = str(exc)
+    status = getattr(exc, "status_code", None)
+    causes = _chain(exc)
+    chain = " ".join(f"{type(c).__name__} {c}" for c in causes).lower()
+    if any(isinstance(c, ConnectionRefusedError) for c in causes) or "connection refused" in chain:
+        return ModelConnectionError(
+            f"cannot connect to the model server at {endpoint} (connection refused). "
+            f"Is the server running and listening on that address?",
+            endpoint=endpoint,
+        )
+    if "timeout" in name.lower() or "timed out" in chain:
+        return ModelConnectionError(f"the model server at {endpoint} timed out", endpoint=endpoint, transient=True)
+    if status == 401 or "authentication" in name.lower():
+        return ModelConnectionError(
+            f"the model server at {endpoint} rejected the credentials (401); check the API key",
+            endpoint=endpoint,
+        )
+    if status == 404 or name == "NotFoundError":
+        return ModelConnectionError(
+            f"model {model!r} was not found at {endpoint} (404); check the model name", endpoint=endpoint
+        )
+    if status == 429 or "ratelimit" in name.lower():
+        return ModelConnectionError(f"rate limited by {endpoint} (429)", endpoint=endpoint, transient=True)
+    if (isinstance(status, int) and status >= 500) or name in {
+        "InternalServerError", "ServiceUnavailableError", "APIConnectionError",
+    }:
+        return ModelConnectionError(
+            f"the model server at {endpoint} failed: {text[:300]}", endpoint=endpoint, transient=True
+        )
+    return ModelError(f"the model server at {endpoint} refused the request: {name}: {text[:500]}")

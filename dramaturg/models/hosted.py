@@ -1,0 +1,114 @@
+"""`LiteLLMModel`: any hosted provider (OpenAI, Anthropic, Gemini, Bedrock,
+...) or server litellm knows, through ``litellm``.
+
+litellm fetches a model price map from the internet at import unless told
+not to; this module tells it to use the copy bundled in the wheel, so
+importing it never touches the network.
+
+Example:
+    >>> model = LiteLLMModel("openai/gpt-4o-mini")                  # doctest: +SKIP
+    >>> model.complete_sync([user("Say hello")]).text                # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Sequence
+from typing import Any
+
+from dramaturg.errors import MissingExtraError, ModelOutputError
+from dramaturg.models._remote import (
+    StructuredMode,
+    build_request,
+    is_response_format_rejection,
+    to_model_error,
+)
+from dramaturg.models.base import BaseChatModel, Completion, Message, Usage
+
+__all__ = ["LiteLLMModel"]
+
+
+def _import_litellm() -> Any:
+    os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+    try:
+        import litellm
+    except ImportError:
+        raise MissingExtraError("litellm", "hosted", "The litellm backend") from None
+    litellm.telemetry = False
+    litellm.suppress_debug_info = True
+    return litellm
+
+
+class LiteLLMModel(BaseChatModel):
+    """A model addressed the litellm way, ``provider/model``.
+
+    Args:
+        model: e.g. ``openai/gpt-4o-mini``, ``anthropic/claude-3-5-haiku-latest``,
+            or ``openai/<name>`` with ``api_base`` for a compatible server.
+        api_base: the endpoint, for self-hosted servers.
+        api_key: default: the provider's usual environment variable.
+        timeout_s: per-request timeout.
+        structured: as for :class:`~dramaturg.models.OpenAIModel`.
+    """
+
+    def __init__(
+        self,
+        model: str,
+        *,
+        api_base: str | None = None,
+        api_key: str | None = None,
+        timeout_s: float = 120.0,
+        structured: StructuredMode = "auto",
+    ) -> None:
+        self._litellm = _import_litellm()
+        self.model = model
+        self.api_base = api_base
+        self.api_key = api_key
+        self.timeout_s = timeout_s
+        self.structured_mode: str = structured
+        self.secrets = (api_key,) if api_key else ()
+        self.name = f"litellm:{model}"
+
+    @property
+    def endpoint(self) -> str:
+        return self.api_base or f"the {self.model.split('/', 1)[0]} provider"
+
+    async def complete(self, messages: Sequence[Message], **opts: Any) -> Completion:
+        mode = "json_schema" if self.structured_mode == "auto" else self.structured_mode
+        request = build_request([dict(m) for m in messages], opts, mode)
+        if self.api_base:
+            request["api_base"] = self.api_base
+        if self.api_key:
+            request["api_key"] = self.api_key
+        started = time.perf_counter()
+        try:
+            response = await self._litellm.acompletion(
+                model=self.model, timeout=self.timeout_s, num_retries=0, **request
+            )
+        except Exception as exc:
+            if self.structured_mode == "auto" and "response_format" in request and is_response_format_rejection(exc):
+                self.structured_mode = "json_object"
+                return await self.complete(messages, **opts)
+            raise to_model_error(exc, self.endpoint, self.model) from exc
+        latency = time.perf_counter() - started
+        if not response.choices:
+            raise ModelOutputError("the provider returned no choices", raw="")
+        choice = response.choices[0]
+        usage = getattr(response, "usage", None)
+        prompt_t = getattr(usage, "prompt_tokens", 0) or 0
+        completion_t = getattr(usage, "completion_tokens", 0) or 0
+        details = getattr(usage, "prompt_tokens_details", None)
+        cached = getattr(details, "cached_tokens", 0) or 0
+        try:
+            cost = float(self._litellm.completion_cost(completion_response=response))
+        except Exception:  # unknown price (self-hosted model): report no cost rather than a wrong one
+            cost = None
+        return Completion(
+            text=choice.message.content or "",
+            usage=Usage(prompt_tokens=prompt_t, completion_tokens=completion_t, cached_prompt_tokens=cached,
+                        cost_usd=cost),
+            latency_s=latency,
+            finish_reason=choice.finish_reason or "stop",
+            model=getattr(response, "model", None) or self.model,
+        )

@@ -1,0 +1,385 @@
+"""`LocalModel`: llama.cpp in-process, the embedded default.
+
+One llama.cpp context per (weights, adapter, context size) is loaded per
+process and shared by every ``LocalModel`` that asks for it. llama.cpp is
+not thread-safe, so each context has exactly one worker thread: calls from
+any number of coroutines or threads queue there, and the event loop never
+blocks on them.
+
+Prefix reuse: llama.cpp keeps the KV cache of the last prompt, so a prompt
+that repeats a long prefix (a persona, few-shot examples, the story so far)
+only evaluates its new suffix. Gemma 3 uses sliding-window attention, which
+normally forbids cutting the cache back to a prefix; the context is created
+with a full-size SWA cache so the cut is allowed. With ``prefix_cache_mb``
+set, the states of recent prompts are also kept in RAM, so several
+alternating personas each find their own prefix.
+
+Example:
+    >>> model = LocalModel()                                  # doctest: +SKIP
+    >>> model.complete_sync([user("The capital of France is")]).text  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import io
+import json
+import os
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from dramaturg.errors import ConfigError, MissingExtraError, ModelError
+from dramaturg.models._gguf import read_gguf_metadata
+from dramaturg.models._json import JsonEnd, parse_structured
+from dramaturg.models._prompt import PromptFormat, render_prompt
+from dramaturg.models._weights import default_weights
+from dramaturg.models.base import BaseChatModel, Completion, Message, Usage
+
+__all__ = ["LocalModel", "check_adapter"]
+
+_KNOWN_OPTS = {"max_tokens", "temperature", "top_p", "stop", "seed", "json_schema", "response_model", "caller",
+               "responder", "repeat_penalty", "min_p", "top_k"}
+
+
+class _Engine:
+    """One loaded llama.cpp context and the single thread allowed to touch it."""
+
+    def __init__(self, llm: Any, load_s: float) -> None:
+        self.llm = llm
+        self.load_s = load_s
+        self.executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="llama.cpp")
+        self.grammars: OrderedDict[str, Any] = OrderedDict()
+
+    def grammar_for(self, schema: dict[str, Any]) -> Any:
+        from llama_cpp import LlamaGrammar
+
+        key = json.dumps(schema)  # key order matters: the grammar keeps the schema's field order
+        grammar = self.grammars.get(key)
+        if grammar is None:
+            try:
+                grammar = LlamaGrammar.from_json_schema(key, verbose=False)
+            except Exception as exc:  # the converter raises bare exceptions
+                raise ConfigError(f"llama.cpp cannot turn this JSON schema into a grammar: {exc}") from exc
+            self.grammars[key] = grammar
+            if len(self.grammars) > 64:
+                self.grammars.popitem(last=False)
+        else:
+            self.grammars.move_to_end(key)
+        return grammar
+
+
+_engines: dict[tuple[Any, ...], _Engine] = {}
+_engines_lock = threading.Lock()
+
+
+def _load_engine(path: Path, *, n_ctx: int, n_threads: int, lora_path: str | None, lora_scale: float,
+                 prefix_cache_mb: int, seed: int) -> _Engine:
+    key = (str(path), n_ctx, n_threads, lora_path, lora_scale, prefix_cache_mb, seed)
+    with _engines_lock:
+        engine = _engines.get(key)
+        if engine is not None:
+            return engine
+        try:
+            from llama_cpp import Llama, LlamaRAMCache
+        except ImportError:
+            raise MissingExtraError("llama-cpp-python", "local", "The embedded model (local backend)") from None
+        if lora_path is not None:
+            check_adapter(lora_path, base=path)
+        started = time.perf_counter()
+        try:
+            with _quiet_stderr():
+                llm = Llama(
+                    model_path=str(path),
+                    n_ctx=n_ctx,
+                    n_threads=n_threads,
+                    n_threads_batch=n_threads,
+                    n_batch=512,
+                    seed=seed,
+                    swa_full=True,  # allow cutting the KV cache back to a shared prefix
+                    lora_path=lora_path,
+                    lora_scale=lora_scale,
+                    verbose=False,
+                )
+        except (RuntimeError, ValueError) as exc:
+            what = f"LoRA adapter {lora_path}" if lora_path and "LoRA" in str(exc) else f"model {path}"
+            raise ConfigError(
+                f"llama.cpp could not load the {what}: {exc}. "
+                + ("Check that the adapter is a GGUF LoRA made for this base model." if lora_path
+                   else "Check that the file is a complete GGUF model.")
+            ) from exc
+        if prefix_cache_mb > 0:
+            llm.set_cache(LlamaRAMCache(capacity_bytes=prefix_cache_mb << 20))
+        engine = _Engine(llm, time.perf_counter() - started)
+        _engines[key] = engine
+        return engine
+
+
+def check_adapter(lora_path: str | os.PathLike[str], *, base: str | os.PathLike[str]) -> None:
+    """Refuse, with a clear error, a file that is not a GGUF LoRA adapter for ``base``.
+
+    llama.cpp itself accepts some wrong files silently (a whole model passed
+    as an adapter loads without complaint), so the metadata is checked here.
+    """
+    lora = Path(lora_path)
+    if not lora.is_file():
+        raise ConfigError(f"LoRA adapter not found: {lora}. Pass the path of a GGUF LoRA adapter file.")
+    try:
+        meta = read_gguf_metadata(lora)
+        base_meta = read_gguf_metadata(base)
+    except (OSError, ValueError) as exc:
+        raise ConfigError(f"cannot read the LoRA adapter {lora}: {exc}") from exc
+    if meta.get("general.type") != "adapter" or meta.get("adapter.type") != "lora":
+        raise ConfigError(
+            f"{lora} is not a LoRA adapter (general.type={meta.get('general.type')!r}, "
+            f"adapter.type={meta.get('adapter.type')!r}); export the adapter to GGUF LoRA first "
+            "(dramaturg train exports it that way)"
+        )
+    arch, base_arch = meta.get("general.architecture"), base_meta.get("general.architecture")
+    if arch != base_arch:
+        raise ConfigError(
+            f"the LoRA adapter {lora} was made for a {arch!r} model, but the base model {base} is "
+            f"{base_arch!r}; use an adapter trained on this base model"
+        )
+
+
+@contextlib.contextmanager
+def _quiet_stderr():
+    """llama.cpp prints its loading log to fd 2 even with verbose=False; keep the terminal clean."""
+    if os.environ.get("DRAMATURG_LLAMA_VERBOSE"):
+        yield
+        return
+    try:
+        fd = os.dup(2)
+    except OSError:  # no real stderr (embedded interpreters)
+        yield
+        return
+    try:
+        with open(os.devnull, "w") as devnull, contextlib.redirect_stderr(io.StringIO()):
+            os.dup2(devnull.fileno(), 2)
+            try:
+                yield
+            finally:
+                os.dup2(fd, 2)
+    finally:
+        os.close(fd)
+
+
+class LocalModel(BaseChatModel):
+    """Gemma 3 270M (or any GGUF) through llama.cpp in this process.
+
+    Args:
+        model_path: a GGUF file; default: the packaged Gemma 3 270M Q4_K_M,
+            assembled into the cache on first use.
+        n_ctx: context size in tokens.
+        n_threads: CPU threads (default: all cores).
+        lora_path: a GGUF LoRA adapter to apply (tool agents use this).
+        lora_scale: the adapter's strength.
+        prompt_format: how messages become text (``"transcript"`` suits the
+            base model; see :mod:`dramaturg.models._prompt`).
+        prefix_cache_mb: RAM for saved prompt states, so several alternating
+            long prefixes all stay warm; 0 keeps only the last prompt's cache.
+        seed: sampling seed; with ``temperature=0`` output is deterministic.
+        temperature: default sampling temperature.
+        max_tokens: default cap on generated tokens.
+        optimistic_json: for structured calls, first decode without the grammar
+            and keep the answer if it validates (much faster on a 262k-token
+            vocabulary); fall back to grammar-constrained decoding otherwise.
+    """
+
+    def __init__(
+        self,
+        model_path: str | os.PathLike[str] | None = None,
+        *,
+        n_ctx: int = 4096,
+        n_threads: int | None = None,
+        lora_path: str | os.PathLike[str] | None = None,
+        lora_scale: float = 1.0,
+        prompt_format: PromptFormat = "transcript",
+        prefix_cache_mb: int = 0,
+        seed: int = 0,
+        temperature: float = 0.7,
+        max_tokens: int = 256,
+        optimistic_json: bool = True,
+    ) -> None:
+        self.model_path = Path(model_path) if model_path is not None else None
+        if self.model_path is not None and not self.model_path.is_file():
+            raise ConfigError(f"model file not found: {self.model_path}")
+        self.n_ctx = n_ctx
+        self.n_threads = n_threads or os.cpu_count() or 1
+        self.lora_path = str(lora_path) if lora_path is not None else None
+        self.lora_scale = lora_scale
+        self.prompt_format = prompt_format
+        self.prefix_cache_mb = prefix_cache_mb
+        self.seed = seed
+        self.temperature = temperature
+        self.max_tokens = max_tokens
+        self.optimistic_json = optimistic_json
+        stem = self.model_path.stem if self.model_path else "gemma-3-270m-q4_k_m"
+        self.name = f"local:{stem}" + (f"+{Path(self.lora_path).stem}" if self.lora_path else "")
+        self._engine: _Engine | None = None
+
+    @property
+    def engine(self) -> _Engine:
+        """The shared llama.cpp context, loaded on first use."""
+        if self._engine is None:
+            path = self.model_path or default_weights()
+            self._engine = _load_engine(
+                path, n_ctx=self.n_ctx, n_threads=self.n_threads, lora_path=self.lora_path,
+                lora_scale=self.lora_scale, prefix_cache_mb=self.prefix_cache_mb, seed=self.seed,
+            )
+        return self._engine
+
+    def load(self) -> float:
+        """Load the weights now (normally done on the first call); returns the load time in seconds."""
+        return self.engine.load_s
+
+    async def complete(self, messages: Sequence[Message], **opts: Any) -> Completion:
+        unknown = set(opts) - _KNOWN_OPTS
+        if unknown:
+            raise ConfigError(f"unknown option(s) for the local backend: {sorted(unknown)}")
+        engine = self.engine
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(engine.executor, self._complete_blocking, engine, list(messages), opts)
+
+    def _complete_blocking(self, engine: _Engine, messages: list[Message], opts: dict[str, Any]) -> Completion:
+        llm = engine.llm
+        prompt, stops = render_prompt(messages, fmt=self.prompt_format, responder=opts.get("responder"))
+        schema = opts.get("json_schema")
+        if schema is not None:
+            prompt += " "  # the JSON starts after "Assistant: "
+            stops = []  # the grammar (or the end of the JSON value) ends the answer
+        extra_stop = opts.get("stop") or []
+        if isinstance(extra_stop, str):
+            extra_stop = [extra_stop]
+        stops = [*stops, *extra_stop]
+        tokens = llm.tokenize(prompt.encode("utf-8"), add_bos=True, special=True)
+        max_tokens = opts.get("max_tokens") or (self.max_tokens if schema is None else max(self.max_tokens, 512))
+        if len(tokens) + max_tokens > self.n_ctx:
+            raise ModelError(
+                f"the prompt is {len(tokens)} tokens and {max_tokens} more were asked for, but the context "
+                f"holds {self.n_ctx}; shorten the prompt or load the model with a larger n_ctx"
+            )
+        temperature = opts.get("temperature")
+        if temperature is None:
+            temperature = 0.0 if schema is not None else self.temperature
+        sampling = {
+            "temperature": temperature,
+            "top_p": opts.get("top_p", 0.95),
+            "top_k": opts.get("top_k", 64),
+            "min_p": opts.get("min_p", 0.05),
+            "repeat_penalty": opts.get("repeat_penalty", 1.0 if schema is not None else 1.1),
+            "seed": opts.get("seed", self.seed),
+        }
+        started = time.perf_counter()
+        prompt_tokens = cached = 0
+        model = opts.get("response_model")
+        run = None
+        if schema is not None and model is not None and self.optimistic_json:
+            # Grammar-constrained sampling checks every one of Gemma's 262k tokens at every
+            # step (about 4x slower per token here). So first generate freely and stop
+            # where the JSON value ends: if that validates, it is the answer (for greedy
+            # decoding it is exactly what the grammar would have produced); if not,
+            # generate again under the grammar, reusing the cached prompt.
+            # An object schema: start the answer with "{" so a base model sees JSON begin.
+            opener = "{" if schema.get("type") == "object" else ""
+            free_tokens = llm.tokenize((prompt + opener).encode("utf-8"), add_bos=True, special=True)
+            cached += _common_prefix(llm, free_tokens)
+            prompt_tokens += len(free_tokens)
+            run = _generate(llm, free_tokens, max_tokens, sampling, stops, None, json_end=True, opener=opener)
+            if run.finish_reason == "stop":
+                try:
+                    parse_structured(run.text, model)
+                except ModelError:
+                    run = _Run(ttft=run.ttft, n_generated=run.n_generated, wasted=True)
+            else:
+                run = _Run(ttft=run.ttft, n_generated=run.n_generated, wasted=True)
+        if run is None or run.wasted:
+            grammar = engine.grammar_for(schema) if schema is not None else None
+            cached += _common_prefix(llm, tokens)
+            prompt_tokens += len(tokens)
+            first = run
+            run = _generate(llm, tokens, max_tokens, sampling, stops, grammar, json_end=False)
+            if first is not None:
+                run.n_generated += first.n_generated
+                run.ttft = first.ttft
+        latency = time.perf_counter() - started
+        return Completion(
+            text=run.text.strip() if schema is None else run.text,
+            usage=Usage(prompt_tokens=prompt_tokens, completion_tokens=run.n_generated,
+                        cached_prompt_tokens=cached, cost_usd=0.0),
+            latency_s=latency,
+            finish_reason=run.finish_reason,
+            model=self.name,
+            ttft_s=run.ttft,
+        )
+
+
+@dataclass(kw_only=True, slots=True)
+class _Run:
+    text: str = ""
+    n_generated: int = 0
+    finish_reason: str = "stop"
+    ttft: float | None = None
+    wasted: bool = False
+
+
+def _generate(llm: Any, tokens: list[int], max_tokens: int, sampling: dict[str, Any], stops: list[str],
+              grammar: Any, *, json_end: bool, opener: str = "") -> _Run:
+    """One streamed generation; with ``json_end``, stop where the JSON value closes.
+
+    ``opener`` is text already placed at the end of the prompt as the start of
+    the answer; it is counted as part of the answer.
+    """
+    started = time.perf_counter()
+    run = _Run(finish_reason="length")
+    pieces: list[str] = [opener] if opener else []
+    tracker = JsonEnd() if json_end else None
+    if tracker is not None and opener:
+        tracker.feed(opener)
+    try:
+        stream = llm.create_completion(
+            tokens, max_tokens=max_tokens, stop=stops or None, grammar=grammar, stream=True, **sampling
+        )
+        for chunk in stream:
+            choice = chunk["choices"][0]
+            if run.ttft is None:
+                run.ttft = time.perf_counter() - started
+            piece = choice.get("text") or ""
+            if piece:
+                run.n_generated += 1
+                if tracker is not None:
+                    end = tracker.feed(piece)
+                    if end is not None:
+                        pieces.append(piece[:end])
+                        run.finish_reason = "stop"
+                        stream.close()
+                        break
+                    if tracker.invalid:
+                        stream.close()
+                        break
+                pieces.append(piece)
+            if choice.get("finish_reason"):
+                run.finish_reason = choice["finish_reason"]
+                if tracker is not None:  # ended before the JSON closed
+                    run.finish_reason = "length"
+    except (RuntimeError, ValueError) as exc:
+        raise ModelError(f"llama.cpp failed while generating: {exc}") from exc
+    run.text = "".join(pieces)
+    return run
+
+
+def _common_prefix(llm: Any, tokens: list[int]) -> int:
+    """How many leading prompt tokens are already in the KV cache."""
+    n = 0
+    for a, b in zip(llm._input_ids[: llm.n_tokens], tokens, strict=False):
+        if a != b:
+            break
+        n += 1
+    return n

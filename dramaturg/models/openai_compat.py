@@ -1,0 +1,99 @@
+"""`OpenAIModel`: any OpenAI-compatible server (vLLM, llama.cpp's server,
+Ollama, OpenAI itself) through the official ``openai`` client.
+
+Example:
+    >>> model = OpenAIModel("http://127.0.0.1:8080/v1", "gemma")   # doctest: +SKIP
+    >>> model.complete_sync([user("Say hello")]).text                # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Sequence
+from typing import Any
+
+from dramaturg.errors import ModelOutputError
+from dramaturg.models._remote import (
+    StructuredMode,
+    build_request,
+    is_response_format_rejection,
+    to_model_error,
+)
+from dramaturg.models.base import BaseChatModel, Completion, Message, Usage
+
+__all__ = ["OpenAIModel"]
+
+
+class OpenAIModel(BaseChatModel):
+    """A model behind an OpenAI-compatible ``/v1/chat/completions`` endpoint.
+
+    Args:
+        base_url: e.g. ``http://127.0.0.1:8080/v1``.
+        model: the model name the server expects.
+        api_key: default ``$OPENAI_API_KEY``, else a placeholder (local
+            servers do not check it). Never written to traces.
+        timeout_s: per-request timeout.
+        structured: how ``json_schema`` is sent; ``auto`` tries OpenAI's
+            ``json_schema`` response format and falls back to the
+            ``json_object`` + schema form that llama-cpp-python's server takes.
+        price_per_mtok: ``(input, output)`` USD per million tokens, to report cost.
+    """
+
+    def __init__(
+        self,
+        base_url: str,
+        model: str,
+        *,
+        api_key: str | None = None,
+        timeout_s: float = 120.0,
+        structured: StructuredMode = "auto",
+        price_per_mtok: tuple[float, float] | None = None,
+    ) -> None:
+        try:
+            import openai
+        except ImportError:  # pragma: no cover - a core dependency
+            from dramaturg.errors import MissingExtraError
+
+            raise MissingExtraError("openai", "openai", "The openai backend") from None
+        self.base_url = base_url.rstrip("/")
+        self.model = model
+        self.name = f"openai:{self.base_url}#{model}"
+        key = api_key or os.environ.get("OPENAI_API_KEY") or "sk-no-key-required"
+        self.secrets = (key,)
+        self.structured_mode: str = structured
+        self.price_per_mtok = price_per_mtok
+        # The client's own retries are off: RetryingModel owns retry policy.
+        self._client = openai.AsyncOpenAI(base_url=self.base_url, api_key=key, timeout=timeout_s, max_retries=0)
+
+    async def complete(self, messages: Sequence[Message], **opts: Any) -> Completion:
+        mode = "json_schema" if self.structured_mode == "auto" else self.structured_mode
+        request = build_request([dict(m) for m in messages], opts, mode)
+        started = time.perf_counter()
+        try:
+            response = await self._client.chat.completions.create(model=self.model, **request)
+        except Exception as exc:
+            if self.structured_mode == "auto" and "response_format" in request and is_response_format_rejection(exc):
+                self.structured_mode = "json_object"  # remember for this server
+                return await self.complete(messages, **opts)
+            raise to_model_error(exc, self.base_url, self.model) from exc
+        latency = time.perf_counter() - started
+        if not response.choices:
+            raise ModelOutputError("the server returned no choices", raw="")
+        choice = response.choices[0]
+        usage = response.usage
+        prompt_t = getattr(usage, "prompt_tokens", 0) or 0
+        completion_t = getattr(usage, "completion_tokens", 0) or 0
+        details = getattr(usage, "prompt_tokens_details", None)
+        cached = getattr(details, "cached_tokens", 0) or 0
+        cost = None
+        if self.price_per_mtok is not None:
+            cost = (prompt_t * self.price_per_mtok[0] + completion_t * self.price_per_mtok[1]) / 1e6
+        return Completion(
+            text=choice.message.content or "",
+            usage=Usage(prompt_tokens=prompt_t, completion_tokens=completion_t, cached_prompt_tokens=cached,
+                        cost_usd=cost),
+            latency_s=latency,
+            finish_reason=choice.finish_reason or "stop",
+            model=response.model or self.model,
+        )

@@ -1,0 +1,57 @@
+"""A real llama.cpp server on 127.0.0.1, reached through both remote backends."""
+
+from __future__ import annotations
+
+import pytest
+
+from dramaturg.models import LiteLLMModel, OpenAIModel, load_model, user
+from dramaturg.testing import llama_server
+
+from pydantic import BaseModel, Field
+
+from .schemas import Mood
+
+
+class Cue(BaseModel):
+    """Small and bounded (an enum, a nested object, a list): the server has no fast path."""
+
+    class Who(BaseModel):
+        name: str = Field(max_length=12)
+
+    mood: Mood
+    who: Who
+    props: list[str] = Field(max_length=2)
+
+pytestmark = pytest.mark.server
+
+PROMPT = [
+    {"role": "system", "content": "A play's beats as JSON."},
+    user("Hamlet holds a skull and speaks, angry."),
+]
+
+
+@pytest.fixture(scope="module")
+def server_url():
+    with llama_server(n_ctx=2048, chat_format="gemma") as url:
+        yield url
+
+
+@pytest.mark.parametrize("spec_of", [
+    lambda url: f"openai:{url}#gemma",
+    lambda url: f"litellm:openai/gemma?api_base={url}&api_key=sk-local",
+], ids=["openai", "litellm"])
+def test_complete_and_structured_through_the_server(server_url, spec_of):
+    model = load_model(spec_of(server_url), retries=2)
+    backend = model.inner.inner
+    assert isinstance(backend, OpenAIModel | LiteLLMModel)
+
+    out = model.complete_sync([user("Once upon a time")], max_tokens=16, temperature=0, caller="t")
+    assert out.text.strip()
+    assert out.usage.prompt_tokens > 0 and 0 < out.usage.completion_tokens <= 16
+    assert out.finish_reason in {"stop", "length"}
+
+    cue = model.structured_sync(PROMPT, Cue, max_tokens=80, caller="t")
+    assert isinstance(cue, Cue) and isinstance(cue.mood, Mood) and len(cue.props) <= 2
+    # llama-cpp-python's server takes the json_object form; auto mode found that out.
+    assert backend.structured_mode == "json_object"
+    assert model.usage.by_caller["t"].calls >= 2
