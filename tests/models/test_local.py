@@ -8,7 +8,7 @@ import time
 import pytest
 
 from dramaturg.errors import ConfigError, ModelError
-from dramaturg.models import LocalModel, system, user
+from dramaturg.models import LocalModel, assistant, system, user
 from dramaturg.models._weights import default_weights
 
 from .schemas import Beat, Mood
@@ -58,10 +58,14 @@ def test_greedy_decoding_is_deterministic(model):
 
 def test_structured_is_valid_20_times_out_of_20(model):
     """No retries: the bare backend, constrained by the schema's grammar."""
+    example = ('{"speaker": "Yorick", "mood": "calm", "prop": {"name": "bell", "held": true}, '
+               '"lines": ["Hark, a jest!"]}')
     results = []
     for who, prop, feeling in SITUATIONS:
         msgs = [
             system("Each beat of a play as JSON: who speaks, their mood, the prop they use and their lines."),
+            user("Yorick enters with a bell, calm, and speaks."),
+            assistant(example),
             user(f"{who} enters with {prop}, full of {feeling}, and speaks."),
         ]
         beat = model.structured_sync(msgs, Beat)

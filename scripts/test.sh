@@ -1,0 +1,11 @@
+#!/usr/bin/env bash
+# Install what the tests need, then run them. Extra arguments go to pytest:
+#   bash scripts/test.sh                  # the default run (CI runs exactly this)
+#   bash scripts/test.sh -m slow          # the slow tests
+#   bash scripts/test.sh tests/models -x  # one folder
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/install.sh dev
+bash scripts/system-deps.sh
+export LITELLM_LOCAL_MODEL_COST_MAP=True HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1
+exec .venv/bin/python -m pytest "$@"
