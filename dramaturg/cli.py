@@ -54,6 +54,17 @@ _CHECK_PROMPT = [
 ]
 
 
+_STORY = (
+    "A story told by the fire. In a kingdom by the sea there lived an old clockmaker who had built a "
+    "clock for every house in the town except his own. Each evening the children came to his shop to "
+    "hear the clocks strike together, and each evening he told them about the one clock he had never "
+    "finished: a clock that would strike only when someone in the town told the whole truth. One winter "
+    "night a stranger in a grey coat knocked at the door, carrying a small wooden box and a letter "
+    "sealed with black wax. He said the letter was for the clockmaker alone, and that it must be read "
+    "before the first snow fell on the harbour."
+)
+
+
 @app.command()
 def version() -> None:
     """Print the installed version."""
@@ -81,8 +92,8 @@ def models_check(
             answer = chat.structured_sync(_CHECK_PROMPT, _Place, caller="models-check")
         with console.status("measuring speed ..."):
             speed = chat.complete_sync(
-                [{"role": "system", "content": "A short story."}, {"role": "user", "content": "Once upon a time"}],
-                max_tokens=48, temperature=0.7, caller="models-check",
+                [{"role": "system", "content": _STORY}, {"role": "user", "content": "Go on with the story."}],
+                max_tokens=64, temperature=0.7, caller="models-check",
             )
     except DramaturgError as exc:
         err_console.print(f"[bold red]models check failed:[/] {exc}")

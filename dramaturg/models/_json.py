@@ -145,7 +145,7 @@ class JsonEnd:
 
     __slots__ = ("after_string", "depth", "escape", "in_string", "invalid", "max_string", "started", "string_len")
 
-    _BARE = set("{}[],:0123456789.-+eEtrufalsn \t\r\n")
+    _BARE = frozenset("{}[],:0123456789.-+eEtrufalsn \t\r\n")
 
     def __init__(self, *, max_string: int = 600) -> None:
         self.depth = 0

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import pytest
+from pydantic import BaseModel, Field
 
 from dramaturg.models import LiteLLMModel, OpenAIModel, load_model, user
 from dramaturg.testing import llama_server
-
-from pydantic import BaseModel, Field
 
 from .schemas import Mood
 

@@ -1,0 +1,42 @@
+from __future__ import annotations
+
+import json
+import socket
+
+import pytest
+from typer.testing import CliRunner
+
+from dramaturg.cli import app
+
+runner = CliRunner()
+
+
+def test_version():
+    result = runner.invoke(app, ["version"])
+    assert result.exit_code == 0 and "dramaturg 0.1.0" in result.output
+
+
+def test_models_check_names_an_unreachable_endpoint():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    result = runner.invoke(app, ["models", "check", "--model", f"openai:http://127.0.0.1:{port}/v1#gemma"])
+    assert result.exit_code == 1
+    assert f"127.0.0.1:{port}" in result.output and "connection refused" in result.output
+
+
+def test_models_check_rejects_a_bad_spec():
+    result = runner.invoke(app, ["models", "check", "--model", "gpt-4o"])
+    assert result.exit_code == 1 and "should start with one of" in result.output
+
+
+@pytest.mark.model
+def test_models_check_on_the_embedded_model_offline():
+    """The autouse fixture blocks the network: this proves the check needs none."""
+    result = runner.invoke(app, ["models", "check", "--json"])
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.output)
+    assert report["backend"] == "local"
+    assert set(report["structured"]) == {"city", "country", "continent", "landmarks"}
+    assert report["generated_tokens_per_s"] > 0 and report["prompt_tokens_per_s"] > 0
+    assert report["usage"]["models-check"]["calls"] == 2
