@@ -21,9 +21,9 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 
-from _results import write_section  # noqa: E402
+from _results import write_section
 
-from dramaturg.models import LocalModel, ScriptedModel, system, user, wrap  # noqa: E402
+from dramaturg.models import LocalModel, ScriptedModel, system, user, wrap
 
 PERSONA = (
     "You are Hamlet, Prince of Denmark, son of the late King Hamlet and nephew of King Claudius. "

@@ -17,11 +17,11 @@ from typing import Literal
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from _results import write_section  # noqa: E402
-from pydantic import BaseModel, Field  # noqa: E402
+from _results import write_section
+from pydantic import BaseModel, Field
 
-import dramaturg.models.local as local  # noqa: E402
-from dramaturg.models import LocalModel, assistant, system, user  # noqa: E402
+import dramaturg.models.local as local
+from dramaturg.models import LocalModel, assistant, system, user
 
 TASKS = {
     "capital": (

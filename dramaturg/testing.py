@@ -134,7 +134,7 @@ def llama_server(
     ]
     if chat_format:
         cmd += ["--chat_format", chat_format]
-    log = open(log_path, "wb") if log_path else tempfile.TemporaryFile()  # noqa: SIM115
+    log = open(log_path, "wb") if log_path else tempfile.TemporaryFile()
     proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}/v1"
     try:

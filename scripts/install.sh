@@ -26,6 +26,8 @@ if [ ! -x .venv/bin/python ]; then
   echo "==> creating .venv"
   "$PYTHON" -m venv .venv
 fi
+# Some source builds (Fast Downward) run a bare `python`: make it the venv's.
+export PATH="$PWD/.venv/bin:$PATH"
 PIP=(.venv/bin/python -m pip --disable-pip-version-check)
 "${PIP[@]}" install -q --upgrade pip wheel setuptools
 
@@ -46,4 +48,9 @@ SPEC="."
 [ -n "$EXTRAS" ] && SPEC=".[$EXTRAS]"
 echo "==> installing dramaturg ${EXTRAS:+[$EXTRAS]}"
 "${PIP[@]}" install -q -c constraints.txt -e "$SPEC"
+case ",$EXTRAS," in *,dev,*|*,textworld,*)
+  # ALFWorld: only its PDDL domain, grammar and layouts are used; its own
+  # dependencies (torch, ai2thor, opencv) are deliberately not installed.
+  "${PIP[@]}" install -q --no-deps -c constraints.txt "alfworld==0.4.2" ;;
+esac
 echo "==> installed: $(.venv/bin/dramaturg version)"

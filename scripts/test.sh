@@ -5,7 +5,8 @@
 #   bash scripts/test.sh tests/models -x  # one folder
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# Chromium for the web world's browser mode; cmake and g++ build Fast Downward.
+bash scripts/system-deps.sh chromium cmake g++
 bash scripts/install.sh dev
-bash scripts/system-deps.sh
 export LITELLM_LOCAL_MODEL_COST_MAP=True HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1
 exec .venv/bin/python -m pytest "$@"

@@ -5,9 +5,10 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from dramaturg.errors import ConfigError, ModelConnectionError, ModelError
+from dramaturg.errors import ConfigError, ModelConnectionError, ModelError, ModelOutputError
+from dramaturg.models.base import Completion, Usage
 
-__all__ = ["StructuredMode", "build_request", "response_format", "to_model_error"]
+__all__ = ["StructuredMode", "build_request", "completion_from", "response_format", "to_model_error"]
 
 # json_schema: OpenAI, vLLM, llama.cpp's C++ server. json_object: llama-cpp-python's
 # server (it takes {"type": "json_object", "schema": ...}). prompt: instruction only.
@@ -98,3 +99,30 @@ def to_model_error(exc: BaseException, endpoint: str, model: str) -> ModelError:
             f"the model server at {endpoint} failed: {text[:300]}", endpoint=endpoint, transient=True
         )
     return ModelError(f"the model server at {endpoint} refused the request: {name}: {text[:500]}")
+
+
+def token_counts(response: Any) -> tuple[int, int, int]:
+    """``(prompt, completion, cached prompt)`` tokens of an OpenAI-shaped response."""
+    usage = getattr(response, "usage", None)
+    details = getattr(usage, "prompt_tokens_details", None)
+    return (
+        getattr(usage, "prompt_tokens", 0) or 0,
+        getattr(usage, "completion_tokens", 0) or 0,
+        getattr(details, "cached_tokens", 0) or 0,
+    )
+
+
+def completion_from(response: Any, *, latency_s: float, model: str, cost_usd: float | None) -> Completion:
+    """A :class:`Completion` from an OpenAI-shaped chat response (openai or litellm)."""
+    if not response.choices:
+        raise ModelOutputError("the server returned no choices", raw="")
+    choice = response.choices[0]
+    prompt_t, completion_t, cached = token_counts(response)
+    return Completion(
+        text=choice.message.content or "",
+        usage=Usage(prompt_tokens=prompt_t, completion_tokens=completion_t, cached_prompt_tokens=cached,
+                    cost_usd=cost_usd),
+        latency_s=latency_s,
+        finish_reason=choice.finish_reason or "stop",
+        model=getattr(response, "model", None) or model,
+    )

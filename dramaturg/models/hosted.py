@@ -17,14 +17,15 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
-from dramaturg.errors import MissingExtraError, ModelOutputError
+from dramaturg.errors import MissingExtraError
 from dramaturg.models._remote import (
     StructuredMode,
     build_request,
+    completion_from,
     is_response_format_rejection,
     to_model_error,
 )
-from dramaturg.models.base import BaseChatModel, Completion, Message, Usage
+from dramaturg.models.base import BaseChatModel, Completion, Message
 
 __all__ = ["LiteLLMModel"]
 
@@ -92,23 +93,8 @@ class LiteLLMModel(BaseChatModel):
                 return await self.complete(messages, **opts)
             raise to_model_error(exc, self.endpoint, self.model) from exc
         latency = time.perf_counter() - started
-        if not response.choices:
-            raise ModelOutputError("the provider returned no choices", raw="")
-        choice = response.choices[0]
-        usage = getattr(response, "usage", None)
-        prompt_t = getattr(usage, "prompt_tokens", 0) or 0
-        completion_t = getattr(usage, "completion_tokens", 0) or 0
-        details = getattr(usage, "prompt_tokens_details", None)
-        cached = getattr(details, "cached_tokens", 0) or 0
         try:
             cost = float(self._litellm.completion_cost(completion_response=response))
         except Exception:  # unknown price (self-hosted model): report no cost rather than a wrong one
             cost = None
-        return Completion(
-            text=choice.message.content or "",
-            usage=Usage(prompt_tokens=prompt_t, completion_tokens=completion_t, cached_prompt_tokens=cached,
-                        cost_usd=cost),
-            latency_s=latency,
-            finish_reason=choice.finish_reason or "stop",
-            model=getattr(response, "model", None) or self.model,
-        )
+        return completion_from(response, latency_s=latency, model=self.model, cost_usd=cost)

@@ -13,14 +13,15 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
-from dramaturg.errors import ModelOutputError
 from dramaturg.models._remote import (
     StructuredMode,
     build_request,
+    completion_from,
     is_response_format_rejection,
     to_model_error,
+    token_counts,
 )
-from dramaturg.models.base import BaseChatModel, Completion, Message, Usage
+from dramaturg.models.base import BaseChatModel, Completion, Message
 
 __all__ = ["OpenAIModel"]
 
@@ -78,22 +79,8 @@ class OpenAIModel(BaseChatModel):
                 return await self.complete(messages, **opts)
             raise to_model_error(exc, self.base_url, self.model) from exc
         latency = time.perf_counter() - started
-        if not response.choices:
-            raise ModelOutputError("the server returned no choices", raw="")
-        choice = response.choices[0]
-        usage = response.usage
-        prompt_t = getattr(usage, "prompt_tokens", 0) or 0
-        completion_t = getattr(usage, "completion_tokens", 0) or 0
-        details = getattr(usage, "prompt_tokens_details", None)
-        cached = getattr(details, "cached_tokens", 0) or 0
         cost = None
         if self.price_per_mtok is not None:
+            prompt_t, completion_t, _ = token_counts(response)
             cost = (prompt_t * self.price_per_mtok[0] + completion_t * self.price_per_mtok[1]) / 1e6
-        return Completion(
-            text=choice.message.content or "",
-            usage=Usage(prompt_tokens=prompt_t, completion_tokens=completion_t, cached_prompt_tokens=cached,
-                        cost_usd=cost),
-            latency_s=latency,
-            finish_reason=choice.finish_reason or "stop",
-            model=response.model or self.model,
-        )
+        return completion_from(response, latency_s=latency, model=self.model, cost_usd=cost)

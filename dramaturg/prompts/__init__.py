@@ -1,0 +1,45 @@
+"""Prompt templates, one folder per role (``prompts/<role>/<name>.j2``).
+
+Templates are read with ``importlib.resources`` (so they work from a wheel or
+a zip) and rendered with ``StrictUndefined``: a missing variable is an error,
+never an empty string. Keep the stable part of a prompt first and the
+changing part last, so llama.cpp and hosted providers reuse the cached prefix.
+
+Example:
+    >>> from dramaturg.prompts import render
+    >>> render("memory", "importance.j2", agent="Hamlet", text="The ghost speaks.")[:6]  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import functools
+from importlib import resources
+from typing import Any
+
+import jinja2
+
+__all__ = ["render"]
+
+
+@functools.cache
+def _env() -> jinja2.Environment:
+    def load(name: str) -> str | None:
+        res = resources.files("dramaturg.prompts").joinpath(*name.split("/"))
+        return res.read_text(encoding="utf-8") if res.is_file() else None
+
+    return jinja2.Environment(
+        loader=jinja2.FunctionLoader(load),
+        undefined=jinja2.StrictUndefined,
+        keep_trailing_newline=True,
+        autoescape=False,  # prompts are plain text, not HTML
+    )
+
+
+def render(role: str, name: str, **variables: Any) -> str:
+    """Render ``prompts/<role>/<name>`` with ``variables``.
+
+    Raises:
+        jinja2.TemplateNotFound: no such template.
+        jinja2.UndefinedError: the template uses a variable that was not passed.
+    """
+    return _env().get_template(f"{role}/{name}").render(**variables)
