@@ -47,7 +47,7 @@ fi
 SPEC="."
 [ -n "$EXTRAS" ] && SPEC=".[$EXTRAS]"
 echo "==> installing dramaturg ${EXTRAS:+[$EXTRAS]}"
-"${PIP[@]}" install --progress-bar off -c constraints.txt -e "$SPEC" | grep -v "^Requirement already satisfied"
+"${PIP[@]}" install --progress-bar off -c constraints.txt -e "$SPEC" | { grep -v "^Requirement already satisfied" || true; }
 case ",$EXTRAS," in *,dev,*|*,textworld,*)
   # ALFWorld: only its PDDL domain, grammar and layouts are used; its own
   # dependencies (torch, ai2thor, opencv) are deliberately not installed.

@@ -1,0 +1,25 @@
+"""The roles: planner, worker, critic (and, in later modules, coordinator
+policies, actors, director and the tool agent)."""
+
+from dramaturg.agents.roles import Critic, Planner, Worker, plan_schema
+from dramaturg.agents.schemas import (
+    CriticVerdict,
+    Plan,
+    Route,
+    Subtask,
+    WorkerResult,
+    topological_order,
+)
+
+__all__ = [
+    "Critic",
+    "CriticVerdict",
+    "Plan",
+    "Planner",
+    "Route",
+    "Subtask",
+    "Worker",
+    "WorkerResult",
+    "plan_schema",
+    "topological_order",
+]

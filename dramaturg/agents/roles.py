@@ -1,0 +1,114 @@
+"""The planner, worker and critic roles.
+
+Each role is a small class around a :class:`~dramaturg.models.ChatModel`
+with its own Jinja prompts under ``dramaturg/prompts/<role>/``. Roles do
+not know about graphs: graph builders (``dramaturg.graphs``) wire them into
+LangGraph nodes, and users can call them from their own nodes.
+
+Example:
+    >>> planner = Planner(model=load_model())                       # doctest: +SKIP
+    >>> plan = await planner.plan("Find the capital of Peru and its population")  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from dramaturg.agents.schemas import CriticVerdict, Plan, Subtask, WorkerResult
+from dramaturg.errors import ModelError
+from dramaturg.models import ChatModel, Message, assistant, system, user
+from dramaturg.prompts import render
+
+__all__ = ["Critic", "Planner", "Worker", "plan_schema"]
+
+
+def plan_schema(done_ids: Iterable[str] = ()) -> type[Plan]:
+    """The plan schema, allowing dependencies on subtasks already done (for a replan)."""
+    known = frozenset(done_ids)
+    if not known:
+        return Plan
+    return type("Plan", (Plan,), {"done_ids": known})
+
+
+@dataclass(kw_only=True)
+class Planner:
+    """Turns a task into a :class:`Plan` of subtasks with dependencies."""
+
+    model: ChatModel
+    name: str = "planner"
+
+    async def plan(
+        self,
+        task: str,
+        *,
+        capabilities: Sequence[str] = ("general",),
+        done: Sequence[dict[str, str]] = (),
+        feedback: str | None = None,
+    ) -> Plan:
+        prompt = render("planner", "plan.j2", task=task, capabilities=list(capabilities), done=list(done),
+                        feedback=feedback)
+        schema = plan_schema(d["id"] for d in done)
+        return await self.model.structured([system(prompt)], schema, caller=self.name)
+
+
+@dataclass(kw_only=True)
+class Worker:
+    """Does subtasks. Keeps its conversation across retries of the same subtask.
+
+    Args:
+        name: the worker's name (also the caller its usage is billed to).
+        model: its model.
+        capabilities: the kinds of subtask it takes.
+        tools: an object with ``describe() -> str`` and
+            ``async call(name, arguments) -> result`` (``.ok``, ``.output``,
+            ``.error``); see ``dramaturg.tools``. Without tools, one model
+            call answers a subtask.
+        max_steps: tool calls allowed per attempt.
+    """
+
+    name: str
+    model: ChatModel
+    capabilities: tuple[str, ...] = ("general",)
+    tools: Any = None
+    max_steps: int = 6
+
+    async def attempt(
+        self,
+        subtask: Subtask,
+        *,
+        context: dict[str, str] | None = None,
+        transcript: Sequence[Message] = (),
+        feedback: str | None = None,
+    ) -> tuple[WorkerResult, list[Message]]:
+        """One attempt; returns the result and the conversation so far (for a retry)."""
+        if transcript:
+            messages = [*transcript, user(render("worker", "retry.j2", feedback=feedback or "try again"))]
+        else:
+            messages = [system(render("worker", "attempt.j2", worker=self.name, subtask=subtask,
+                                      context=context or {}))]
+        try:
+            out = await self.model.complete(messages, caller=self.name)
+        except ModelError as exc:
+            # A failed call is a failed attempt the critic can route, not a crash.
+            result = WorkerResult(subtask_id=subtask.id, worker=self.name, output="", ok=False, error=str(exc))
+            return result, messages
+        result = WorkerResult(subtask_id=subtask.id, worker=self.name, output=out.text.strip())
+        return result, [*messages, assistant(out.text)]
+
+
+@dataclass(kw_only=True)
+class Critic:
+    """Scores a result and picks a route: accept, retry, replan, decompose or reassign."""
+
+    model: ChatModel
+    name: str = "critic"
+    workers: list[str] = field(default_factory=list)
+
+    async def review(self, subtask: Subtask, result: WorkerResult) -> CriticVerdict:
+        if not result.ok:
+            # Nothing to judge: the attempt itself failed.
+            return CriticVerdict(score=0, issues=[result.error or "the attempt failed"], route="retry")
+        prompt = render("critic", "review.j2", subtask=subtask, result=result, workers=self.workers)
+        return await self.model.structured([system(prompt)], CriticVerdict, caller=self.name)

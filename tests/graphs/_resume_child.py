@@ -1,0 +1,42 @@
+"""Run (or resume) a 3-step workforce run on a SQLite checkpointer; used by test_resume.py.
+
+    python _resume_child.py DB SIDE_FILE start|resume
+"""
+
+import asyncio
+import json
+import sys
+import time
+
+from dramaturg.agents import Critic, Planner, Worker
+from dramaturg.graphs import open_checkpointer, workforce
+from dramaturg.models import ScriptedModel
+
+db, side, mode = sys.argv[1:4]
+PLAN = {"subtasks": [{"id": "s1", "description": "one"}, {"id": "s2", "description": "two", "depends_on": ["s1"]},
+                     {"id": "s3", "description": "three", "depends_on": ["s2"]}]}
+
+
+def work(messages, opts):
+    sid = messages[0]["content"].split("Subtask ")[1].split(":")[0]
+    with open(side, "a") as fh:
+        fh.write(f"start {sid}\n")
+        fh.flush()
+    time.sleep(0.4)  # long enough to be killed in the middle
+    return f"did {sid}"
+
+
+async def main() -> None:
+    async with open_checkpointer(db) as saver:
+        graph = workforce(
+            planner=Planner(model=ScriptedModel([PLAN])),
+            workers=[Worker(name="w", model=ScriptedModel([work] * 10))],
+            critic=Critic(model=ScriptedModel([{"score": 90, "route": "accept"}] * 10)),
+            checkpointer=saver,
+        )
+        config = {"configurable": {"thread_id": "run-1"}}
+        final = await graph.ainvoke({"task": "three steps"} if mode == "start" else None, config, durability="sync")
+        print(json.dumps(final))
+
+
+asyncio.run(main())
