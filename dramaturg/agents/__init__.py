@@ -10,6 +10,7 @@ from dramaturg.agents.schemas import (
     WorkerResult,
     topological_order,
 )
+from dramaturg.agents.tool_agent import ToolAgent
 
 __all__ = [
     "Critic",
@@ -18,6 +19,7 @@ __all__ = [
     "Planner",
     "Route",
     "Subtask",
+    "ToolAgent",
     "Worker",
     "WorkerResult",
     "plan_schema",

@@ -1,6 +1,11 @@
-"""Builders that return compiled LangGraph graphs wiring the roles together."""
+"""Builders that return compiled LangGraph graphs wiring the roles together.
+
+Graph nodes are async: run a graph with ``await graph.ainvoke(...)`` or
+``graph.astream(...)``.
+"""
 
 from dramaturg.graphs.checkpoint import open_checkpointer
+from dramaturg.graphs.embodied import EmbodiedState, embodied
 from dramaturg.graphs.workforce import Budget, WorkforceState, workforce
 
-__all__ = ["Budget", "WorkforceState", "open_checkpointer", "workforce"]
+__all__ = ["Budget", "EmbodiedState", "WorkforceState", "embodied", "open_checkpointer", "workforce"]

@@ -1,0 +1,83 @@
+"""The tool agent: turns an intent into one valid world command.
+
+The planner and the workers say *what* they want ("get the apple from the
+fridge"); the tool agent knows the world's command format. When the world
+lists its admissible actions, the answer is constrained to exactly that list
+(a JSON-schema enum, so llama.cpp's grammar makes an invalid command
+impossible); otherwise it writes a short free-text command. A fine-tuned
+small model can take this role (``dramaturg.training``) without the planner
+changing.
+
+Example:
+    >>> agent = ToolAgent(model=load_model())                                   # doctest: +SKIP
+    >>> await agent.command(goal="eat the apple", observation="You see an apple.",
+    ...                     admissible=["take apple", "look"])                  # doctest: +SKIP
+    'take apple'
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, create_model
+
+from dramaturg.models import ChatModel, Message, assistant, system, user
+from dramaturg.prompts import render
+
+__all__ = ["ToolAgent"]
+
+
+class _FreeCommand(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    command: str = Field(min_length=1, max_length=80)
+
+
+def _command_schema(admissible: Sequence[str] | None) -> type[BaseModel]:
+    if not admissible:
+        return _FreeCommand
+    choices = tuple(dict.fromkeys(admissible))  # unique, in the world's order
+    return create_model(
+        "Command", __config__=ConfigDict(extra="forbid"), command=(Literal[choices], ...)  # type: ignore[valid-type]
+    )
+
+
+@dataclass(kw_only=True)
+class ToolAgent:
+    """Chooses the next command.
+
+    Args:
+        model: the model that writes commands (a small fine-tuned one, or the main one).
+        name: the caller name usage is billed to.
+        history_turns: how many earlier (observation, command) turns to show;
+            they double as few-shot examples for a base model.
+        max_observation_chars: observations are cut to this length.
+    """
+
+    model: ChatModel
+    name: str = "tool-agent"
+    history_turns: int = 6
+    max_observation_chars: int = 600
+
+    def prompt(self, *, goal: str, observation: str, history: Sequence[tuple[str, str]] = (),
+               admissible: Sequence[str] | None = None) -> list[Message]:
+        """The messages sent to the model (stable part first, so the prefix cache holds)."""
+        msgs: list[Message] = [system(render("tool_agent", "world.j2", goal=goal.strip()))]
+        for obs, cmd in list(history)[-self.history_turns:]:
+            msgs.append(user(obs.strip()[: self.max_observation_chars]))
+            msgs.append(assistant(json.dumps({"command": cmd})))
+        now = observation.strip()[: self.max_observation_chars]
+        if admissible:
+            now += "\nCommands: " + ", ".join(admissible)
+        msgs.append(user(now))
+        return msgs
+
+    async def command(self, *, goal: str, observation: str, history: Sequence[tuple[str, str]] = (),
+                      admissible: Sequence[str] | None = None) -> str:
+        """One command; from ``admissible`` whenever it is given."""
+        schema = _command_schema(admissible)
+        msgs = self.prompt(goal=goal, observation=observation, history=history, admissible=admissible)
+        answer = await self.model.structured(msgs, schema, caller=self.name)
+        return str(answer.command)

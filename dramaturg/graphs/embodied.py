@@ -1,0 +1,211 @@
+"""The embodied graph: plan, act in a world through the tool agent, critique.
+
+::
+
+    START -> start (reset the world) -> [plan] -> act <-> [critique]
+                                                   |
+                                                   v
+                                                 finish -> END
+
+The world itself lives outside the state (it is a process, a browser, a
+game); the state keeps the actions taken, so a resumed run rebuilds the
+world by resetting it with the same seed and replaying them. Worlds step in
+a thread, so many episodes can run concurrently on one event loop.
+
+Example:
+    >>> world = make_world("textworld/tw-simple")                               # doctest: +SKIP
+    >>> graph = embodied(world, tool_agent=ToolAgent(model=load_model()), seed=3)  # doctest: +SKIP
+    >>> final = await graph.ainvoke({})                                         # doctest: +SKIP
+    >>> final["outcome"], final["score"]                                        # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import asyncio
+import operator
+from typing import Annotated, Any, TypedDict
+
+from langgraph.graph import END, START, StateGraph
+
+from dramaturg.agents.roles import Critic, Planner
+from dramaturg.agents.schemas import Subtask, WorkerResult, topological_order
+from dramaturg.agents.tool_agent import ToolAgent
+from dramaturg.errors import ConfigError, ModelError
+
+__all__ = ["EmbodiedState", "embodied"]
+
+
+class EmbodiedState(TypedDict, total=False):
+    goal: str
+    observation: str
+    admissible: list[str] | None
+    steps: Annotated[list[dict], operator.add]  # {action, observation, reward, error}
+    intents: list[str]
+    intent: int
+    replans: int
+    critiques: Annotated[list[dict], operator.add]
+    score: float
+    won: bool
+    lost: bool
+    terminated: bool
+    outcome: str  # won | lost | max_steps | crashed | failed
+
+
+class _Episode:
+    """The live world and how far it has been played (not part of the checkpointed state)."""
+
+    def __init__(self, world: Any, seed: int | None, options: dict | None) -> None:
+        self.world, self.seed, self.options = world, seed, options
+        self.played = -1  # -1: not reset in this process
+
+    def reset(self) -> tuple[str, dict]:
+        obs, info = self.world.reset(seed=self.seed, options=self.options)
+        self.played = 0
+        return obs, info
+
+    def sync(self, actions: list[str]) -> None:
+        """Bring the world to the state after ``actions`` (after a resume or a crash)."""
+        if self.played == len(actions):
+            return
+        self.reset()
+        for action in actions:
+            self.world.step(action)
+        self.played = len(actions)
+
+
+def embodied(
+    world: Any,
+    *,
+    tool_agent: ToolAgent,
+    planner: Planner | None = None,
+    critic: Critic | None = None,
+    seed: int | None = 0,
+    options: dict | None = None,
+    max_steps: int = 50,
+    critique_every: int = 5,
+    max_replans: int = 2,
+    checkpointer: Any = None,
+):
+    """Build the embodied graph for one world.
+
+    Args:
+        world: a :mod:`dramaturg.worlds` world (anything with reset/step).
+        tool_agent: turns the current intent and observation into a command.
+        planner: if given, splits the goal into intents tried in order.
+        critic: if given, reviews progress every ``critique_every`` steps:
+            accept moves to the next intent, replan asks the planner again.
+        seed, options: passed to ``world.reset``.
+        max_steps: the episode is cut (``outcome="max_steps"``) after this many actions.
+        checkpointer: a LangGraph checkpointer, to resume a stopped episode.
+
+    Returns:
+        A compiled graph; ``await graph.ainvoke({})`` plays one episode.
+    """
+    if max_steps < 1:
+        raise ConfigError("max_steps must be at least 1")
+    episode = _Episode(world, seed, options)
+
+    async def start(state: EmbodiedState) -> dict:
+        obs, info = await asyncio.to_thread(episode.reset)
+        goal = str(info.get("objective") or obs)
+        return {"goal": goal, "observation": obs, "admissible": info.get("admissible_actions"),
+                "score": float(info.get("score") or 0.0), "intent": 0, "intents": [], "replans": 0,
+                "won": False, "lost": False, "terminated": False}
+
+    async def plan(state: EmbodiedState) -> dict:
+        assert planner is not None
+        feedback = state["critiques"][-1]["issues"] if state.get("critiques") else None
+        try:
+            new = await planner.plan(state["goal"], feedback="; ".join(feedback) if feedback else None)
+        except ModelError:
+            return {"intents": [], "intent": 0}  # act on the goal itself
+        order = topological_order(new.subtasks) or [t.id for t in new.subtasks]
+        by_id = {t.id: t.description for t in new.subtasks}
+        return {"intents": [by_id[i] for i in order], "intent": 0,
+                "replans": state.get("replans", 0) + (1 if feedback else 0)}
+
+    async def act(state: EmbodiedState) -> dict:
+        actions = [s["action"] for s in state.get("steps", [])]
+        await asyncio.to_thread(episode.sync, actions)
+        intents, i = state.get("intents") or [], state.get("intent", 0)
+        goal = intents[i] if i < len(intents) else state["goal"]
+        history = [(s["before"], s["action"]) for s in state.get("steps", [])]
+        try:
+            command = await tool_agent.command(goal=goal, observation=state["observation"], history=history,
+                                               admissible=state.get("admissible"))
+        except ModelError as exc:
+            return {"terminated": True, "outcome": "failed",
+                    "steps": [{"action": "", "before": state["observation"], "observation": "", "reward": 0.0,
+                               "error": f"no command: {exc}"}]}
+        obs, reward, terminated, truncated, info = await asyncio.to_thread(episode.world.step, command)
+        episode.played += 1
+        update: dict[str, Any] = {
+            "steps": [{"action": command, "before": state["observation"], "observation": obs,
+                       "reward": float(reward), "error": info.get("error")}],
+            "observation": obs,
+            "admissible": info.get("admissible_actions"),
+            "score": float(info.get("score") or state.get("score", 0.0)),
+            "won": bool(info.get("won")),
+            "lost": bool(info.get("lost")),
+            "terminated": bool(terminated or truncated),
+        }
+        if info.get("crashed"):
+            update["outcome"] = "crashed"
+        return update
+
+    async def critique(state: EmbodiedState) -> dict:
+        assert critic is not None
+        intents, i = state.get("intents") or [], state.get("intent", 0)
+        intent = intents[i] if i < len(intents) else state["goal"]
+        recent = state["steps"][-critique_every:]
+        transcript = "\n".join(f"> {s['action']}\n{s['observation'][:300]}" for s in recent)
+        try:
+            verdict = await critic.review(Subtask(id="now", description=intent[:400]),
+                                          WorkerResult(subtask_id="now", worker="actor", output=transcript))
+        except ModelError:
+            return {"critiques": [{"route": "retry", "issues": ["the critic failed"], "at": len(state["steps"])}]}
+        update: dict[str, Any] = {"critiques": [{"route": verdict.route, "score": verdict.score,
+                                                 "issues": verdict.issues, "at": len(state["steps"])}]}
+        if verdict.route == "accept" and i < len(intents):
+            update["intent"] = i + 1
+        return update
+
+    def after_start(state: EmbodiedState) -> str:
+        return "plan" if planner is not None else "act"
+
+    def after_act(state: EmbodiedState) -> str:
+        if state.get("terminated") or state.get("outcome") or len(state.get("steps", [])) >= max_steps:
+            return "finish"
+        n = len(state["steps"])
+        if critic is not None and critique_every > 0 and n % critique_every == 0:
+            return "critique"
+        return "act"
+
+    def after_critique(state: EmbodiedState) -> str:
+        last = state["critiques"][-1]
+        if last["route"] == "replan" and planner is not None and state.get("replans", 0) < max_replans:
+            return "plan"
+        return "act"
+
+    def finish(state: EmbodiedState) -> dict:
+        if state.get("outcome"):
+            return {}
+        if state.get("won"):
+            return {"outcome": "won"}
+        if state.get("lost"):
+            return {"outcome": "lost"}
+        return {"outcome": "max_steps" if not state.get("terminated") else "ended"}
+
+    builder = StateGraph(EmbodiedState)
+    builder.add_node("start", start)
+    builder.add_node("plan", plan)
+    builder.add_node("act", act)
+    builder.add_node("critique", critique)
+    builder.add_node("finish", finish)
+    builder.add_edge(START, "start")
+    builder.add_conditional_edges("start", after_start, ["plan", "act"])
+    builder.add_edge("plan", "act")
+    builder.add_conditional_edges("act", after_act, ["act", "critique", "finish"])
+    builder.add_conditional_edges("critique", after_critique, ["plan", "act"])
+    builder.add_edge("finish", END)
+    return builder.compile(checkpointer=checkpointer, name="embodied")
