@@ -130,6 +130,43 @@ def models_check(
     console.print("[bold green]OK[/]")
 
 
+@app.command()
+def run(
+    world: Annotated[str | None, typer.Option(help="World id, e.g. textworld/tw-simple (see `dramaturg worlds`).")] = None,
+    graph: Annotated[str, typer.Option(help="react (tool agent only), embodied (plan, act, critique) or workforce.")] = "react",
+    model: ModelOpt = None,
+    seed: Annotated[int, typer.Option(help="World seed.")] = 0,
+    max_steps: Annotated[int, typer.Option("--max-steps", help="Actions allowed in the episode.")] = 30,
+    task: Annotated[str | None, typer.Option(help="The task, for the workforce graph.")] = None,
+    resume: Annotated[str | None, typer.Option(help="Resume the run with this id.")] = None,
+) -> None:
+    """Run an agent graph live, with every step checkpointed and traced."""
+    import asyncio
+
+    from dramaturg._run import run_graph
+
+    try:
+        final = asyncio.run(run_graph(world=world, graph=graph, model=model, seed=seed, max_steps=max_steps,
+                                      task=task, resume=resume, console=console))
+    except DramaturgError as exc:
+        err_console.print(f"[bold red]run failed:[/] {exc}")
+        raise typer.Exit(1) from None
+    except KeyboardInterrupt:
+        err_console.print("stopped; resume with --resume <run id> (printed above)")
+        raise typer.Exit(130) from None
+    if final.get("outcome") in {"crashed", "failed"}:
+        raise typer.Exit(2)
+
+
+@app.command()
+def worlds() -> None:
+    """List the registered world ids."""
+    from dramaturg.worlds import list_worlds
+
+    for world_id in list_worlds():
+        console.print(world_id)
+
+
 def main() -> None:
     """Entry point of the console script."""
     app()

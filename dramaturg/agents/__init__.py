@@ -17,6 +17,7 @@ __all__ = [
     "CriticVerdict",
     "Plan",
     "Planner",
+    "ReactStep",
     "Route",
     "Subtask",
     "ToolAgent",

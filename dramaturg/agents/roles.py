@@ -16,7 +16,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from dramaturg.agents.schemas import CriticVerdict, Plan, Subtask, WorkerResult
+from dramaturg.agents.schemas import CriticVerdict, Plan, ReactStep, Subtask, WorkerResult
 from dramaturg.errors import ModelError
 from dramaturg.models import ChatModel, Message, assistant, system, user
 from dramaturg.prompts import render
@@ -85,9 +85,14 @@ class Worker:
         """One attempt; returns the result and the conversation so far (for a retry)."""
         if transcript:
             messages = [*transcript, user(render("worker", "retry.j2", feedback=feedback or "try again"))]
+        elif self.tools is not None:
+            messages = [system(render("worker", "tools.j2", worker=self.name, subtask=subtask,
+                                      context=context or {}, tools=self.tools.describe()))]
         else:
             messages = [system(render("worker", "attempt.j2", worker=self.name, subtask=subtask,
                                       context=context or {}))]
+        if self.tools is not None:
+            return await self._react(subtask, messages)
         try:
             out = await self.model.complete(messages, caller=self.name)
         except ModelError as exc:
@@ -96,6 +101,37 @@ class Worker:
             return result, messages
         result = WorkerResult(subtask_id=subtask.id, worker=self.name, output=out.text.strip())
         return result, [*messages, assistant(out.text)]
+
+
+    async def _react(self, subtask: Subtask, messages: list[Message]) -> tuple[WorkerResult, list[Message]]:
+        """Think, call a tool, read the observation; until an answer or ``max_steps`` tool calls.
+
+        Unknown tools, bad arguments, failing tools and timeouts come back as
+        observations (``ToolSet.call`` never raises for those), so the model
+        can correct itself within the same attempt.
+        """
+        from dramaturg.tools import ToolCall
+
+        for step in range(1, self.max_steps + 2):
+            try:
+                move = await self.model.structured(messages, ReactStep, caller=self.name)
+            except ModelError as exc:
+                result = WorkerResult(subtask_id=subtask.id, worker=self.name, output="", ok=False,
+                                      steps=step, error=str(exc))
+                return result, messages
+            messages = [*messages, assistant(move.model_dump_json(exclude_defaults=True))]
+            if move.answer is not None:
+                return WorkerResult(subtask_id=subtask.id, worker=self.name, output=move.answer, steps=step), messages
+            if step > self.max_steps:
+                break
+            if not move.tool:
+                messages.append(user("Observation: Error: give a tool to call or your final answer."))
+                continue
+            observed = await self.tools.call(ToolCall(name=move.tool, arguments=move.arguments))
+            messages.append(user(f"Observation: {observed.text}"))
+        error = f"no answer after {self.max_steps} tool calls"
+        return WorkerResult(subtask_id=subtask.id, worker=self.name, output="", ok=False, steps=self.max_steps,
+                            error=error), messages
 
 
 @dataclass(kw_only=True)

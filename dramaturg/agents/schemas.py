@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from typing import ClassVar, Literal
+from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-__all__ = ["CriticVerdict", "Plan", "Route", "Subtask", "WorkerResult", "topological_order"]
+__all__ = ["CriticVerdict", "Plan", "ReactStep", "Route", "Subtask", "WorkerResult", "topological_order"]
 
 Route = Literal["accept", "retry", "replan", "decompose", "reassign"]
 
@@ -66,6 +66,17 @@ class CriticVerdict(BaseModel):
     revised: str | None = Field(default=None, max_length=400, description="a clearer subtask, for retry")
     subtasks: list[Subtask] = Field(default_factory=list, max_length=6, description="for decompose")
     worker: str | None = Field(default=None, max_length=40, description="for reassign")
+
+
+class ReactStep(BaseModel):
+    """One turn of a worker with tools: think, then call a tool or answer."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    thought: str = Field(default="", max_length=400)
+    tool: str | None = Field(default=None, max_length=60)
+    arguments: dict[str, Any] = Field(default_factory=dict)
+    answer: str | None = Field(default=None, max_length=2000)
 
 
 class WorkerResult(BaseModel):

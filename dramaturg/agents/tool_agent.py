@@ -40,7 +40,9 @@ def _command_schema(admissible: Sequence[str] | None) -> type[BaseModel]:
         return _FreeCommand
     choices = tuple(dict.fromkeys(admissible))  # unique, in the world's order
     return create_model(
-        "Command", __config__=ConfigDict(extra="forbid"), command=(Literal[choices], ...)  # type: ignore[valid-type]
+        "Command",
+        __config__=ConfigDict(extra="forbid", json_schema_extra={"x-outline": '{"command": one of the Commands}'}),
+        command=(Literal[choices], ...),  # type: ignore[valid-type]
     )
 
 
@@ -54,12 +56,15 @@ class ToolAgent:
         history_turns: how many earlier (observation, command) turns to show;
             they double as few-shot examples for a base model.
         max_observation_chars: observations are cut to this length.
+        temperature: sampling temperature for the choice. A little randomness
+            keeps a small model from repeating one command forever; 0 is greedy.
     """
 
     model: ChatModel
     name: str = "tool-agent"
     history_turns: int = 6
     max_observation_chars: int = 600
+    temperature: float = 0.7
 
     def prompt(self, *, goal: str, observation: str, history: Sequence[tuple[str, str]] = (),
                admissible: Sequence[str] | None = None) -> list[Message]:
@@ -79,5 +84,5 @@ class ToolAgent:
         """One command; from ``admissible`` whenever it is given."""
         schema = _command_schema(admissible)
         msgs = self.prompt(goal=goal, observation=observation, history=history, admissible=admissible)
-        answer = await self.model.structured(msgs, schema, caller=self.name)
+        answer = await self.model.structured(msgs, schema, caller=self.name, temperature=self.temperature)
         return str(answer.command)

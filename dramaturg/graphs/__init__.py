@@ -6,6 +6,16 @@ Graph nodes are async: run a graph with ``await graph.ainvoke(...)`` or
 
 from dramaturg.graphs.checkpoint import open_checkpointer
 from dramaturg.graphs.embodied import EmbodiedState, embodied
+from dramaturg.graphs.react import ReactState, react
 from dramaturg.graphs.workforce import Budget, WorkforceState, workforce
 
-__all__ = ["Budget", "EmbodiedState", "WorkforceState", "embodied", "open_checkpointer", "workforce"]
+__all__ = [
+    "Budget",
+    "EmbodiedState",
+    "ReactState",
+    "WorkforceState",
+    "embodied",
+    "open_checkpointer",
+    "react",
+    "workforce",
+]

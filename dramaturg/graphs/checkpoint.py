@@ -44,10 +44,7 @@ async def open_checkpointer(where: str | os.PathLike[str] | None = None) -> Asyn
             await saver.setup()
             yield saver
         return
-    try:
-        from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
-    except ImportError:
-        raise MissingExtraError("langgraph-checkpoint-sqlite", "graphs", "The SQLite checkpointer") from None
+    from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
     Path(spec).parent.mkdir(parents=True, exist_ok=True)
     async with AsyncSqliteSaver.from_conn_string(spec) as saver:
         yield saver

@@ -14,8 +14,8 @@ from typing import Protocol, runtime_checkable
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from dramaturg.prompts import render
 from dramaturg.models.base import ChatModel, run_sync, user
+from dramaturg.prompts import render
 
 __all__ = ["HeuristicImportance", "ImportanceRating", "ImportanceScorer", "ModelImportance"]
 

@@ -20,9 +20,9 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from dramaturg.prompts import render
 from dramaturg.memory.records import Event
 from dramaturg.models.base import ChatModel, user
+from dramaturg.prompts import render
 
 if TYPE_CHECKING:
     from dramaturg.memory.memory import Memory

@@ -123,7 +123,14 @@ def schema_outline(json_schema: dict[str, Any]) -> str:
 
     Small models follow ``{"mood": "calm"|"angry", "lines": [string, ...]}``
     far better than a full JSON-schema document, and it costs fewer tokens.
+    A schema may carry its own outline under ``"x-outline"`` (set with
+    pydantic's ``json_schema_extra``): a schema whose choices change on every
+    call (the commands a world allows now) keeps a fixed outline that way, so
+    the prompt prefix stays cacheable.
     """
+    custom = json_schema.get("x-outline")
+    if isinstance(custom, str):
+        return custom
     return _outline(json_schema, json_schema.get("$defs", {}), 0)
 
 

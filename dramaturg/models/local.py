@@ -64,7 +64,7 @@ class _Engine:
         grammar = self.grammars.get(key)
         if grammar is None:
             try:
-                grammar = LlamaGrammar.from_json_schema(key, verbose=False)
+                grammar = LlamaGrammar.from_string(json_schema_grammar(key), verbose=False)
             except Exception as exc:  # the converter raises bare exceptions
                 raise ConfigError(f"llama.cpp cannot turn this JSON schema into a grammar: {exc}") from exc
             self.grammars[key] = grammar
@@ -73,6 +73,27 @@ class _Engine:
         else:
             self.grammars.move_to_end(key)
         return grammar
+
+
+def json_schema_grammar(schema_json: str) -> str:
+    """GBNF for a JSON schema, via llama-cpp-python's converter with one fix.
+
+    The converter does not escape backslashes in literals, so an enum value
+    holding a quote (``say "<line>"``, JSON-encoded as ``"say \\"<line>\\""``)
+    yields a grammar llama.cpp cannot parse. Literals are escaped fully here.
+    """
+    from llama_cpp import llama_grammar
+
+    class _Converter(llama_grammar.SchemaConverter):
+        def _format_literal(self, literal: str) -> str:
+            escaped = (literal.replace("\\", "\\\\").replace("\r", "\\r").replace("\n", "\\n")
+                       .replace('"', '\\"'))
+            return f'"{escaped}"'
+
+    converter = _Converter(prop_order={}, allow_fetch=False, dotall=False, raw_pattern=False)
+    schema = converter.resolve_refs(json.loads(schema_json), "stdin")
+    converter.visit(schema, "")
+    return converter.format_grammar()
 
 
 _engines: dict[tuple[Any, ...], _Engine] = {}
@@ -260,7 +281,10 @@ class LocalModel(BaseChatModel):
             extra_stop = [extra_stop]
         stops = [*stops, *extra_stop]
         tokens = llm.tokenize(prompt.encode("utf-8"), add_bos=True, special=True)
-        max_tokens = opts.get("max_tokens") or (self.max_tokens if schema is None else max(self.max_tokens, 512))
+        max_tokens = opts.get("max_tokens")
+        if max_tokens is None:  # the default shrinks to the room left in the context
+            wanted = self.max_tokens if schema is None else max(self.max_tokens, 512)
+            max_tokens = max(16, min(wanted, self.n_ctx - len(tokens)))
         if len(tokens) + max_tokens > self.n_ctx:
             raise ModelError(
                 f"the prompt is {len(tokens)} tokens and {max_tokens} more were asked for, but the context "

@@ -6,6 +6,7 @@ import json
 import random
 
 import pytest
+from pydantic import BaseModel
 
 from dramaturg.errors import DramaturgError, ModelOutputError, RetryBudgetExceeded
 from dramaturg.models import Reply, RetryingModel, ScriptedModel, user
@@ -129,3 +130,13 @@ def test_a_valid_answer_after_malformed_ones_is_accepted():
     assert RetryingModel(inner, retries=1).structured_sync([user("x")], Beat).speaker == "Hamlet"
     # The megabyte of text was shortened before being shown back to the model.
     assert len(inner.calls[1].messages[-2]["content"]) < 2000
+
+
+def test_a_schema_can_carry_its_own_outline():
+    from pydantic import ConfigDict
+
+    class Pick(BaseModel):
+        model_config = ConfigDict(json_schema_extra={"x-outline": '{"pick": one of the options}'})
+        pick: str
+
+    assert schema_outline(Pick.model_json_schema()) == '{"pick": one of the options}'

@@ -1,0 +1,113 @@
+"""`dramaturg run`: one agent graph on one world (or task), live, traced, resumable."""
+
+from __future__ import annotations
+
+import json
+import secrets
+import time
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.live import Live
+from rich.table import Table
+
+from dramaturg._paths import home_dir
+from dramaturg.errors import ConfigError
+
+__all__ = ["run_graph"]
+
+GRAPHS = ("react", "embodied", "workforce")
+
+
+def _runs_dir() -> Path:
+    path = home_dir() / "runs"
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def _table(rows: list[tuple[str, str, str]], title: str) -> Table:
+    table = Table(title=title, expand=True)
+    table.add_column("#", width=4, justify="right")
+    table.add_column("action / decision", ratio=1)
+    table.add_column("result", ratio=2)
+    for n, (a, b, c) in enumerate(rows[-25:], max(1, len(rows) - 24)):
+        table.add_row(str(n), a, f"{b}\n[dim]{c}[/]" if c else b)
+    return table
+
+
+async def run_graph(*, world: str | None, graph: str, model: str | None, seed: int, max_steps: int,
+                    task: str | None, resume: str | None, console: Console) -> dict[str, Any]:
+    """Build, run (or resume) and return the final state. See ``dramaturg run --help``."""
+    from dramaturg.agents import Critic, Planner, ToolAgent, Worker
+    from dramaturg.graphs import embodied, open_checkpointer, workforce
+    from dramaturg.models import load_model
+
+    if resume:
+        folder = _runs_dir() / resume
+        spec_file = folder / "run.json"
+        if not spec_file.is_file():
+            raise ConfigError(f"no run {resume!r} in {_runs_dir()}; `ls {_runs_dir()}` lists the runs")
+        args = json.loads(spec_file.read_text())
+        run_id = resume
+    else:
+        if graph not in GRAPHS:
+            raise ConfigError(f"unknown graph {graph!r}; choose one of {', '.join(GRAPHS)}")
+        if graph == "workforce" and not task:
+            raise ConfigError("the workforce graph needs --task")
+        if graph != "workforce" and not world:
+            raise ConfigError(f"the {graph} graph acts in a world: pass --world (see `dramaturg worlds`)")
+        run_id = time.strftime("%Y%m%d-%H%M%S-") + secrets.token_hex(3)
+        folder = _runs_dir() / run_id
+        folder.mkdir(parents=True)
+        args = {"world": world, "graph": graph, "model": model, "seed": seed, "max_steps": max_steps, "task": task}
+        (folder / "run.json").write_text(json.dumps(args, indent=2))
+    chat = load_model(args["model"], trace=folder / "trace.jsonl")
+    config = {"configurable": {"thread_id": run_id}, "recursion_limit": 4 * args["max_steps"] + 50}
+    rows: list[tuple[str, str, str]] = []
+    steps_log = (folder / "steps.jsonl").open("a", encoding="utf-8")
+    title = f"run {run_id}: {args['graph']} on {args['world'] or 'task'} ({chat.name})"
+    async with open_checkpointer(folder / "checkpoints.sqlite") as saver:
+        if args["graph"] == "workforce":
+            built = workforce(planner=Planner(model=chat), workers=[Worker(name="worker", model=chat)],
+                              critic=Critic(model=chat), checkpointer=saver)
+            world_obj = None
+            start_input: Any = {"task": args["task"]}
+        else:
+            from dramaturg.worlds import make_world
+
+            world_obj = make_world(args["world"])
+            planner = Planner(model=chat) if args["graph"] == "embodied" else None
+            critic = Critic(model=chat) if args["graph"] == "embodied" else None
+            built = embodied(world_obj, tool_agent=ToolAgent(model=chat), planner=planner, critic=critic,
+                             seed=args["seed"], max_steps=args["max_steps"], checkpointer=saver)
+            start_input = {}
+        state = await built.aget_state(config)
+        if resume and not state.next:
+            console.print(f"run {run_id} already finished: {state.values.get('outcome')}")
+            return state.values
+        try:
+            with Live(_table(rows, title), console=console, refresh_per_second=4) as live:
+                async for update in built.astream(None if resume else start_input, config,
+                                                  stream_mode="updates", durability="sync"):
+                    for node, change in update.items():
+                        steps_log.write(json.dumps({"node": node, "update": change}, default=str) + "\n")
+                        steps_log.flush()
+                        for step in (change or {}).get("steps", []):
+                            rows.append((step["action"], step["observation"][:160].replace("\n", " "),
+                                         step.get("error") or ""))
+                        for entry in (change or {}).get("log", []):
+                            rows.append((f"{entry.get('node')} {entry.get('subtask', '')}",
+                                         entry.get("route", ""), f"score {entry.get('score', '-')}"))
+                        for c in (change or {}).get("critiques", []):
+                            rows.append(("critic", c["route"], "; ".join(c.get("issues", []))))
+                    live.update(_table(rows, title))
+        finally:
+            steps_log.close()
+            if world_obj is not None:
+                world_obj.close()
+        final = (await built.aget_state(config)).values
+    usage = chat.usage.as_dict() if hasattr(chat, "usage") else {}
+    (folder / "usage.json").write_text(json.dumps(usage, indent=2))
+    console.print(f"[bold]{final.get('outcome')}[/]  run id {run_id}  (folder {folder})")
+    return final
