@@ -19,13 +19,13 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from _results import write_section  # noqa: E402
+from _results import write_section
 
-from dramaturg.agents import ToolAgent  # noqa: E402
-from dramaturg.agents.baselines import OracleAgent, RandomAgent, play_episode  # noqa: E402
-from dramaturg.graphs import embodied  # noqa: E402
-from dramaturg.models import load_model  # noqa: E402
-from dramaturg.worlds import make_world  # noqa: E402
+from dramaturg.agents import ToolAgent
+from dramaturg.agents.baselines import OracleAgent, RandomAgent, play_episode
+from dramaturg.graphs import embodied
+from dramaturg.models import load_model
+from dramaturg.worlds import make_world
 
 TASKS = ["pick_and_place_simple", "look_at_obj_in_light", "pick_clean_then_place_in_recep",
          "pick_heat_then_place_in_recep", "pick_cool_then_place_in_recep", "pick_two_obj_and_place"]

@@ -116,7 +116,6 @@ def llama_server(
         >>> with llama_server() as url:                                   # doctest: +SKIP
         ...     model = load_model(f"openai:{url}#gemma")
     """
-    import os
     import subprocess
     import sys
     import tempfile
@@ -124,13 +123,14 @@ def llama_server(
     import urllib.request
 
     from dramaturg.models._weights import default_weights
+    from dramaturg.models.local import default_threads
 
     path = model_path or str(default_weights())
     port = free_port()
     cmd = [
         sys.executable, "-m", "llama_cpp.server",
         "--model", path, "--model_alias", alias, "--host", "127.0.0.1", "--port", str(port),
-        "--n_ctx", str(n_ctx), "--n_threads", str(n_threads or os.cpu_count() or 1),
+        "--n_ctx", str(n_ctx), "--n_threads", str(n_threads or default_threads()),
     ]
     if chat_format:
         cmd += ["--chat_format", chat_format]

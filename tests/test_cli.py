@@ -40,3 +40,24 @@ def test_models_check_on_the_embedded_model_offline():
     assert set(report["structured"]) == {"city", "country", "continent", "landmarks"}
     assert report["generated_tokens_per_s"] > 0 and report["prompt_tokens_per_s"] > 0
     assert report["usage"]["models-check"]["calls"] == 2
+
+
+def test_run_needs_a_world_or_a_task(tmp_path):
+    result = runner.invoke(app, ["run", "--graph", "workforce"])
+    assert result.exit_code == 1 and "--task" in result.output
+    result = runner.invoke(app, ["run", "--graph", "nonsense", "--world", "theatre/elsinore"])
+    assert result.exit_code == 1 and "unknown graph" in result.output
+    result = runner.invoke(app, ["run", "--resume", "no-such-run"])
+    assert result.exit_code == 1 and "no run 'no-such-run'" in result.output
+
+
+@pytest.mark.model
+def test_run_plays_a_world_on_the_embedded_model_and_keeps_a_resumable_record(_isolated_home):
+    result = runner.invoke(app, ["run", "--world", "theatre/elsinore", "--max-steps", "2"])
+    assert result.exit_code == 0, result.output
+    run_dir = next((_isolated_home / "runs").iterdir())
+    assert {"run.json", "trace.jsonl", "steps.jsonl", "checkpoints.sqlite", "usage.json"} <= {
+        p.name for p in run_dir.iterdir()}
+    assert len((run_dir / "trace.jsonl").read_text().splitlines()) >= 2  # one model call per action at least
+    again = runner.invoke(app, ["run", "--resume", run_dir.name])
+    assert again.exit_code == 0 and "already finished" in again.output

@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from typing import Annotated, Any, TypedDict
 
 from langgraph.graph import END, START, StateGraph
-from langgraph.types import Send
+from langgraph.types import Send, interrupt
 
 from dramaturg.agents.roles import Critic, Planner, Worker
 from dramaturg.agents.schemas import Subtask, topological_order
@@ -102,6 +102,7 @@ def workforce(
     budget: Budget | None = None,
     checkpointer: Any = None,
     store: Any = None,
+    approve_plans: bool = False,
 ):
     """Build and compile the workforce graph.
 
@@ -111,6 +112,10 @@ def workforce(
         checkpointer: a LangGraph checkpointer (SQLite, Postgres, in-memory),
             needed to resume a stopped run.
         store: a LangGraph store (e.g. :class:`dramaturg.memory.MemoryStore`).
+        approve_plans: pause after every plan for a person's approval (needs a
+            checkpointer). Resume with ``Command(resume=True)`` to go on,
+            ``Command(resume={"feedback": "..."})`` to have it replanned, or
+            ``Command(resume=False)`` to stop the run.
 
     Returns:
         A compiled LangGraph graph. Its nodes are async (model calls overlap):
@@ -243,6 +248,19 @@ def workforce(
         update["log"] = [entry]
         return update
 
+    def approve(state: WorkforceState) -> dict:
+        if state.get("outcome"):
+            return {}
+        live = [t for i, t in state["subtasks"].items() if state["status"].get(i) == "pending"]
+        answer = interrupt({"question": "Approve this plan?", "subtasks": live})
+        if answer is False or answer == "reject":
+            return {"outcome": "failed", "answer": "the plan was rejected",
+                    "log": [{"node": "approve", "route": "rejected"}]}
+        if isinstance(answer, dict) and answer.get("feedback"):
+            return {"replan_requests": [f"reviewer: {answer['feedback']}"],
+                    "log": [{"node": "approve", "route": "replan"}]}
+        return {"log": [{"node": "approve", "route": "approved"}]}
+
     def join(state: WorkforceState) -> dict:
         return {}
 
@@ -269,7 +287,12 @@ def workforce(
     builder.add_node("join", join)
     builder.add_node("finish", finish)
     builder.add_edge(START, "plan")
-    builder.add_conditional_edges("plan", coordinate, ["work", "plan", "finish"])
+    if approve_plans:
+        builder.add_node("approve", approve)
+        builder.add_edge("plan", "approve")
+        builder.add_conditional_edges("approve", coordinate, ["work", "plan", "finish"])
+    else:
+        builder.add_conditional_edges("plan", coordinate, ["work", "plan", "finish"])
     builder.add_edge("work", "join")
     builder.add_conditional_edges("join", coordinate, ["work", "plan", "finish"])
     builder.add_edge("finish", END)

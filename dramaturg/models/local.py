@@ -22,6 +22,7 @@ Example:
 from __future__ import annotations
 
 import asyncio
+import atexit
 import contextlib
 import io
 import json
@@ -42,7 +43,7 @@ from dramaturg.models._prompt import PromptFormat, render_prompt
 from dramaturg.models._weights import default_weights
 from dramaturg.models.base import BaseChatModel, Completion, Message, Usage
 
-__all__ = ["LocalModel", "check_adapter"]
+__all__ = ["LocalModel", "check_adapter", "default_threads"]
 
 _KNOWN_OPTS = {"max_tokens", "temperature", "top_p", "stop", "seed", "json_schema", "response_model", "caller",
                "responder", "repeat_penalty", "min_p", "top_k"}
@@ -98,6 +99,17 @@ def json_schema_grammar(schema_json: str) -> str:
 
 _engines: dict[tuple[Any, ...], _Engine] = {}
 _engines_lock = threading.Lock()
+
+
+@atexit.register
+def _close_engines() -> None:
+    """Free llama.cpp contexts before interpreter teardown (its __del__ fails once modules are gone)."""
+    with _engines_lock:
+        for engine in _engines.values():
+            engine.executor.shutdown(wait=True, cancel_futures=True)
+            with contextlib.suppress(Exception):
+                engine.llm.close()
+        _engines.clear()
 
 
 def _load_engine(path: Path, *, n_ctx: int, n_threads: int, lora_path: str | None, lora_scale: float,
@@ -192,6 +204,22 @@ def _quiet_stderr():
         os.close(fd)
 
 
+def default_threads() -> int:
+    """llama.cpp threads: ``$DRAMATURG_THREADS``, else all cores but one (at least one).
+
+    llama.cpp's threads meet at a spinning barrier after every layer. When
+    another busy process holds one of the cores, a thread waits for a peer
+    that is not running, and a call that takes half a second on an idle
+    machine was measured here taking minutes (2 threads on 2 cores next to a
+    busy process). Leaving one core free trades some speed on an idle
+    machine for calls that never stall.
+    """
+    env = os.environ.get("DRAMATURG_THREADS")
+    if env:
+        return max(1, int(env))
+    return max(1, (os.cpu_count() or 2) - 1)
+
+
 class LocalModel(BaseChatModel):
     """Gemma 3 270M (or any GGUF) through llama.cpp in this process.
 
@@ -199,7 +227,8 @@ class LocalModel(BaseChatModel):
         model_path: a GGUF file; default: the packaged Gemma 3 270M Q4_K_M,
             assembled into the cache on first use.
         n_ctx: context size in tokens.
-        n_threads: CPU threads (default: all cores).
+        n_threads: CPU threads (default: ``$DRAMATURG_THREADS``, else one
+            fewer than the cores; see :func:`default_threads`).
         lora_path: a GGUF LoRA adapter to apply (tool agents use this).
         lora_scale: the adapter's strength.
         prompt_format: how messages become text (``"transcript"`` suits the
@@ -233,7 +262,7 @@ class LocalModel(BaseChatModel):
         if self.model_path is not None and not self.model_path.is_file():
             raise ConfigError(f"model file not found: {self.model_path}")
         self.n_ctx = n_ctx
-        self.n_threads = n_threads or os.cpu_count() or 1
+        self.n_threads = n_threads or default_threads()
         self.lora_path = str(lora_path) if lora_path is not None else None
         self.lora_scale = lora_scale
         self.prompt_format = prompt_format

@@ -239,3 +239,33 @@ async def test_the_graph_is_json_friendly_state():
     graph, _ = build([plan(("s1", []))], [echo_worker("w")], Critics())
     final = await graph.ainvoke({"task": "t"})
     json.dumps(final)  # everything in state serialises (checkpointers need it)
+
+
+async def test_a_person_approves_reworks_or_rejects_the_plan():
+    from langgraph.checkpoint.memory import InMemorySaver
+    from langgraph.types import Command
+
+    planner_model = ScriptedModel([plan(("s1", [])), plan(("s2", []))])
+    graph = workforce(planner=Planner(model=planner_model), workers=[echo_worker("w")],
+                      critic=Critic(model=ScriptedModel(endless(Critics()))), checkpointer=InMemorySaver(),
+                      approve_plans=True)
+    config = {"configurable": {"thread_id": "t1"}}
+    paused = await graph.ainvoke({"task": "t"}, config)
+    assert paused["__interrupt__"][0].value["subtasks"][0]["id"] == "s1"
+    paused = await graph.ainvoke(Command(resume={"feedback": "do s2 instead"}), config)
+    assert paused["__interrupt__"][0].value["subtasks"][0]["id"] == "s2"
+    assert "do s2 instead" in planner_model.calls[1].messages[0]["content"]
+    final = await graph.ainvoke(Command(resume=True), config)
+    assert final["outcome"] == "done" and final["answer"] == "w did s2"
+
+    graph2 = workforce(planner=Planner(model=ScriptedModel([plan(("s1", []))])), workers=[echo_worker("w")],
+                       critic=Critic(model=ScriptedModel([])), checkpointer=InMemorySaver(), approve_plans=True)
+    await graph2.ainvoke({"task": "t"}, config)
+    final = await graph2.ainvoke(Command(resume=False), config)
+    assert final["outcome"] == "failed" and final["answer"] == "the plan was rejected"
+
+
+async def test_steps_stream_as_they_happen():
+    graph, _ = build([plan(("s1", []), ("s2", []))], [echo_worker("w")], Critics())
+    nodes = [node async for update in graph.astream({"task": "t"}, stream_mode="updates") for node in update]
+    assert nodes[0] == "plan" and nodes.count("work") == 2 and nodes[-1] == "finish"

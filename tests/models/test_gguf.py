@@ -40,7 +40,7 @@ def test_not_gguf_and_truncated_files_are_errors(tmp_path):
 def test_an_adapter_for_another_base_model_is_refused(tmp_path):
     lora = tmp_path / "llama-lora.gguf"
     _write_gguf(lora, {"general.architecture": "llama", "general.type": "adapter", "adapter.type": "lora"})
-    with pytest.raises(ConfigError, match="made for a 'llama' model.*'gemma3'"):
+    with pytest.raises(ConfigError, match=r"made for a 'llama' model.*'gemma3'"):
         check_adapter(lora, base=default_weights())
 
 
