@@ -17,6 +17,7 @@ Example:
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -38,7 +39,13 @@ class _FreeCommand(BaseModel):
 def _command_schema(admissible: Sequence[str] | None) -> type[BaseModel]:
     if not admissible:
         return _FreeCommand
-    choices = tuple(dict.fromkeys(admissible))  # unique, in the world's order
+    return _enum_schema(tuple(dict.fromkeys(admissible)))  # unique, in the world's order
+
+
+@functools.lru_cache(maxsize=1024)
+def _enum_schema(choices: tuple[str, ...]) -> type[BaseModel]:
+    # Cached: building a model class and its JSON schema costs milliseconds, and
+    # the same rooms offer the same commands again and again.
     return create_model(
         "Command",
         __config__=ConfigDict(extra="forbid", json_schema_extra={"x-outline": '{"command": one of the Commands}'}),

@@ -23,6 +23,7 @@ import abc
 import asyncio
 import contextlib
 import contextvars
+import functools
 import threading
 from collections.abc import Coroutine, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -42,6 +43,7 @@ __all__ = [
     "assistant",
     "caller",
     "current_caller",
+    "json_schema_of",
     "run_sync",
     "structured_prompt",
     "system",
@@ -181,6 +183,20 @@ class ChatModel(Protocol):
     def structured_sync(self, messages: Sequence[Message], schema: type[T], **opts: Any) -> T: ...
 
 
+@functools.lru_cache(maxsize=512)
+def json_schema_of(schema: type[BaseModel]) -> dict[str, Any]:
+    """``schema.model_json_schema()``, computed once per class (it costs about a millisecond).
+
+    Callers must not mutate the returned dict.
+    """
+    return schema.model_json_schema()
+
+
+@functools.lru_cache(maxsize=512)
+def _instruction(schema: type[BaseModel]) -> str:
+    return schema_instruction(json_schema_of(schema))
+
+
 def structured_prompt(messages: Sequence[Message], schema: type[BaseModel]) -> list[Message]:
     """``messages`` with the request for one JSON object of ``schema``'s shape.
 
@@ -193,7 +209,7 @@ def structured_prompt(messages: Sequence[Message], schema: type[BaseModel]) -> l
     at = 0
     while at < len(msgs) and msgs[at]["role"] == "system":
         at += 1
-    instruction = system(schema_instruction(schema.model_json_schema()))
+    instruction = system(_instruction(schema))
     return [*msgs[:at], instruction, *msgs[at:]]
 
 
@@ -249,7 +265,7 @@ class BaseChatModel(abc.ABC):
     async def _structured_attempt(self, prompt: Sequence[Message], schema: type[T], **opts: Any) -> T:
         """One constrained call on a prompt that already asks for the schema."""
         completion = await self.complete(
-            prompt, json_schema=schema.model_json_schema(), response_model=schema, **opts
+            prompt, json_schema=json_schema_of(schema), response_model=schema, **opts
         )
         return parse_structured(completion.text, schema, truncated=completion.finish_reason == "length")
 
