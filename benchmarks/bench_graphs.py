@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import resource
 import statistics
 import sys
 import tempfile
@@ -26,13 +25,15 @@ from typing import Annotated, TypedDict
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from _results import write_section  # noqa: E402
-from langgraph.graph import END, START, StateGraph  # noqa: E402
+import itertools
 
-from dramaturg.agents import Critic, Planner, ToolAgent, Worker  # noqa: E402
-from dramaturg.graphs import embodied, open_checkpointer, workforce  # noqa: E402
-from dramaturg.models import ModelWrapper, ScriptedModel  # noqa: E402
-from dramaturg.worlds import make_world  # noqa: E402
+from _results import write_section
+from langgraph.graph import END, START, StateGraph
+
+from dramaturg.agents import Critic, Planner, ToolAgent, Worker
+from dramaturg.graphs import embodied, open_checkpointer, workforce
+from dramaturg.models import ModelWrapper, ScriptedModel
+from dramaturg.worlds import make_world
 
 N_SUBTASKS = 10  # the planner schema allows at most 12 subtasks
 
@@ -53,7 +54,7 @@ def bare_graph(transitions: int):
             return {"status": {f"s{i}": "done"}}
         builder.add_node(name, node)
     builder.add_edge(START, names[0])
-    for a, b in zip(names, names[1:], strict=False):
+    for a, b in itertools.pairwise(names):
         builder.add_edge(a, b)
     builder.add_edge(names[-1], END)
     return builder.compile()
