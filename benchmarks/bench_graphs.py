@@ -32,7 +32,7 @@ from langgraph.graph import END, START, StateGraph
 
 from dramaturg.agents import Critic, Planner, ToolAgent, Worker
 from dramaturg.graphs import embodied, open_checkpointer, workforce
-from dramaturg.models import ModelWrapper, ScriptedModel
+from dramaturg.models import DelayedModel, ScriptedModel
 from dramaturg.worlds import make_world
 
 N_SUBTASKS = 10  # the planner schema allows at most 12 subtasks
@@ -86,21 +86,12 @@ async def overhead(reps: int) -> dict[str, float]:
     return {"ours_ms": o * 1e3, "bare_ms": b * 1e3, "ratio": o / b, "transitions": transitions}
 
 
-class Delayed(ModelWrapper):
-    def __init__(self, inner, delay: float) -> None:
-        super().__init__(inner)
-        self.delay = delay
-
-    async def complete(self, messages, **opts):
-        await asyncio.sleep(self.delay)
-        return await self.inner.complete(messages, **opts)
-
 
 async def episode(delay: float) -> str:
     gold = ["open door", "wait", "poison cup", "move north", "wait", "wait", "give letter to ophelia"]
     world = make_world("theatre/elsinore")
     try:
-        model = Delayed(ScriptedModel([{"command": c} for c in gold]), delay)
+        model = DelayedModel(ScriptedModel([{"command": c} for c in gold]), delay)
         final = await embodied(world, tool_agent=ToolAgent(model=model)).ainvoke({})
         return final["outcome"]
     finally:

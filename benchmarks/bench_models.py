@@ -103,7 +103,7 @@ async def _overhead(n: int) -> dict[str, float]:
     wrapped = wrap(ScriptedModel(["x"] * n))
     with tempfile.TemporaryDirectory() as tmp:
         traced = wrap(ScriptedModel(["x"] * n), trace=Path(tmp) / "t.jsonl")
-        await run(ScriptedModel(["x"] * 200).__class__(["x"] * n))  # warm up
+        await run(ScriptedModel(["x"] * n))  # warm up
         t_bare = await run(bare)
         t_wrapped = await run(wrapped)
         t_traced = await run(traced)

@@ -27,6 +27,7 @@ from dramaturg.models.openai_compat import OpenAIModel
 from dramaturg.models.scripted import Reply, ScriptedCall, ScriptedModel
 from dramaturg.models.wrappers import (
     CallerUsage,
+    DelayedModel,
     ModelWrapper,
     RetryingModel,
     TracingModel,
@@ -40,6 +41,7 @@ __all__ = [
     "CallerUsage",
     "ChatModel",
     "Completion",
+    "DelayedModel",
     "LiteLLMModel",
     "LocalModel",
     "Message",

@@ -50,6 +50,7 @@ from dramaturg.models.base import (
 
 __all__ = [
     "CallerUsage",
+    "DelayedModel",
     "ModelWrapper",
     "RetryingModel",
     "TracingModel",
@@ -311,3 +312,16 @@ def wrap(
     if retries or transport_retries:
         out = RetryingModel(out, retries=retries, transport_retries=transport_retries)
     return out
+
+
+class DelayedModel(ModelWrapper):
+    """Adds a fixed latency to every call: a stand-in for a remote model in
+    tests and benchmarks of concurrency (with a zero-latency ScriptedModel inside)."""
+
+    def __init__(self, inner: ChatModel, delay_s: float) -> None:
+        super().__init__(inner)
+        self.delay_s = delay_s
+
+    async def complete(self, messages: Sequence[Message], **opts: Any) -> Completion:
+        await asyncio.sleep(self.delay_s)
+        return await self.inner.complete(messages, **opts)

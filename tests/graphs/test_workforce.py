@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import re
 import time
@@ -12,7 +11,7 @@ import pytest
 
 from dramaturg.agents import Critic, Planner, Worker
 from dramaturg.graphs import Budget, workforce
-from dramaturg.models import ModelWrapper, RetryingModel, ScriptedModel
+from dramaturg.models import DelayedModel, RetryingModel, ScriptedModel
 
 
 def plan(*subtasks: tuple[str, list[str]], capability: str = "general") -> dict:
@@ -56,18 +55,9 @@ def echo_worker(name: str, log: list[str] | None = None, delay: float = 0.0) -> 
 
     model: Any = ScriptedModel(endless(answer))
     if delay:
-        model = Delayed(model, delay)
+        model = DelayedModel(model, delay)
     return Worker(name=name, model=model)
 
-
-class Delayed(ModelWrapper):
-    def __init__(self, inner, delay: float) -> None:
-        super().__init__(inner)
-        self.delay = delay
-
-    async def complete(self, messages, **opts):
-        await asyncio.sleep(self.delay)
-        return await self.inner.complete(messages, **opts)
 
 
 def build(plans: list[dict], workers: list[Worker], critic_routes: Critics, budget: Budget | None = None):
