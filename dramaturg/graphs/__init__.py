@@ -5,13 +5,14 @@ Graph nodes are async: run a graph with ``await graph.ainvoke(...)`` or
 """
 
 from dramaturg.graphs.checkpoint import open_checkpointer
-from dramaturg.graphs.embodied import EmbodiedState, embodied
+from dramaturg.graphs.embodied import EmbodiedState, Episode, embodied
 from dramaturg.graphs.react import ReactState, react
 from dramaturg.graphs.workforce import Budget, WorkforceState, workforce
 
 __all__ = [
     "Budget",
     "EmbodiedState",
+    "Episode",
     "ReactState",
     "WorkforceState",
     "embodied",

@@ -12,11 +12,19 @@ game); the state keeps the actions taken, so a resumed run rebuilds the
 world by resetting it with the same seed and replaying them. Worlds step in
 a thread, so many episodes can run concurrently on one event loop.
 
+A compiled graph can play many worlds: bind one when building it, or pass an
+:class:`Episode` as the run's context. Compiling costs milliseconds, so a
+server or an evaluation builds the graph once and hands each episode its
+own world.
+
 Example:
     >>> world = make_world("textworld/tw-simple")                               # doctest: +SKIP
     >>> graph = embodied(world, tool_agent=ToolAgent(model=load_model()), seed=3)  # doctest: +SKIP
     >>> final = await graph.ainvoke({})                                         # doctest: +SKIP
     >>> final["outcome"], final["score"]                                        # doctest: +SKIP
+
+    >>> graph = embodied(tool_agent=ToolAgent(model=load_model()))              # doctest: +SKIP
+    >>> final = await graph.ainvoke({}, context=Episode(world, seed=3))         # doctest: +SKIP
 """
 
 from __future__ import annotations
@@ -26,13 +34,14 @@ import operator
 from typing import Annotated, Any, TypedDict
 
 from langgraph.graph import END, START, StateGraph
+from langgraph.runtime import Runtime
 
 from dramaturg.agents.roles import Critic, Planner
 from dramaturg.agents.schemas import Subtask, WorkerResult, topological_order
 from dramaturg.agents.tool_agent import ToolAgent
 from dramaturg.errors import ConfigError, ModelError
 
-__all__ = ["EmbodiedState", "embodied"]
+__all__ = ["EmbodiedState", "Episode", "embodied"]
 
 
 class EmbodiedState(TypedDict, total=False):
@@ -51,10 +60,15 @@ class EmbodiedState(TypedDict, total=False):
     outcome: str  # won | lost | max_steps | crashed | failed
 
 
-class _Episode:
-    """The live world and how far it has been played (not part of the checkpointed state)."""
+class Episode:
+    """One run's live world, with the seed and options it is reset with.
 
-    def __init__(self, world: Any, seed: int | None, options: dict | None) -> None:
+    Passed as the run's context (``graph.ainvoke({}, context=Episode(world, seed=3))``);
+    it is not part of the checkpointed state. It also tracks how far the world
+    has been played in this process, so give each concurrent run its own.
+    """
+
+    def __init__(self, world: Any, seed: int | None = 0, options: dict | None = None) -> None:
         self.world, self.seed, self.options = world, seed, options
         self.played = -1  # -1: not reset in this process
 
@@ -62,6 +76,12 @@ class _Episode:
         obs, info = self.world.reset(seed=self.seed, options=self.options)
         self.played = 0
         return obs, info
+
+    async def call(self, fn: Any, *args: Any) -> Any:
+        """Run a world call off the event loop, unless the world says it is quick."""
+        if getattr(self.world, "steps_inline", False):
+            return fn(*args)
+        return await asyncio.to_thread(fn, *args)
 
     def sync(self, actions: list[str]) -> None:
         """Bring the world to the state after ``actions`` (after a resume or a crash)."""
@@ -74,7 +94,7 @@ class _Episode:
 
 
 def embodied(
-    world: Any,
+    world: Any = None,
     *,
     tool_agent: ToolAgent,
     planner: Planner | None = None,
@@ -89,12 +109,14 @@ def embodied(
     """Build the embodied graph for one world.
 
     Args:
-        world: a :mod:`dramaturg.worlds` world (anything with reset/step).
+        world: a :mod:`dramaturg.worlds` world (anything with reset/step), played
+            when a run passes no :class:`Episode` context. Leave it out to build
+            one graph for many worlds.
         tool_agent: turns the current intent and observation into a command.
         planner: if given, splits the goal into intents tried in order.
         critic: if given, reviews progress every ``critique_every`` steps:
             accept moves to the next intent, replan asks the planner again.
-        seed, options: passed to ``world.reset``.
+        seed, options: passed to ``world.reset`` of the bound world.
         max_steps: the episode is cut (``outcome="max_steps"``) after this many actions.
         checkpointer: a LangGraph checkpointer, to resume a stopped episode.
 
@@ -103,10 +125,21 @@ def embodied(
     """
     if max_steps < 1:
         raise ConfigError("max_steps must be at least 1")
-    episode = _Episode(world, seed, options)
+    bound = Episode(world, seed, options) if world is not None else None
 
-    async def start(state: EmbodiedState) -> dict:
-        obs, info = await asyncio.to_thread(episode.reset)
+    def _episode(runtime: Runtime) -> Episode:
+        context = runtime.context
+        if isinstance(context, Episode):
+            return context
+        if context is not None:
+            raise ConfigError(f"the embodied graph's context must be an Episode, not {type(context).__name__}")
+        if bound is None:
+            raise ConfigError("no world: build the graph with one, or run it with context=Episode(world, seed=...)")
+        return bound
+
+    async def start(state: EmbodiedState, runtime: Runtime) -> dict:
+        episode = _episode(runtime)
+        obs, info = await episode.call(episode.reset)
         goal = str(info.get("objective") or obs)
         return {"goal": goal, "observation": obs, "admissible": info.get("admissible_actions"),
                 "score": float(info.get("score") or 0.0), "intent": 0, "intents": [], "replans": 0,
@@ -124,9 +157,11 @@ def embodied(
         return {"intents": [by_id[i] for i in order], "intent": 0,
                 "replans": state.get("replans", 0) + (1 if feedback else 0)}
 
-    async def act(state: EmbodiedState) -> dict:
+    async def act(state: EmbodiedState, runtime: Runtime) -> dict:
+        episode = _episode(runtime)
         actions = [s["action"] for s in state.get("steps", [])]
-        await asyncio.to_thread(episode.sync, actions)
+        if episode.played != len(actions):  # a resumed run, or a world reset elsewhere
+            await episode.call(episode.sync, actions)
         intents, i = state.get("intents") or [], state.get("intent", 0)
         goal = intents[i] if i < len(intents) else state["goal"]
         history = [(s["before"], s["action"]) for s in state.get("steps", [])]
@@ -137,7 +172,7 @@ def embodied(
             return {"terminated": True, "outcome": "failed",
                     "steps": [{"action": "", "before": state["observation"], "observation": "", "reward": 0.0,
                                "error": f"no command: {exc}"}]}
-        obs, reward, terminated, truncated, info = await asyncio.to_thread(episode.world.step, command)
+        obs, reward, terminated, truncated, info = await episode.call(episode.world.step, command)
         episode.played += 1
         update: dict[str, Any] = {
             "steps": [{"action": command, "before": state["observation"], "observation": obs,
@@ -170,10 +205,10 @@ def embodied(
             update["intent"] = i + 1
         return update
 
-    def after_start(state: EmbodiedState) -> str:
+    async def after_start(state: EmbodiedState) -> str:
         return "plan" if planner is not None else "act"
 
-    def after_act(state: EmbodiedState) -> str:
+    async def after_act(state: EmbodiedState) -> str:
         if state.get("terminated") or state.get("outcome") or len(state.get("steps", [])) >= max_steps:
             return "finish"
         n = len(state["steps"])
@@ -181,13 +216,13 @@ def embodied(
             return "critique"
         return "act"
 
-    def after_critique(state: EmbodiedState) -> str:
+    async def after_critique(state: EmbodiedState) -> str:
         last = state["critiques"][-1]
         if last["route"] == "replan" and planner is not None and state.get("replans", 0) < max_replans:
             return "plan"
         return "act"
 
-    def finish(state: EmbodiedState) -> dict:
+    async def finish(state: EmbodiedState) -> dict:
         if state.get("outcome"):
             return {}
         if state.get("won"):
@@ -196,7 +231,7 @@ def embodied(
             return {"outcome": "lost"}
         return {"outcome": "max_steps" if not state.get("terminated") else "ended"}
 
-    builder = StateGraph(EmbodiedState)
+    builder = StateGraph(EmbodiedState, context_schema=Episode)
     builder.add_node("start", start)
     builder.add_node("plan", plan)
     builder.add_node("act", act)

@@ -163,7 +163,7 @@ def workforce(
         update["status"] = {**stale, **update["status"]}
         return update
 
-    def coordinate(state: WorkforceState) -> list[Send] | str:
+    async def coordinate(state: WorkforceState) -> list[Send] | str:
         if state.get("outcome"):
             return "finish"
         status = state.get("status", {})
@@ -171,8 +171,8 @@ def workforce(
             return "finish" if state.get("replans", 0) >= budget.max_replans else "plan"
         if any(s == "failed" for s in status.values()):
             return "finish"
-        live = {i: Subtask.model_validate(t) for i, t in state.get("subtasks", {}).items()
-                if status.get(i) in {"pending", "done"}}
+        # Subtasks in the state were validated when planned; read them as dicts.
+        live = {i: t for i, t in state.get("subtasks", {}).items() if status.get(i) in {"pending", "done"}}
         if live and all(status[i] == "done" for i in live):
             return "finish"
         if sum(1 for e in state.get("log", []) if e.get("node") == "work") >= budget.max_attempts:
@@ -180,8 +180,7 @@ def workforce(
         if budget.max_tokens is not None and _tokens(models) >= budget.max_tokens:
             return "finish"
         done = frozenset(i for i, s in status.items() if s == "done")
-        order = topological_order(list(live.values()), done=done) or list(live)
-        ready = [i for i in order if status[i] == "pending" and all(d in done for d in live[i].depends_on)]
+        ready = [i for i, t in live.items() if status[i] == "pending" and all(d in done for d in t["depends_on"])]
         if not ready:
             return "finish"
         return [
@@ -189,7 +188,7 @@ def workforce(
                 "subtask": state["subtasks"][i],
                 "worker": state["assignee"][i],
                 "attempt": state.get("attempts", {}).get(i, 0),
-                "context": {d: state["results"][d]["output"] for d in live[i].depends_on if d in state["results"]},
+                "context": {d: state["results"][d]["output"] for d in live[i]["depends_on"] if d in state["results"]},
                 "transcript": state.get("transcripts", {}).get(i, []),
                 "feedback": state.get("feedback", {}).get(i),
                 "plan": state["subtasks"],
@@ -248,7 +247,7 @@ def workforce(
         update["log"] = [entry]
         return update
 
-    def approve(state: WorkforceState) -> dict:
+    async def approve(state: WorkforceState) -> dict:
         if state.get("outcome"):
             return {}
         live = [t for i, t in state["subtasks"].items() if state["status"].get(i) == "pending"]
@@ -261,10 +260,10 @@ def workforce(
                     "log": [{"node": "approve", "route": "replan"}]}
         return {"log": [{"node": "approve", "route": "approved"}]}
 
-    def join(state: WorkforceState) -> dict:
+    async def join(state: WorkforceState) -> dict:
         return {}
 
-    def finish(state: WorkforceState) -> dict:
+    async def finish(state: WorkforceState) -> dict:
         if state.get("outcome"):
             return {}
         status = state.get("status", {})

@@ -35,6 +35,11 @@ def _env() -> jinja2.Environment:
     )
 
 
+@functools.lru_cache(maxsize=256)
+def _template(path: str) -> jinja2.Template:
+    return _env().get_template(path)
+
+
 def render(role: str, name: str, **variables: Any) -> str:
     """Render ``prompts/<role>/<name>`` with ``variables``.
 
@@ -42,4 +47,4 @@ def render(role: str, name: str, **variables: Any) -> str:
         jinja2.TemplateNotFound: no such template.
         jinja2.UndefinedError: the template uses a variable that was not passed.
     """
-    return _env().get_template(f"{role}/{name}").render(**variables)
+    return _template(f"{role}/{name}").render(**variables)

@@ -153,6 +153,10 @@ class BaseWorld:
     """
 
     id: str = "world"
+    #: ``True`` when ``reset`` and ``step`` are quick, in-process Python (no
+    #: engine, server or browser behind them): async runners then call them
+    #: directly instead of handing them to a thread.
+    steps_inline: bool = False
 
     def __init__(self) -> None:
         self._event_counter = itertools.count(1)

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 
 import pytest
 
 from dramaturg.agents import Critic, Planner, ToolAgent
-from dramaturg.graphs import embodied, open_checkpointer
+from dramaturg.errors import ConfigError
+from dramaturg.graphs import Episode, embodied, open_checkpointer
 from dramaturg.models import RetryingModel, ScriptedModel
 from dramaturg.worlds import make_world
 
@@ -36,6 +38,30 @@ async def test_following_the_gold_plan_wins(stage):
     assert "open door" in first.opts["json_schema"]["properties"]["command"]["enum"]
     # Earlier turns are shown back as examples (observation -> command).
     assert json.loads(model.calls[2].messages[-2]["content"]) == {"command": "wait"}
+
+
+async def test_one_compiled_graph_plays_many_worlds_at_once():
+    def next_gold(messages, opts):  # earlier turns come back as assistant messages
+        return {"command": GOLD[sum(m["role"] == "assistant" for m in messages)]}
+
+    graph = embodied(tool_agent=ToolAgent(model=ScriptedModel([next_gold] * 21), history_turns=10))
+    worlds = [make_world("theatre/elsinore") for _ in range(3)]
+    try:
+        # Runs interleave on one loop; each keeps to its own world.
+        finals = await asyncio.gather(*(graph.ainvoke({}, context=Episode(w, seed=0)) for w in worlds))
+    finally:
+        for w in worlds:
+            w.close()
+    assert [f["outcome"] for f in finals] == ["won"] * 3
+    assert sorted(a for f in finals for a in (s["action"] for s in f["steps"])) == sorted(GOLD * 3)
+
+
+async def test_a_graph_without_a_world_says_how_to_give_one():
+    graph = embodied(tool_agent=ToolAgent(model=ScriptedModel(commands("wait"))))
+    with pytest.raises(ConfigError, match="context=Episode"):
+        await graph.ainvoke({})
+    with pytest.raises(ConfigError, match="must be an Episode"):
+        await graph.ainvoke({}, context={"world": "x"})
 
 
 async def test_a_command_outside_the_admissible_list_is_sent_back(stage):

@@ -258,3 +258,13 @@ def test_free_turns_accept_any_character():
         assert info["error"] is None and info["events"][0].actor == "bob"
         _, _, _, _, info = w.step('bob: say "again"')
         assert info["error"] is None
+
+
+def test_stages_loaded_twice_share_nothing(world):
+    # Parsed stage files are cached; every load must still be its own copy.
+    world.step("open door")
+    again = make_world("theatre/elsinore")
+    assert again.stage == load_stage("elsinore") and again.stage is not world.stage
+    world.stage.props["cup"].states["poisoned"] = "changed"
+    assert load_stage("elsinore").props["cup"].states != world.stage.props["cup"].states
+    again.close()

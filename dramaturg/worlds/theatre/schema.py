@@ -7,6 +7,8 @@ character) are checked with the offending field named in the error.
 
 from __future__ import annotations
 
+import copy
+import functools
 from pathlib import Path
 from typing import Any, Literal
 
@@ -201,6 +203,17 @@ class Stage(_Strict):
         return self
 
 
+_Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+@functools.lru_cache(maxsize=32)
+def _parse(text: str) -> Any:
+    # Parsing is most of the cost of opening a stage (about 30 ms in pure
+    # Python for Elsinore); servers and benchmarks open the same few stages
+    # many times, so the parsed tree is cached and copied.
+    return yaml.load(text, Loader=_Loader)
+
+
 def _format_validation(exc: ValidationError, source: str) -> str:
     lines = []
     for err in exc.errors():
@@ -233,7 +246,7 @@ def load_stage(source: str | Path | dict[str, Any]) -> Stage:
             known = sorted(p.stem for p in (Path(__file__).parent / "stages").glob("*.yaml"))
             raise StageFileError(f"no stage file {source!r}; bundled stages: {known}")
         try:
-            data = yaml.safe_load(text)
+            data = copy.deepcopy(_parse(text))
         except yaml.YAMLError as exc:
             raise StageFileError(f"stage file {label} is not valid YAML: {exc}") from exc
         if not isinstance(data, dict):

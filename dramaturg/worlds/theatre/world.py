@@ -39,6 +39,8 @@ class TheatreWorld(BaseWorld):
         >>> world.close()
     """
 
+    steps_inline = True  # pure Python: a step takes microseconds
+
     def __init__(
         self, stage: str | Path | dict[str, Any] | Stage = "elsinore", *, id: str | None = None
     ) -> None:
