@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import time
+from pathlib import Path
 from typing import Annotated, Literal
 
 import typer
@@ -23,6 +24,8 @@ app = typer.Typer(
 )
 models_app = typer.Typer(help="Work with model backends.", no_args_is_help=True)
 app.add_typer(models_app, name="models")
+drama_app = typer.Typer(help="Interactive drama: make a play, play a character, resume.", no_args_is_help=True)
+app.add_typer(drama_app, name="drama")
 
 console = Console()
 err_console = Console(stderr=True)
@@ -165,6 +168,111 @@ def worlds() -> None:
 
     for world_id in list_worlds():
         console.print(world_id)
+
+
+@drama_app.command("new")
+def drama_new(
+    topic: Annotated[str | None, typer.Option(help="What the play is about; the model designs it.")] = None,
+    stage: Annotated[str | None, typer.Option(help="Play a bundled stage (e.g. elsinore) or a stage YAML file.")] = None,
+    blueprint: Annotated[Path | None, typer.Option(help="Play a blueprint YAML file (edited or saved earlier).")] = None,
+    character: Annotated[list[str] | None, typer.Option(help="A character the play must have (repeatable).")] = None,
+    card: Annotated[list[Path] | None, typer.Option(help="A character card, .json or .png, V2 or V3 (repeatable).")] = None,
+    scenes: Annotated[int, typer.Option(help="Scenes to design.")] = 3,
+    player: Annotated[str | None, typer.Option(help="The character you play (its id); none: watch.")] = None,
+    mode: Annotated[str, typer.Option(help="per_actor (a model call per character) or ensemble (one per round).")] = "per_actor",
+    model: ModelOpt = None,
+    max_turns: Annotated[int | None, typer.Option("--max-turns", help="End the play after this many turns.")] = None,
+    max_revisions: Annotated[int, typer.Option(help="Reviewer rounds when designing.")] = 2,
+    quiet: Annotated[bool, typer.Option(help="Print only the session id.")] = False,
+) -> None:
+    """Make a new drama session; prints its id (and the token the web page needs)."""
+    import asyncio
+
+    from dramaturg._drama_cli import new_session
+
+    if mode not in {"per_actor", "ensemble"}:
+        err_console.print("[bold red]--mode[/] is per_actor or ensemble")
+        raise typer.Exit(2)
+    try:
+        sid, token = asyncio.run(new_session(
+            topic=topic, characters=character or [], cards=card or [], scenes=scenes, stage=stage,
+            blueprint_file=blueprint, player=player, mode=mode, model=model, max_turns=max_turns,
+            max_revisions=max_revisions, console=err_console))
+    except DramaturgError as exc:
+        err_console.print(f"[bold red]cannot make the play:[/] {exc}")
+        raise typer.Exit(1) from None
+    if quiet:
+        print(sid)
+        return
+    console.print(f"session [bold]{sid}[/] (web token: {token})")
+    console.print(f"play it: dramaturg drama play {sid}" + ("" if player else " --auto"))
+
+
+@drama_app.command("play")
+def drama_play(
+    session: Annotated[str, typer.Argument(help="The session id (see `dramaturg drama list`).")],
+    auto: Annotated[bool, typer.Option(help="Agents play every character, the player's too.")] = False,
+    max_turns: Annotated[int | None, typer.Option("--max-turns", help="Stop the play after this many turns in all.")] = None,
+    thoughts: Annotated[bool, typer.Option(help="Show the characters' private thoughts.")] = False,
+) -> None:
+    """Play (or go on with) a session in the terminal. Ctrl-C stops; play again to resume."""
+    import asyncio
+
+    from dramaturg._drama_cli import play_session
+
+    try:
+        asyncio.run(play_session(session, auto=auto, max_turns=max_turns, thoughts=thoughts, console=console))
+    except DramaturgError as exc:
+        err_console.print(f"[bold red]drama failed:[/] {exc}")
+        raise typer.Exit(1) from None
+    except KeyboardInterrupt:
+        err_console.print(f"stopped; go on with: dramaturg drama play {session}")
+        raise typer.Exit(130) from None
+
+
+@drama_app.command("resume")
+def drama_resume(
+    session: Annotated[str, typer.Argument(help="The session id.")],
+    auto: Annotated[bool, typer.Option(help="Agents play every character.")] = False,
+    max_turns: Annotated[int | None, typer.Option("--max-turns")] = None,
+) -> None:
+    """Go on with a stopped session (the same as `drama play`)."""
+    drama_play(session, auto=auto, max_turns=max_turns, thoughts=False)
+
+
+@drama_app.command("list")
+def drama_list() -> None:
+    """The sessions on this machine."""
+    from dramaturg.server.sessions import DramaSession
+
+    table = Table("id", "title", "player", "mode", "model")
+    for meta in DramaSession.list():
+        table.add_row(meta.id, meta.title, meta.player or "-", meta.mode, meta.model or "(default)")
+    console.print(table)
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Address to listen on (127.0.0.1: this machine only).")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port.")] = 8765,
+    model: ModelOpt = None,
+) -> None:
+    """Serve drama sessions in the browser (a page, a websocket per session)."""
+    try:
+        import uvicorn
+
+        from dramaturg.models import load_model
+        from dramaturg.server.app import create_app
+    except ImportError:
+        err_console.print("[bold red]serve[/] needs the web extra: pip install 'dramaturg[web]'")
+        raise typer.Exit(1) from None
+    try:
+        chat = load_model(model)
+    except DramaturgError as exc:
+        err_console.print(f"[bold red]no model:[/] {exc}")
+        raise typer.Exit(1) from None
+    console.print(f"dramaturg on http://{host}:{port}/ (model {chat.name})")
+    uvicorn.run(create_app(model=chat, model_spec=model), host=host, port=port, log_level="warning")
 
 
 def main() -> None:

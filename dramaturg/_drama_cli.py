@@ -1,0 +1,117 @@
+"""`dramaturg drama ...`: make a play, play it in the terminal, resume it."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.markup import escape
+
+from dramaturg.errors import ConfigError
+
+__all__ = ["new_session", "play_session", "render_entry"]
+
+
+async def new_session(*, topic: str | None, characters: list[str], cards: list[Path], scenes: int,
+                      stage: str | None, blueprint_file: Path | None, player: str | None, mode: str,
+                      model: str | None, max_turns: int | None, max_revisions: int, console: Console) -> tuple[str, str]:
+    """Create a session from a topic (designed by the model), a stage or a blueprint file."""
+    from dramaturg.agents.blueprint import Blueprint, design_blueprint
+    from dramaturg.server.sessions import DramaSession
+
+    personas = []
+    if cards:
+        from dramaturg.agents.cards import load_card
+
+        personas = [load_card(p).to_persona() for p in cards]
+        characters = [*characters, *(p.name for p in personas)]
+    sources = sum(x is not None for x in (topic, stage, blueprint_file))
+    if sources != 1:
+        raise ConfigError("give exactly one of --topic, --stage or --blueprint")
+    if blueprint_file is not None:
+        bp = Blueprint.load(blueprint_file)
+    elif stage is not None:
+        from dramaturg.worlds.theatre import load_stage
+
+        bp = Blueprint.from_stage(load_stage(stage), topic=stage)
+    else:
+        from dramaturg.models import load_model
+
+        chat = load_model(model)
+        with console.status(f"designing a play about {topic!r} on {chat.name} ..."):
+            bp = await design_blueprint(topic or "", model=chat, characters=characters or None, scenes=scenes,
+                                        max_revisions=max_revisions)
+    session, token = DramaSession.create(bp, player=player, model=model, mode=mode,  # type: ignore[arg-type]
+                                         max_turns=max_turns)
+    return session.meta.id, token
+
+
+def render_entry(entry: dict[str, Any], names: dict[str, str], *, thoughts: bool = False) -> str | None:
+    """One transcript entry as rich markup (``None`` for entries with nothing to show)."""
+    kind = entry.get("kind")
+    if kind == "scene":
+        return f"\n[bold magenta]── {escape(entry.get('title', ''))} ──[/] [dim]{escape(entry.get('place', ''))}[/]"
+    if kind == "scene_end":
+        return f"[dim]   (scene ends: {entry.get('beats_done', 0)} of {len(entry.get('beats', []))} beats reached)[/]"
+    if kind == "end":
+        return f"\n[bold magenta]{escape(entry.get('public', 'The end.'))}[/]"
+    if kind == "notice":
+        return f"[yellow]{escape(entry['text'])}[/]"
+    if kind != "turn":
+        return None
+    who = names.get(entry.get("actor") or "", entry.get("actor") or "?")
+    out = []
+    if thoughts and entry.get("thought"):
+        out.append(f"[dim italic]   {escape(who)} thinks: {escape(entry['thought'])}[/]")
+    public = entry.get("public") or ""
+    if entry.get("error") and not public:
+        out.append(f"{escape(who)} hesitates. [dim]({escape(str(entry['error'])[:120])})[/]")
+    else:
+        style = "cyan" if entry.get("by") == "player" else "white"
+        out.append(f"[{style}]{escape(public)}[/]")
+    return "\n".join(out)
+
+
+async def play_session(session_id: str, *, auto: bool, max_turns: int | None, thoughts: bool,
+                       console: Console, read_line: Any = None) -> dict[str, Any]:
+    """Play in the terminal until the end (or until the input ends); returns the session's state."""
+    from dramaturg.server.sessions import DramaSession
+
+    session = DramaSession.open(session_id)
+    bp = session.blueprint
+    names = {cid: c.name for cid, c in bp.cast.items()}
+    read_line = read_line or (lambda prompt: console.input(prompt))
+    answer: str | None = None
+    while True:
+        waiting = None
+        with console.status("the actors are thinking ...", spinner="dots") as status:
+            async for entry in session.advance(answer, auto=auto, max_turns=max_turns):
+                if entry.get("kind") == "waiting":
+                    waiting = entry.get("prompt")
+                    continue
+                line = render_entry(entry, names, thoughts=thoughts)
+                if line:
+                    status.stop()
+                    console.print(line)
+                    status.start()
+        state = await session.state()
+        if state["ended"] or (waiting is None and state["waiting"] is None):
+            break
+        prompt = waiting or state["waiting"]
+        if prompt.get("notice"):
+            console.print(f"[yellow]{escape(prompt['notice'])}[/]")
+        console.print(f"[dim]{escape(prompt['surroundings'])}[/]")
+        try:
+            answer = read_line(f"[bold cyan]{escape(prompt['name'])}>[/] ")
+        except EOFError:
+            console.print(f"\n[dim]paused; go on with: dramaturg drama play {session_id}[/]")
+            return state
+    if state["ended"]:
+        metrics = json.loads((session.folder / "metrics.json").read_text()) if (session.folder / "metrics.json").exists() else {}
+        if metrics:
+            console.print(f"[dim]metrics: beats {metrics['beats_done']}/{metrics['beats_planned']}, "
+                          f"leaks {metrics['knowledge_leaks']}, steps {metrics['steps']} "
+                          f"-> {session.folder / 'metrics.json'}[/]")
+    return state

@@ -1,0 +1,130 @@
+"""Drama metrics, computed from a session's transcript (the drama graph's trace).
+
+* beat completion: beats reached / beats planned, over every scene played;
+* knowledge leaks: a planted secret mentioned by a character that neither
+  knew it from the blueprint nor witnessed an event revealing it before;
+* prop-state errors: actions on props the world refused;
+* actor-initiated share: turns where a character acted or moved on its own,
+  out of all agent turns (the rest is speech and silence);
+* repetition: lines a character had already said (the same words, or nearly);
+* model calls per step, when the caller knows the count.
+
+Example:
+    >>> m = drama_metrics(final_state["transcript"], blueprint, model_calls=usage.calls)  # doctest: +SKIP
+    >>> m.beat_completion, m.knowledge_leaks                                         # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from typing import Any
+
+from pydantic import BaseModel
+
+__all__ = ["DramaMetrics", "drama_metrics", "mentions"]
+
+_STOP = frozenset("""a an and are as at be been but by for from had has have he her his i in is it its
+of on or she that the their them they this to was were with you your not no him who what when which
+will would there then than into about after before over under""".split())
+
+
+class DramaMetrics(BaseModel):
+    steps: int
+    scenes: int
+    beats_planned: int
+    beats_done: int
+    beat_completion: float
+    knowledge_leaks: int
+    leaks: list[dict[str, Any]]
+    prop_state_errors: int
+    refused_actions: int
+    actor_initiated_share: float
+    repetition: float
+    model_calls: int | None
+    model_calls_per_step: float | None
+
+
+def _words(text: str) -> set[str]:
+    return {w for w in re.findall(r"[a-z']+", text.lower()) if len(w) > 2 and w not in _STOP}
+
+
+def mentions(line: str, secret: str, *, share: float = 0.6) -> bool:
+    """Whether ``line`` states ``secret``: most of the secret's content words appear in it."""
+    key = _words(secret)
+    if not key:
+        return False
+    hit = len(key & _words(line))
+    return hit >= max(2, round(share * len(key))) if len(key) > 1 else hit == 1
+
+
+def _near(a: str, b: str) -> bool:
+    if a == b:
+        return True
+    ta, tb = _trigrams(a), _trigrams(b)
+    return bool(ta and tb) and len(ta & tb) / len(ta | tb) >= 0.8
+
+
+def _trigrams(text: str) -> set[tuple[str, ...]]:
+    w = re.findall(r"[a-z']+", text.lower())
+    return {tuple(w[i:i + 3]) for i in range(len(w) - 2)}
+
+
+def drama_metrics(transcript: Sequence[dict], blueprint: Any, *, model_calls: int | None = None
+                  ) -> DramaMetrics:
+    """Metrics of one session from its transcript and the blueprint it played."""
+    turns = [t for t in transcript if t.get("kind") == "turn"]
+    steps = len(turns)
+    # Beats: the last record of each scene (scene_end, or the end for a scene cut short).
+    beats_by_scene: dict[int, list[dict]] = {}
+    scene = 0
+    for t in transcript:
+        if t.get("kind") == "scene":
+            scene = t["scene"]
+        if t.get("kind") in {"scene_end", "end"} and t.get("beats") is not None:
+            beats_by_scene[t.get("scene", scene)] = t["beats"]
+    planned = sum(len(b) for b in beats_by_scene.values())
+    done = sum(1 for b in beats_by_scene.values() for x in b if x.get("status") == "done")
+
+    secrets = [(cid, s) for cid, c in blueprint.cast.items() for s in c.secrets]
+    knowers: dict[str, set[str]] = {s.id: set(s.known_by) for _, s in secrets}
+    leaks: list[dict[str, Any]] = []
+    for t in transcript:
+        if t.get("kind") != "turn":
+            continue
+        who, line = t.get("actor"), " ".join(x for x in (t.get("line"), t.get("input")) if x)
+        if who and line:
+            for _, s in secrets:
+                if who not in knowers[s.id] and mentions(line, s.text):
+                    leaks.append({"step": t.get("step"), "actor": who, "secret": s.id, "line": line})
+        for e in t.get("events", ()):  # whoever hears the secret told learns it (not the teller: a leak stays one)
+            for _, s in secrets:
+                if mentions(e["text"], s.text):
+                    knowers[s.id] |= set(e.get("witnesses", ())) - ({who} if who not in knowers[s.id] else set())
+
+    agent_turns = [t for t in turns if t.get("by") == "agent"]
+    initiated = sum(1 for t in agent_turns if t.get("action") in {"act", "move"})
+    refused = [t for t in turns if t.get("error")]
+    prop_errors = sum(1 for t in refused if t.get("action") == "act")
+    said: dict[str, list[str]] = {}
+    repeats = lines = 0
+    for t in turns:
+        line = t.get("line") or ""
+        if t.get("action") != "speak" or not line.strip():
+            continue
+        lines += 1
+        earlier = said.setdefault(t.get("actor") or "", [])
+        norm = " ".join(re.findall(r"[a-z']+", line.lower()))
+        if any(_near(norm, e) for e in earlier):
+            repeats += 1
+        earlier.append(norm)
+    return DramaMetrics(
+        steps=steps, scenes=len(beats_by_scene), beats_planned=planned, beats_done=done,
+        beat_completion=done / planned if planned else 0.0,
+        knowledge_leaks=len(leaks), leaks=leaks, prop_state_errors=prop_errors, refused_actions=len(refused),
+        actor_initiated_share=initiated / len(agent_turns) if agent_turns else 0.0,
+        repetition=repeats / lines if lines else 0.0, model_calls=model_calls,
+        model_calls_per_step=model_calls / steps if model_calls is not None and steps else None,
+    )
+
+

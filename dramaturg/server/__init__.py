@@ -1,0 +1,5 @@
+"""Interactive drama sessions: on disk (:mod:`.sessions`) and on the web (``dramaturg serve``)."""
+
+from dramaturg.server.sessions import DramaSession, SessionMeta, sessions_dir
+
+__all__ = ["DramaSession", "SessionMeta", "sessions_dir"]

@@ -1,0 +1,190 @@
+"""``dramaturg serve``: drama sessions in the browser.
+
+One page (stage, cast, props, transcript, input) talks to the server over a
+websocket; each turn streams in as it happens. Every session sits behind an
+unguessable token, given once when the session is made; the server keeps
+only its hash. Sessions live on disk (:mod:`dramaturg.server.sessions`), so
+they survive a restart of the server, even a kill -9.
+
+Routes::
+
+    GET  /                      the page
+    POST /api/sessions          {"stage"|"topic"|"blueprint", "player", "mode", "max_turns"} -> {"id", "token"}
+    GET  /api/sessions/{id}     the session's cast, stage, transcript and whose turn it is
+    WS   /ws/{id}               {"token"} first, then {"input": "..."}; streams {"type": ...} messages
+
+Example:
+    $ dramaturg serve --host 127.0.0.1 --port 8765
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from importlib import resources
+from pathlib import Path
+from typing import Any, Literal
+
+from dramaturg.errors import ConfigError, DramaturgError, MissingExtraError
+
+__all__ = ["create_app"]
+
+MAX_MESSAGE = 4096  # bytes of one websocket message
+
+
+def create_app(*, model: Any = None, home: Path | None = None, model_spec: str | None = None):
+    """The FastAPI app. ``model``: a ready ChatModel shared by every session (else each loads its spec)."""
+    try:
+        from fastapi import FastAPI, Header, HTTPException, WebSocket, WebSocketDisconnect
+        from fastapi.responses import HTMLResponse
+        from pydantic import BaseModel, ConfigDict, Field
+    except ImportError as exc:  # pragma: no cover - the extra is missing
+        raise MissingExtraError("the web app needs the `web` extra: pip install 'dramaturg[web]'") from exc
+
+    from dramaturg.server.sessions import DramaSession
+
+    app = FastAPI(title="dramaturg", docs_url=None, redoc_url=None)
+    locks: dict[str, asyncio.Lock] = {}
+
+    class NewSession(BaseModel):
+        model_config = ConfigDict(extra="forbid")
+
+        stage: str | None = Field(default=None, max_length=200)
+        topic: str | None = Field(default=None, max_length=500)
+        player: str | None = Field(default=None, max_length=64)
+        mode: Literal["per_actor", "ensemble"] = "per_actor"
+        max_turns: int | None = Field(default=None, ge=1, le=10_000)
+
+    def open_session(sid: str, token: str | None) -> DramaSession:
+        try:
+            session = DramaSession.open(sid, home=home)
+        except ConfigError:
+            session = None
+        # The same answer for a missing session and a wrong token: ids are not secrets, tokens are.
+        if session is None or not session.check_token(token):
+            raise HTTPException(status_code=403, detail="no such session, or not your token")
+        if model is not None:
+            session.use_model(model)
+        return session
+
+    @app.get("/", response_class=HTMLResponse)
+    async def page() -> str:
+        return resources.files("dramaturg.server").joinpath("page.html").read_text(encoding="utf-8")
+
+    @app.post("/api/sessions")
+    async def new(req: NewSession) -> dict[str, str]:
+        from dramaturg.agents.blueprint import Blueprint, design_blueprint
+
+        if (req.stage is None) == (req.topic is None):
+            raise HTTPException(status_code=422, detail="give a stage or a topic")
+        try:
+            if req.stage is not None:
+                from dramaturg.worlds.theatre import load_stage
+
+                if "/" in req.stage or "\n" in req.stage:
+                    raise ConfigError("stage: the name of a bundled stage")
+                bp = Blueprint.from_stage(load_stage(req.stage), topic=req.stage)
+            else:
+                from dramaturg.models import load_model
+
+                bp = await design_blueprint(req.topic or "", model=model or load_model(model_spec))
+            session, token = DramaSession.create(bp, player=req.player, model=model_spec, mode=req.mode,
+                                                 max_turns=req.max_turns, home=home)
+        except DramaturgError as exc:
+            raise HTTPException(status_code=422, detail=str(exc)) from None
+        return {"id": session.meta.id, "token": token}
+
+    @app.get("/api/sessions/{sid}")
+    async def show(sid: str, authorization: str | None = Header(default=None)) -> dict[str, Any]:
+        token = authorization.removeprefix("Bearer ").strip() if authorization else None
+        session = open_session(sid, token)
+        return await snapshot(session)
+
+    async def snapshot(session: DramaSession) -> dict[str, Any]:
+        bp = session.blueprint
+        state = await session.state()
+        values = state["values"]
+        world = values.get("world") or {}
+        return {
+            "id": session.meta.id, "title": bp.title, "player": session.meta.player,
+            "cast": {cid: {"name": c.name, "location": (world.get("char_loc") or {}).get(cid, c.location)}
+                     for cid, c in bp.cast.items()},
+            "props": {pid: {"location": (world.get("prop_loc") or {}).get(pid),
+                            "holder": (world.get("prop_holder") or {}).get(pid),
+                            "states": (world.get("prop_states") or {}).get(pid, {})}
+                      for pid in (world.get("prop_states") or {})},
+            "scene": values.get("scene"), "beats": values.get("beats", []),
+            "transcript": [_public_entry(e) for e in values.get("transcript", [])
+                           if _visible(e, session.meta.player)],
+            "waiting": state["waiting"], "ended": state["ended"], "started": state["started"],
+        }
+
+    @app.websocket("/ws/{sid}")
+    async def play(ws: WebSocket, sid: str) -> None:
+        await ws.accept()
+        try:
+            hello = json.loads(await ws.receive_text())
+            session = open_session(sid, hello.get("token") if isinstance(hello, dict) else None)
+        except (HTTPException, ValueError):
+            await ws.send_json({"type": "error", "text": "no such session, or not your token"})
+            await ws.close(code=4403)
+            return
+        lock = locks.setdefault(sid, asyncio.Lock())
+        try:
+            await ws.send_json({"type": "snapshot", "session": await snapshot(session)})
+            while True:
+                raw = await ws.receive()
+                if raw.get("type") == "websocket.disconnect":
+                    return
+                if raw.get("bytes") is not None:
+                    await ws.send_json({"type": "notice", "text": "Binary data is not a turn; type text."})
+                    continue
+                text = raw.get("text") or ""
+                if len(text.encode()) > MAX_MESSAGE:
+                    await ws.send_json({"type": "notice", "text": f"That message is over {MAX_MESSAGE} bytes."})
+                    continue
+                try:
+                    msg = json.loads(text)
+                except ValueError:
+                    await ws.send_json({"type": "notice", "text": "Messages are JSON: {\"input\": \"...\"}."})
+                    continue
+                if not isinstance(msg, dict):
+                    continue
+                if lock.locked():
+                    await ws.send_json({"type": "notice", "text": "The actors are still playing; wait a moment."})
+                    continue
+                async with lock:
+                    await _advance(ws, session, msg.get("input") if "input" in msg else None)
+        except WebSocketDisconnect:
+            return
+
+    async def _advance(ws: Any, session: DramaSession, answer: Any) -> None:
+        await ws.send_json({"type": "busy"})
+        try:
+            async for entry in session.advance(answer):
+                if entry.get("kind") == "waiting":
+                    continue
+                if entry.get("kind") == "notice":
+                    await ws.send_json({"type": "notice", "text": entry["text"]})
+                    continue
+                if _visible(entry, session.meta.player):
+                    await ws.send_json({"type": "entry", "entry": _public_entry(entry)})
+        except DramaturgError as exc:
+            await ws.send_json({"type": "error", "text": str(exc)})
+        state = await session.state()
+        await ws.send_json({"type": "waiting" if state["waiting"] else ("ended" if state["ended"] else "idle"),
+                            "prompt": state["waiting"], "session": await snapshot(session)})
+
+    return app
+
+
+def _visible(entry: dict[str, Any], player: str | None) -> bool:
+    """A player sees only what their character witnessed (a spectator sees everything)."""
+    if player is None or entry.get("kind") != "turn" or entry.get("actor") == player:
+        return True
+    return any(player in e.get("witnesses", ()) for e in entry.get("events", ()))
+
+
+def _public_entry(entry: dict[str, Any]) -> dict[str, Any]:
+    """What the page may show: never a character's private thought."""
+    return {k: v for k, v in entry.items() if k not in {"thought", "intent"}}
