@@ -11,7 +11,23 @@ from rich.markup import escape
 
 from dramaturg.errors import ConfigError
 
-__all__ = ["new_session", "play_session", "render_entry"]
+__all__ = ["bundled_plays", "new_session", "play_session", "render_entry", "resolve_play"]
+
+_PLAYS = Path(__file__).parent / "agents" / "plays"
+
+
+def bundled_plays() -> list[str]:
+    return sorted(p.stem for p in _PLAYS.glob("*.yaml"))
+
+
+def resolve_play(name: Path) -> Path:
+    """A blueprint file, or the name of a bundled play (``elsinore``)."""
+    if name.exists() or name.suffix:
+        return name
+    bundled = _PLAYS / f"{name}.yaml"
+    if bundled.is_file():
+        return bundled
+    raise ConfigError(f"no blueprint file {str(name)!r} and no bundled play of that name; bundled: {bundled_plays()}")
 
 
 async def new_session(*, topic: str | None, characters: list[str], cards: list[Path], scenes: int,
@@ -21,17 +37,17 @@ async def new_session(*, topic: str | None, characters: list[str], cards: list[P
     from dramaturg.agents.blueprint import Blueprint, design_blueprint
     from dramaturg.server.sessions import DramaSession
 
-    personas = []
+    loaded = []
     if cards:
         from dramaturg.agents.cards import load_card
 
-        personas = [load_card(p).to_persona() for p in cards]
-        characters = [*characters, *(p.name for p in personas)]
+        loaded = [load_card(p) for p in cards]  # a broken card stops here, before anything is made
+        characters = [*characters, *(c.to_persona().name for c in loaded)]
     sources = sum(x is not None for x in (topic, stage, blueprint_file))
     if sources != 1:
         raise ConfigError("give exactly one of --topic, --stage or --blueprint")
     if blueprint_file is not None:
-        bp = Blueprint.load(blueprint_file)
+        bp = Blueprint.load(resolve_play(blueprint_file))
     elif stage is not None:
         from dramaturg.worlds.theatre import load_stage
 
@@ -43,6 +59,8 @@ async def new_session(*, topic: str | None, characters: list[str], cards: list[P
         with console.status(f"designing a play about {topic!r} on {chat.name} ..."):
             bp = await design_blueprint(topic or "", model=chat, characters=characters or None, scenes=scenes,
                                         max_revisions=max_revisions)
+    if loaded:
+        bp = bp.with_cards(loaded)
     session, token = DramaSession.create(bp, player=player, model=model, mode=mode,  # type: ignore[arg-type]
                                          max_turns=max_turns)
     return session.meta.id, token

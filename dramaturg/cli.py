@@ -174,7 +174,7 @@ def worlds() -> None:
 def drama_new(
     topic: Annotated[str | None, typer.Option(help="What the play is about; the model designs it.")] = None,
     stage: Annotated[str | None, typer.Option(help="Play a bundled stage (e.g. elsinore) or a stage YAML file.")] = None,
-    blueprint: Annotated[Path | None, typer.Option(help="Play a blueprint YAML file (edited or saved earlier).")] = None,
+    blueprint: Annotated[Path | None, typer.Option(help="A blueprint YAML file (edited or saved earlier), or a bundled play: elsinore.")] = None,
     character: Annotated[list[str] | None, typer.Option(help="A character the play must have (repeatable).")] = None,
     card: Annotated[list[Path] | None, typer.Option(help="A character card, .json or .png, V2 or V3 (repeatable).")] = None,
     scenes: Annotated[int, typer.Option(help="Scenes to design.")] = 3,

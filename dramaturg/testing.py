@@ -4,19 +4,32 @@
 machine's loopback fail at once with :class:`NetworkBlockedError`. The
 project's own test suite turns it on for every test (see
 ``tests/conftest.py``); users can do the same in theirs.
+
+:class:`SchemaModel` answers every call with a valid, rule-built answer: a
+stand-in model for tests of servers and pages, where the model is not what
+is under test.
 """
 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
+import enum
 import ipaddress
+import json
 import socket
-from collections.abc import Iterator
+import types
+import typing
+from collections.abc import Iterator, Sequence
 from typing import Any
 
-from dramaturg.errors import DramaturgError
+import annotated_types
+from pydantic import BaseModel
 
-__all__ = ["NetworkBlockedError", "block_network", "free_port", "is_loopback", "llama_server"]
+from dramaturg.errors import DramaturgError, ScriptError
+from dramaturg.models.base import BaseChatModel, Completion, Message, Usage
+
+__all__ = ["NetworkBlockedError", "SchemaModel", "block_network", "free_port", "is_loopback", "llama_server"]
 
 _LOOPBACK_NAMES = {"localhost", "localhost.localdomain", "ip6-localhost", "ip6-loopback"}
 
@@ -86,6 +99,127 @@ def block_network() -> Iterator[None]:
         socket.socket.connect = real_connect  # type: ignore[method-assign]
         socket.socket.connect_ex = real_connect_ex  # type: ignore[method-assign]
         socket.getaddrinfo = real_getaddrinfo
+
+
+class SchemaModel(BaseChatModel):
+    """A deterministic model that answers anything: a stand-in for servers and browsers.
+
+    Where the model is not what is under test (a web server, a page, a
+    session store), scripting every answer with
+    :class:`~dramaturg.models.ScriptedModel` is brittle: the number and the
+    order of calls depend on timing and on the player. This model never runs
+    out. A structured call gets a valid instance of the requested schema,
+    built by rule:
+
+    * a ``Literal`` or an enum rotates through its options, one step per call
+      that offers the same options (so a director picks every character in
+      turn, whatever else is asked in between);
+    * a required string is a short phrase holding the field name and the call
+      number (``"line 7"``), cut or padded to the field's length limits;
+    * numbers take their lowest allowed value, booleans ``False``, lists their
+      minimum length, nested models are built by the same rules;
+    * a field with a default keeps it, so optional fields are null;
+    * a model with a ``kind`` field offering ``"speak"`` (an actor's decision)
+      speaks, with a ``line`` when it has one.
+
+    A plain ``complete`` call gets ``text``. Use it only where any valid
+    answer will do: it tests nothing about prompts or model behaviour.
+
+    Example:
+        >>> from typing import Literal
+        >>> from pydantic import create_model
+        >>> Pick = create_model("Pick", actor=(Literal["hamlet", "ophelia"], ...), why=(str, ...))
+        >>> model = SchemaModel()
+        >>> [model.structured_sync([], Pick).actor for _ in range(3)]
+        ['hamlet', 'ophelia', 'hamlet']
+        >>> model.structured_sync([], Pick).why
+        'why 4'
+    """
+
+    def __init__(self, *, text: str = "All is quiet.", name: str = "schema") -> None:
+        self.text = text
+        self.name = name
+        self.calls = 0
+        self._turns: dict[tuple[Any, ...], int] = {}
+
+    async def complete(self, messages: Sequence[Message], **opts: Any) -> Completion:
+        self.calls += 1
+        schema = opts.get("response_model")
+        if schema is not None:
+            text = json.dumps(self._model(schema))
+        elif opts.get("json_schema") is not None:
+            raise ScriptError("SchemaModel builds answers from a pydantic class; call `structured`, "
+                              "not `complete(json_schema=...)`")
+        else:
+            text = self.text
+        prompt = sum(len(m["content"]) for m in messages)
+        return Completion(text=text, usage=Usage(prompt_tokens=(prompt + 3) // 4,
+                                                 completion_tokens=(len(text) + 3) // 4, cost_usd=0.0),
+                          model=self.name)
+
+    def _model(self, schema: type[BaseModel]) -> dict[str, Any]:
+        fields = schema.model_fields
+        data = {name: self._value(f.annotation, f.metadata, name)
+                for name, f in fields.items() if f.is_required()}
+        kind = fields.get("kind")
+        if kind is not None and "speak" in _literal_options(kind.annotation):
+            data["kind"] = "speak"
+            if "line" in fields:
+                data["line"] = self._text("line", fields["line"].metadata)
+        return data
+
+    def _value(self, tp: Any, meta: Sequence[Any], name: str) -> Any:
+        origin, args = typing.get_origin(tp), typing.get_args(tp)
+        if origin is typing.Annotated:
+            return self._value(args[0], [*meta, *args[1:]], name)
+        if origin is typing.Literal:
+            return self._rotate(args)
+        if origin in (typing.Union, types.UnionType):
+            # A required "X | None": build the X.
+            return self._value(next(a for a in args if a is not type(None)), meta, name)
+        if isinstance(tp, type) and issubclass(tp, BaseModel):
+            return self._model(tp)
+        if isinstance(tp, type) and issubclass(tp, enum.Enum):
+            return self._rotate(tuple(m.value for m in tp))
+        if origin in (list, set, frozenset, tuple) or tp in (list, set, frozenset, tuple):
+            item = args[0] if args else str
+            return [self._value(item, (), name) for _ in range(_bound(meta, annotated_types.MinLen, 0))]
+        if origin is dict or tp is dict:
+            return {}
+        if tp is bool:
+            return False
+        if tp in (int, float):
+            low = max(_bound(meta, annotated_types.Ge, 0), _bound(meta, annotated_types.Gt, -1) + 1)
+            high = min(_bound(meta, annotated_types.Le, low), _bound(meta, annotated_types.Lt, low + 1) - 1)
+            return tp(min(low, high))
+        if tp is str or tp is Any:
+            return self._text(name, meta)
+        raise ScriptError(f"SchemaModel cannot build a value of type {tp!r} (field {name!r}); "
+                          "script this call with ScriptedModel")
+
+    def _rotate(self, options: tuple[Any, ...]) -> Any:
+        turn = self._turns.get(options, 0)
+        self._turns[options] = turn + 1
+        return options[turn % len(options)]
+
+    def _text(self, name: str, meta: Sequence[Any]) -> str:
+        text = f"{name} {self.calls}"
+        low = _bound(meta, annotated_types.MinLen, 0)
+        return text.ljust(low, ".")[: _bound(meta, annotated_types.MaxLen, max(low, len(text)))]
+
+
+def _bound(meta: Sequence[Any], kind: type, default: Any) -> Any:
+    """The value of the first ``annotated_types`` constraint of ``kind`` (``Ge``, ``MaxLen`` ...) in ``meta``."""
+    for m in meta:
+        if isinstance(m, kind):
+            return getattr(m, dataclasses.fields(m)[0].name)
+    return default
+
+
+def _literal_options(tp: Any) -> tuple[Any, ...]:
+    if typing.get_origin(tp) is typing.Literal:
+        return typing.get_args(tp)
+    return tuple(o for a in typing.get_args(tp) for o in _literal_options(a))
 
 
 def free_port(host: str = "127.0.0.1") -> int:

@@ -28,3 +28,55 @@ def test_is_loopback(host):
 @pytest.mark.parametrize("host", ["10.0.0.1", "8.8.8.8", "example.com", "", None])
 def test_is_not_loopback(host):
     assert not is_loopback(host)
+
+
+# --- SchemaModel --------------------------------------------------------------
+
+
+async def test_schema_model_answers_the_drama_roles_with_valid_rotating_choices():
+    from dramaturg.agents import ToolAgent
+    from dramaturg.agents.actor import Actor, ActorView
+    from dramaturg.agents.director import Director, Reflection
+    from dramaturg.agents.schemas import CriticVerdict, Plan
+    from dramaturg.models import user
+    from dramaturg.testing import SchemaModel
+
+    model = SchemaModel()
+    director = Director(model=model)
+    beats = [{"id": "b1", "text": "x", "status": "pending"}]
+    picks = []
+    for _ in range(4):
+        pick = await director.pick(scene="hall", cast=["hamlet", "ophelia", "claudius"],
+                                   names={"hamlet": "Hamlet", "ophelia": "Ophelia", "claudius": "Claudius"}, beats=beats,
+                                   recent=[], last=None)
+        # Calls with other schemas in between do not disturb the rotation.
+        view = ActorView(character="hamlet", name="Hamlet", persona="", scene="hall", beat=None,
+                         others=["ophelia"])
+        decision = await Actor(model=model).decide(view)
+        picks.append(pick.actor)
+    assert picks == ["hamlet", "ophelia", "claudius", "hamlet"]
+    assert decision.kind == "speak" and decision.line == f"line {model.calls}" and decision.to is None
+    assert decision.thought == f"thought {model.calls}"
+
+    assert await ToolAgent(model=model).command(goal="g", observation="o", admissible=["open door", "wait"]) \
+        == "open door"
+    assert await model.structured([user("?")], Reflection) == Reflection()  # defaults: nothing changes
+    plan = await model.structured([user("?")], Plan)
+    assert len(plan.subtasks) == 1 and plan.subtasks[0].id.startswith("id ")
+    verdict = await model.structured([user("?")], CriticVerdict)
+    assert verdict.score == 0 and verdict.route == "accept" and verdict.revised is None
+    assert (await model.complete([user("Go on.")])).text == "All is quiet."
+
+
+def test_schema_model_keeps_strings_within_their_limits():
+    from pydantic import BaseModel, Field
+
+    from dramaturg.testing import SchemaModel
+
+    class Tight(BaseModel):
+        short: str = Field(max_length=3)
+        long: str = Field(min_length=12)
+        n: int = Field(gt=4, le=9)
+
+    out = SchemaModel().structured_sync([], Tight)
+    assert out.short == "sho" and len(out.long) == 12 and out.long.startswith("long 1") and out.n == 5

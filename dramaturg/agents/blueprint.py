@@ -46,6 +46,7 @@ __all__ = [
     "Designer",
     "DirectorCut",
     "Draft",
+    "LoreNote",
     "Place",
     "Review",
     "Reviewer",
@@ -78,6 +79,15 @@ class Secret(_Strict):
     known_by: list[str] = Field(default_factory=list)
 
 
+class LoreNote(_Strict):
+    """Something a character knows that comes to mind when one of ``keys`` is heard
+    (a character card's lorebook entry); ``constant`` notes are always in mind."""
+
+    keys: list[str] = Field(default_factory=list)
+    text: str
+    constant: bool = False
+
+
 class CastMember(_Strict):
     """One character. ``location`` is the place id where they start; ``player``: a person plays them.
 
@@ -94,6 +104,7 @@ class CastMember(_Strict):
     location: str
     player: bool = False
     listens: list[str] = Field(default_factory=list)
+    lore: list[LoreNote] = Field(default_factory=list)
 
 
 class Place(_Strict):
@@ -235,6 +246,36 @@ class Blueprint(_Strict):
                  if (p.location in locations) or (p.holder in characters)}
         return Stage(title=title, description=self.premise, locations=locations, props=props,
                      characters=characters, turn_order=order)
+
+    def with_cards(self, cards: Sequence[Any]) -> Blueprint:
+        """This blueprint with characters from character cards (:func:`dramaturg.agents.load_card`).
+
+        A card whose name matches a cast member (by id or name) replaces that
+        character's background with the card's persona; any other card joins
+        the cast at the first scene's place and in every scene. Lorebook
+        entries become the character's :class:`LoreNote` s. Creator notes
+        never come along (the persona leaves them out).
+        """
+        data = self.model_dump()
+        by_name = {c["name"].casefold(): cid for cid, c in data["cast"].items()}
+        for card in cards:
+            persona = card.to_persona()
+            lore = [{"keys": list(x.keys), "text": x.content, "constant": x.constant} for x in card.memories()]
+            cid = by_name.get(persona.name.casefold()) or _slug(persona.name)
+            if not re.fullmatch(r"[a-z][a-z0-9_]*", cid):
+                cid = f"c_{cid}" if re.fullmatch(r"[a-z0-9_]+", cid) else f"c{len(data['cast']) + 1}"
+            if cid in data["cast"]:
+                data["cast"][cid].update(background=persona.prompt_text(), lore=lore)
+            else:
+                data["cast"][cid] = {"name": persona.name, "background": persona.prompt_text(),
+                                     "location": data["scenes"][0]["place"], "lore": lore}
+                for scene in data["scenes"]:
+                    scene["cast"].append(cid)
+            by_name[persona.name.casefold()] = cid
+        try:
+            return Blueprint.model_validate(data)
+        except ValidationError as exc:
+            raise BlueprintError(f"the cards do not fit the play: {exc}") from exc
 
     @classmethod
     def from_stage(cls, stage: Stage, topic: str | None = None) -> Blueprint:

@@ -101,7 +101,9 @@ class Director:
         pending = [b["id"] for b in beats if b["status"] != "done"]
         if self.model is None or not cast:
             return _round_robin(cast, last, pending)
-        fields: dict[str, Any] = {"actor": (Literal[tuple(cast)], ...)}
+        # Nobody acts twice in a row when someone else is there: enforced by the schema, not asked for.
+        choices = [c for c in cast if c != last] or list(cast)
+        fields: dict[str, Any] = {"actor": (Literal[tuple(choices)], ...)}
         fields["beat"] = (Literal[tuple(pending)] | None, None) if pending else (None, None)
         schema = create_model("DirectorPick", __base__=DirectorPick, **fields)  # type: ignore[call-overload]
         prompt = render("director", "pick.j2", scene=scene, cast=list(cast), names=names,

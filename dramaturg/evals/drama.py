@@ -87,7 +87,7 @@ def drama_metrics(transcript: Sequence[dict], blueprint: Any, *, model_calls: in
     done = sum(1 for b in beats_by_scene.values() for x in b if x.get("status") == "done")
 
     secrets = [(cid, s) for cid, c in blueprint.cast.items() for s in c.secrets]
-    knowers: dict[str, set[str]] = {s.id: set(s.known_by) for _, s in secrets}
+    knowers: dict[str, set[str]] = {s.id: {owner, *s.known_by} for owner, s in secrets}
     leaks: list[dict[str, Any]] = []
     for t in transcript:
         if t.get("kind") != "turn":

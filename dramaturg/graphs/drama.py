@@ -176,7 +176,7 @@ def drama(
             lines.append(f"Feels: {c.emotion}.")
         if c.relationships:
             lines.append("Relations: " + "; ".join(f"{names.get(o, o)}: {r}" for o, r in c.relationships.items()) + ".")
-        secrets = [s.text for ch in cast.values() for s in ch.secrets if cid in s.known_by]
+        secrets = [s.text for owner, ch in cast.items() for s in ch.secrets if cid == owner or cid in s.known_by]
         if secrets:
             lines.append("Knows (secret): " + "; ".join(secrets) + ".")
         return "\n".join(lines)
@@ -188,10 +188,10 @@ def drama(
     async def view_of(state: DramaState, world: TheatreWorld, cid: str) -> ActorView:
         here = world.char_loc[cid]
         others = [c for c, loc in world.char_loc.items() if loc == here and c != cid]
-        memories: list[str] = []
+        memories = _lore(cast[cid], [*perceived(state, cid)[-6:], live_beat(state) or ""])
         if memory is not None:
             query = live_beat(state) or scene_label(state)
-            memories = [r.text for r in await memory.aretrieve(cid, query, k=4)]
+            memories += [r.text for r in await memory.aretrieve(cid, query, k=4)]
         return ActorView(character=cid, name=names[cid], persona=persona(cid), scene=scene_label(state),
                          beat=live_beat(state), perceived=perceived(state, cid), memories=memories,
                          surroundings=world.describe(cid), others=others)
@@ -438,6 +438,12 @@ def drama(
     builder.add_conditional_edges("close_scene", after_close, ["open_scene", "end"])
     builder.add_edge("end", END)
     return builder.compile(checkpointer=checkpointer, name="drama")
+
+
+def _lore(member: Any, recent: list[str]) -> list[str]:
+    """The character's lorebook entries that fire now: constant ones, and those whose keys were just heard."""
+    text = " ".join(recent).lower()
+    return [n.text for n in getattr(member, "lore", ()) if n.constant or any(k.lower() in text for k in n.keys)][:4]
 
 
 def _kind_of(command: str) -> str:

@@ -180,3 +180,24 @@ def test_an_unknown_player_is_a_config_error():
     with pytest.raises(ConfigError, match="no character"):
         drama(two_scenes(), actor=Actor(model=ScriptedModel([])), director=Director(model=None),
               tool_agent=ToolAgent(model=ScriptedModel([])), player="yorick")
+
+
+async def test_from_topic_to_curtain_blueprint_yaml_and_play(tmp_path):
+    from dramaturg.agents.blueprint import design_blueprint
+    from tests.agents.test_blueprint import TOPIC, draft, keep_order, ok, reject
+
+    designer = ScriptedModel([*draft(), reject("Give Ophelia a reason to be in the garden."), *draft(), ok(),
+                              keep_order()])
+    bp = await design_blueprint(TOPIC, model=designer, scenes=2)
+    assert bp.revisions == 1 and "reason to be in the garden" in designer.calls[4].prompt
+    bp = Blueprint.load(bp.save(tmp_path / "play.yaml"))  # edited by hand, in real life
+    speak = decision("speak", line="Who goes there?")
+    actor = ScriptedModel([speak] * 4)
+    director = ScriptedModel([pick("hamlet"), pick("ophelia"), reflection(done=["b1", "b2"]),
+                              pick("hamlet"), pick("ophelia"), reflection(done=["b1"])])
+    final = await drama(bp, actor=Actor(model=actor), director=Director(model=director),
+                        tool_agent=ToolAgent(model=ScriptedModel([])), reflect_every=2).ainvoke({})
+    assert final["ended"] and [t["title"] for t in final["transcript"] if t["kind"] == "scene"] == ["Midnight", "The Garden"]
+    assert drama_metrics(final["transcript"], bp).beat_completion == 1.0
+    for m in (designer, actor, director):
+        m.assert_consumed()
