@@ -32,7 +32,8 @@ def resolve_play(name: Path) -> Path:
 
 async def new_session(*, topic: str | None, characters: list[str], cards: list[Path], scenes: int,
                       stage: str | None, blueprint_file: Path | None, player: str | None, mode: str,
-                      model: str | None, max_turns: int | None, max_revisions: int, console: Console) -> tuple[str, str]:
+                      model: str | None, max_turns: int | None, max_revisions: int, console: Console,
+                      scene_steps: int = 12, reflect_every: int = 4) -> tuple[str, str]:
     """Create a session from a topic (designed by the model), a stage or a blueprint file."""
     from dramaturg.agents.blueprint import Blueprint, design_blueprint
     from dramaturg.server.sessions import DramaSession
@@ -62,7 +63,8 @@ async def new_session(*, topic: str | None, characters: list[str], cards: list[P
     if loaded:
         bp = bp.with_cards(loaded)
     session, token = DramaSession.create(bp, player=player, model=model, mode=mode,  # type: ignore[arg-type]
-                                         max_turns=max_turns)
+                                         max_turns=max_turns, max_scene_steps=scene_steps,
+                                         reflect_every=reflect_every)
     return session.meta.id, token
 
 

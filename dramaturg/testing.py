@@ -111,9 +111,10 @@ class SchemaModel(BaseChatModel):
     out. A structured call gets a valid instance of the requested schema,
     built by rule:
 
-    * a ``Literal`` or an enum rotates through its options, one step per call
-      that offers the same options (so a director picks every character in
-      turn, whatever else is asked in between);
+    * a ``Literal`` or an enum takes, of the options offered, the one this
+      field of this schema got least recently (the first listed when there is
+      a tie), so a director picks every character in turn, even when the cast
+      it is offered changes from call to call;
     * a required string is a short phrase holding the field name and the call
       number (``"line 7"``), cut or padded to the field's length limits;
     * numbers take their lowest allowed value, booleans ``False``, lists their
@@ -140,7 +141,8 @@ class SchemaModel(BaseChatModel):
         self.text = text
         self.name = name
         self.calls = 0
-        self._turns: dict[tuple[Any, ...], int] = {}
+        self._picked: dict[tuple[str, str], dict[Any, int]] = {}  # (schema, field) -> option -> when
+        self._picks = 0
 
     async def complete(self, messages: Sequence[Message], **opts: Any) -> Completion:
         self.calls += 1
@@ -159,7 +161,7 @@ class SchemaModel(BaseChatModel):
 
     def _model(self, schema: type[BaseModel]) -> dict[str, Any]:
         fields = schema.model_fields
-        data = {name: self._value(f.annotation, f.metadata, name)
+        data = {name: self._value(f.annotation, f.metadata, (schema.__name__, name))
                 for name, f in fields.items() if f.is_required()}
         kind = fields.get("kind")
         if kind is not None and "speak" in _literal_options(kind.annotation):
@@ -168,22 +170,23 @@ class SchemaModel(BaseChatModel):
                 data["line"] = self._text("line", fields["line"].metadata)
         return data
 
-    def _value(self, tp: Any, meta: Sequence[Any], name: str) -> Any:
+    def _value(self, tp: Any, meta: Sequence[Any], where: tuple[str, str]) -> Any:
         origin, args = typing.get_origin(tp), typing.get_args(tp)
+        name = where[1]
         if origin is typing.Annotated:
-            return self._value(args[0], [*meta, *args[1:]], name)
+            return self._value(args[0], [*meta, *args[1:]], where)
         if origin is typing.Literal:
-            return self._rotate(args)
+            return self._rotate(args, where)
         if origin in (typing.Union, types.UnionType):
             # A required "X | None": build the X.
-            return self._value(next(a for a in args if a is not type(None)), meta, name)
+            return self._value(next(a for a in args if a is not type(None)), meta, where)
         if isinstance(tp, type) and issubclass(tp, BaseModel):
             return self._model(tp)
         if isinstance(tp, type) and issubclass(tp, enum.Enum):
-            return self._rotate(tuple(m.value for m in tp))
+            return self._rotate(tuple(m.value for m in tp), where)
         if origin in (list, set, frozenset, tuple) or tp in (list, set, frozenset, tuple):
             item = args[0] if args else str
-            return [self._value(item, (), name) for _ in range(_bound(meta, annotated_types.MinLen, 0))]
+            return [self._value(item, (), where) for _ in range(_bound(meta, annotated_types.MinLen, 0))]
         if origin is dict or tp is dict:
             return {}
         if tp is bool:
@@ -197,10 +200,12 @@ class SchemaModel(BaseChatModel):
         raise ScriptError(f"SchemaModel cannot build a value of type {tp!r} (field {name!r}); "
                           "script this call with ScriptedModel")
 
-    def _rotate(self, options: tuple[Any, ...]) -> Any:
-        turn = self._turns.get(options, 0)
-        self._turns[options] = turn + 1
-        return options[turn % len(options)]
+    def _rotate(self, options: tuple[Any, ...], where: tuple[str, str]) -> Any:
+        picked = self._picked.setdefault(where, {})
+        choice = min(options, key=lambda o: picked.get(o, -1))  # min() keeps the first of equals
+        self._picks += 1
+        picked[choice] = self._picks
+        return choice
 
     def _text(self, name: str, meta: Sequence[Any]) -> str:
         text = f"{name} {self.calls}"

@@ -44,17 +44,18 @@ async def test_schema_model_answers_the_drama_roles_with_valid_rotating_choices(
     model = SchemaModel()
     director = Director(model=model)
     beats = [{"id": "b1", "text": "x", "status": "pending"}]
-    picks = []
-    for _ in range(4):
+    picks: list[str] = []
+    for _ in range(5):
+        # The director leaves out the last actor: the offered cast changes every call.
         pick = await director.pick(scene="hall", cast=["hamlet", "ophelia", "claudius"],
-                                   names={"hamlet": "Hamlet", "ophelia": "Ophelia", "claudius": "Claudius"}, beats=beats,
-                                   recent=[], last=None)
+                                   names={"hamlet": "Hamlet", "ophelia": "Ophelia", "claudius": "Claudius"},
+                                   beats=beats, recent=[], last=picks[-1] if picks else None)
         # Calls with other schemas in between do not disturb the rotation.
         view = ActorView(character="hamlet", name="Hamlet", persona="", scene="hall", beat=None,
                          others=["ophelia"])
         decision = await Actor(model=model).decide(view)
         picks.append(pick.actor)
-    assert picks == ["hamlet", "ophelia", "claudius", "hamlet"]
+    assert picks == ["hamlet", "ophelia", "claudius", "hamlet", "ophelia"]
     assert decision.kind == "speak" and decision.line == f"line {model.calls}" and decision.to is None
     assert decision.thought == f"thought {model.calls}"
 

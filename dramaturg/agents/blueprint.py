@@ -15,6 +15,7 @@ Example:
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
@@ -22,7 +23,7 @@ from pathlib import Path
 from typing import Annotated, Any, Literal, TypeVar
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model, model_validator
 
 from dramaturg.errors import ConfigError
 from dramaturg.models import ChatModel, system
@@ -410,7 +411,7 @@ class CastDraft(_Draft):
 
     title: str = Field(min_length=1, max_length=80)
     premise: str = Field(max_length=400)
-    cast: list[_CastEntry] = Field(min_length=1, max_length=12)
+    cast: list[_CastEntry] = Field(min_length=1, max_length=8)
 
 
 class _PlaceEntry(_Draft):
@@ -498,7 +499,7 @@ class Designer:
         common = {"topic": topic, "characters": list(characters), "scenes": scenes, "issues": list(issues)}
         cast = await self._part("cast", CastDraft, previous and previous.cast, common)
         stage = await self._part("stage", StageDraft, previous and previous.stage, {**common, "cast": cast})
-        plot = await self._part("scenes", ScenesDraft, previous and previous.scenes,
+        plot = await self._part("scenes", _scenes_schema(scenes), previous and previous.scenes,
                                 {**common, "cast": cast, "stage": stage})
         return Draft(cast=cast, stage=stage, scenes=plot)
 
@@ -507,6 +508,13 @@ class Designer:
         prompt = render("designer", f"{part}.j2", previous=previous.model_dump_json() if previous else None,
                         **variables)
         return await self.model.structured([system(prompt)], schema, caller=f"{self.name}:{part}")
+
+
+@functools.lru_cache(maxsize=16)
+def _scenes_schema(n: int) -> type[ScenesDraft]:
+    # Exactly n scenes, enforced by the grammar on llama.cpp rather than asked for in words.
+    return create_model("ScenesDraft", __base__=ScenesDraft,
+                        scenes=(list[_SceneEntry], Field(min_length=n, max_length=n)))  # type: ignore[call-overload]
 
 
 @dataclass(kw_only=True)
@@ -629,12 +637,16 @@ def _assemble(topic: str, draft: Draft, *, characters: Sequence[str], scenes: in
 
     def keyed(entries: Sequence[Any], group: str, build: Callable[[str, Any], dict]) -> dict[str, dict]:
         out: dict[str, dict] = {}
+        seen: dict[str, str] = {}
         for i, entry in enumerate(entries):
             key = _slug(entry.id)
+            if key in out and seen[key] == entry.name.strip().casefold():
+                continue  # the same entry again: a small model repeating itself, not a conflict
             if key in out:
                 issues.append(f"{group}.{i}.id: {key!r} is used twice; give each its own id")
             else:
                 out[key] = build(key, entry)
+                seen[key] = entry.name.strip().casefold()
         return out
 
     cast = keyed(draft.cast.cast, "cast", lambda cid, c: {
@@ -645,9 +657,11 @@ def _assemble(topic: str, draft: Draft, *, characters: Sequence[str], scenes: in
         "location": where(c.location)})
     places = keyed(draft.stage.places, "stage.places", lambda _, p: {
         "name": p.name, "description": p.description, "exits": {d: where(to) for d, to in p.exits.items()}})
+    first_place = next(iter(places), None)  # where a prop placed nowhere ends up
     props = keyed(draft.stage.props, "stage.props", lambda _, p: {
         "name": p.name, "description": p.description, "states": p.states, "affordances": p.affordances,
-        "location": where(p.location) if p.location else None, "holder": who(p.holder) if p.holder else None})
+        "location": where(p.location) if p.location else (None if p.holder else first_place),
+        "holder": who(p.holder) if p.holder else None})
     plot = [{"id": s.id, "title": s.title, "place": where(s.place), "cast": [who(c) for c in s.cast],
              "beats": [{"id": f"b{n}", "text": t} for n, t in enumerate(s.beats, 1)]}
             for s in draft.scenes.scenes[:scenes]]

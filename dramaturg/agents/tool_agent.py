@@ -60,7 +60,8 @@ class ToolAgent:
     Args:
         model: the model that writes commands (a small fine-tuned one, or the main one).
         name: the caller name usage is billed to.
-        history_turns: how many earlier (observation, command) turns to show;
+        history_turns: at most this many earlier (observation, command) turns are shown
+            (the window moves in steps of half its size, so the prompt prefix stays cached);
             they double as few-shot examples for a base model.
         max_observation_chars: observations are cut to this length.
         temperature: sampling temperature for the choice. A little randomness
@@ -77,7 +78,13 @@ class ToolAgent:
                admissible: Sequence[str] | None = None) -> list[Message]:
         """The messages sent to the model (stable part first, so the prefix cache holds)."""
         msgs: list[Message] = [system(render("tool_agent", "world.j2", goal=goal.strip()))]
-        for obs, cmd in list(history)[-self.history_turns:]:
+        # The window of earlier turns moves in steps of half its size, not one turn at a
+        # time: between steps the prompt only grows at its end, so llama.cpp (and hosted
+        # prompt caches) reuse everything before the newest turn instead of re-reading it all.
+        turns = list(history)
+        block = max(1, self.history_turns // 2)
+        start = max(0, -(-(len(turns) - self.history_turns) // block) * block) if self.history_turns else len(turns)
+        for obs, cmd in turns[start:]:
             msgs.append(user(obs.strip()[: self.max_observation_chars]))
             msgs.append(assistant(json.dumps({"command": cmd})))
         now = observation.strip()[: self.max_observation_chars]

@@ -17,8 +17,9 @@ Example:
     $ dramaturg serve --host 127.0.0.1 --port 8765
 """
 
-from __future__ import annotations
-
+# No `from __future__ import annotations` here: FastAPI reads the routes' annotations at run
+# time, and the request model and WebSocket are local to create_app (the web extra is optional),
+# so string annotations would not resolve and the request body would be taken for a query parameter.
 import asyncio
 import json
 from importlib import resources

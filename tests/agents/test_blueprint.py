@@ -187,11 +187,26 @@ def test_director_cuts_and_ignores_unknown_ids():
     assert [s.id for s in kept.scenes] == ["s1", "s2"]  # a cut of nothing keeps the play
 
 
-def test_too_few_scenes_is_an_issue():
+def test_the_scene_count_is_part_of_the_schema():
+    # On llama.cpp the grammar then produces exactly that many scenes; a short answer is invalid output.
+    from dramaturg.errors import ModelOutputError
+    from dramaturg.models import run_sync
+
+    bp, model = designed([*draft(), ok(), keep_order()])
+    schema = model.calls[2].opts["json_schema"]["properties"]["scenes"]
+    assert schema["minItems"] == schema["maxItems"] == 2 and len(bp.scenes) == 2
     one = {"scenes": scenes_part()["scenes"][:1]}
-    bp, model = designed([cast_part(), stage_part(), one, *draft(), ok(), keep_order()])
-    assert "scenes: write 2 scenes, not 1" in model.calls[3].prompt
-    assert len(bp.scenes) == 2
+    with pytest.raises(ModelOutputError):
+        run_sync(design_blueprint(TOPIC, model=ScriptedModel([cast_part(), stage_part(), one]), scenes=2))
+
+
+def test_a_repeated_cast_entry_is_dropped_and_a_prop_placed_nowhere_lands_in_the_first_place():
+    cast = cast_part()
+    cast["cast"] = cast["cast"] + cast["cast"]  # a small model repeating its list
+    stage = stage_part()
+    stage["props"][0].pop("location")
+    bp, _ = designed([cast, stage, scenes_part(), ok(), keep_order()])
+    assert list(bp.cast) == ["hamlet", "ophelia"] and bp.stage.props["skull"].location == "hall"
 
 
 def test_unexpected_extra_call_is_caught():

@@ -1,0 +1,197 @@
+"""The web app through FastAPI's TestClient: sessions over HTTP, turns over the websocket."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+pytest.importorskip("fastapi")
+pytest.importorskip("httpx")
+
+from fastapi.testclient import TestClient  # noqa: E402
+from starlette.websockets import WebSocketDisconnect  # noqa: E402
+
+from dramaturg.server.app import MAX_MESSAGE, create_app  # noqa: E402
+from dramaturg.testing import SchemaModel  # noqa: E402
+
+PRIVATE = {"thought", "intent"}
+
+
+@pytest.fixture
+def client(tmp_path):
+    with TestClient(create_app(model=SchemaModel(), home=tmp_path / "home")) as c:
+        yield c
+
+
+def new_session(client: TestClient, **body: Any) -> tuple[str, str]:
+    r = client.post("/api/sessions", json={"stage": "elsinore", "player": "hamlet", **body})
+    assert r.status_code == 200, r.text
+    data = r.json()
+    return data["id"], data["token"]
+
+
+def auth(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+def private_keys(value: Any) -> set[str]:
+    """Every key in ``PRIVATE`` anywhere in a JSON value."""
+    if isinstance(value, dict):
+        return (PRIVATE & value.keys()) | {k for v in value.values() for k in private_keys(v)}
+    if isinstance(value, list):
+        return {k for v in value for k in private_keys(v)}
+    return set()
+
+
+def until_settled(ws: Any, seen: list[dict]) -> dict:
+    """Read messages up to the one that ends a run (waiting, ended, idle); returns it."""
+    while True:
+        msg = ws.receive_json()
+        seen.append(msg)
+        if msg["type"] in {"waiting", "ended", "idle"}:
+            return msg
+
+
+def test_the_page_is_served(client):
+    r = client.get("/")
+    assert r.status_code == 200 and "<title>dramaturg</title>" in r.text and "/ws/" in r.text
+
+
+def test_sessions_over_http(client):
+    sid, token = new_session(client)
+    other_sid, other_token = new_session(client)
+    assert sid != other_sid and token != other_token
+
+    r = client.get(f"/api/sessions/{sid}", headers=auth(token))
+    assert r.status_code == 200
+    snap = r.json()
+    assert snap["id"] == sid and snap["player"] == "hamlet" and snap["title"] == "Elsinore"
+    assert set(snap["cast"]) == {"hamlet", "ophelia", "claudius", "horatio"}
+    assert snap["started"] is False and snap["transcript"] == [] and snap["waiting"] is None
+
+    for headers in ({}, auth(other_token), auth(""), {"Authorization": token}, auth(token + "x")):
+        if headers.get("Authorization") == token:
+            continue  # a bare token (no "Bearer ") is accepted as well; checked below
+        r = client.get(f"/api/sessions/{sid}", headers=headers)
+        assert r.status_code == 403, headers
+        assert "not your token" in r.json()["detail"]
+    assert client.get(f"/api/sessions/{sid}", headers={"Authorization": token}).status_code == 200
+    # A missing session answers exactly like a wrong token.
+    assert client.get("/api/sessions/no-such-id", headers=auth(token)).json() == \
+        client.get(f"/api/sessions/{sid}", headers=auth(other_token)).json()
+
+
+@pytest.mark.parametrize("body", [
+    {"stage": "elsinore", "player": "yorick"},
+    {"stage": "../../etc/passwd"},
+    {"stage": "no-such-stage"},
+    {"player": "hamlet"},
+    {"stage": "elsinore", "topic": "both"},
+    {"stage": "elsinore", "surprise": True},
+    {"stage": "elsinore", "max_turns": 0},
+])
+def test_bad_new_session_requests_are_refused(client, body, tmp_path):
+    r = client.post("/api/sessions", json=body)
+    assert r.status_code == 422, r.text
+    assert not any((tmp_path / "home" / "drama").glob("*/session.json"))
+
+
+def test_a_wrong_token_on_the_websocket_is_refused_with_4403(client):
+    sid, token = new_session(client)
+    _, other_token = new_session(client)
+    for hello in ({"token": other_token}, {"token": None}, {}, "not json", [token]):
+        with client.websocket_connect(f"/ws/{sid}") as ws:
+            ws.send_text(hello if isinstance(hello, str) else json.dumps(hello))
+            assert ws.receive_json() == {"type": "error", "text": "no such session, or not your token"}
+            with pytest.raises(WebSocketDisconnect) as closed:
+                ws.receive_json()
+            assert closed.value.code == 4403
+    with client.websocket_connect(f"/ws/{sid}") as ws:  # binary first message
+        ws.send_bytes(token.encode())
+        assert ws.receive_json()["type"] == "error"
+        with pytest.raises(WebSocketDisconnect) as closed:
+            ws.receive_json()
+        assert closed.value.code == 4403
+
+
+def test_three_player_turns_over_the_websocket(client):
+    sid, token = new_session(client, max_scene_steps=40)
+    seen: list[dict] = []
+    with client.websocket_connect(f"/ws/{sid}") as ws:
+        ws.send_json({"token": token})
+        hello = ws.receive_json()
+        seen.append(hello)
+        assert hello["type"] == "snapshot" and hello["session"]["started"] is False
+        ws.send_json({})  # let the agents play up to Hamlet's turn
+        first = until_settled(ws, seen)
+        assert first["type"] == "waiting" and first["prompt"]["character"] == "hamlet"
+
+        lines = ["Who is there?", "Nay, answer me.", "Long live the king!"]
+        for n, line in enumerate(lines, 1):
+            mark = len(seen)
+            ws.send_json({"input": f'"{line}"'})
+            end = until_settled(ws, seen)
+            run = seen[mark:]
+            assert run[0]["type"] == "busy" and end["type"] == "waiting"
+            entries = [m["entry"] for m in run if m["type"] == "entry"]
+            assert entries[0]["by"] == "player" and entries[0]["public"] == f'Hamlet says: "{line}"'
+            players = [e for e in end["session"]["transcript"] if e.get("by") == "player"]
+            assert [e["input"] for e in players] == [f'"{x}"' for x in lines[:n]]
+
+    snap = client.get(f"/api/sessions/{sid}", headers=auth(token)).json()
+    assert snap == end["session"]
+    # Hamlet sees only what he witnessed: Horatio, alone in the chapel, is never in his transcript.
+    turns = [e for e in snap["transcript"] if e["kind"] == "turn"]
+    assert all(t["actor"] == "hamlet" or any("hamlet" in ev["witnesses"] for ev in t["events"]) for t in turns)
+    assert "horatio" not in {t["actor"] for t in turns}
+    # No message ever carried a private thought, in any form.
+    assert private_keys(seen) == set() and private_keys(snap) == set()
+    assert "thought " not in json.dumps(seen)
+
+
+JUNK = [
+    ("oversized", "x" * (MAX_MESSAGE + 1), "over"),
+    ("oversized input", json.dumps({"input": "y" * MAX_MESSAGE}), "over"),
+    ("binary", b"\x00\x01\x02", "Binary"),
+    ("empty", "", "JSON"),
+    ("not JSON", "say hello", "JSON"),
+    ("JSON, not an object", "[1, 2]", "JSON"),
+]
+
+
+def test_junk_messages_get_a_notice_and_change_nothing(client, tmp_path):
+    sid, token = new_session(client)
+    log = tmp_path / "home" / "drama" / sid / "transcript.jsonl"
+    with client.websocket_connect(f"/ws/{sid}") as ws:
+        ws.send_json({"token": token})
+        assert ws.receive_json()["type"] == "snapshot"
+        ws.send_json({})
+        until_settled(ws, [])
+        before = client.get(f"/api/sessions/{sid}", headers=auth(token)).json()
+        log_before = log.read_bytes()
+        for name, junk, says in JUNK:
+            if isinstance(junk, bytes):
+                ws.send_bytes(junk)
+            else:
+                ws.send_text(junk)
+            msg = ws.receive_json()
+            assert msg["type"] == "notice" and says in msg["text"], name
+            assert client.get(f"/api/sessions/{sid}", headers=auth(token)).json() == before, name
+            assert log.read_bytes() == log_before, name
+        # Refused by the graph (not the server): a notice, then Hamlet is asked again.
+        for refused in ("", "   ", "a\x00b", 5, None):
+            seen: list[dict] = []
+            ws.send_json({"input": refused})
+            end = until_settled(ws, seen)
+            assert end["type"] == "waiting"
+            if refused is not None:
+                assert [m["type"] for m in seen] == ["busy", "notice", "waiting"], refused
+                assert end["prompt"]["notice"] == seen[1]["text"]
+            assert end["session"]["transcript"] == before["transcript"]
+            assert log.read_bytes() == log_before
+        # ... and the connection still plays.
+        ws.send_json({"input": '"Still here."'})
+        end = until_settled(ws, seen := [])
+        assert any(m["type"] == "entry" and m["entry"].get("input") == '"Still here."' for m in seen)
