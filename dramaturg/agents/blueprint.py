@@ -660,8 +660,9 @@ def _assemble(topic: str, draft: Draft, *, characters: Sequence[str], scenes: in
     first_place = next(iter(places), None)  # where a prop placed nowhere ends up
     props = keyed(draft.stage.props, "stage.props", lambda _, p: {
         "name": p.name, "description": p.description, "states": p.states, "affordances": p.affordances,
-        "location": where(p.location) if p.location else (None if p.holder else first_place),
-        "holder": who(p.holder) if p.holder else None})
+        # Exactly one of location and holder: a prop given both is in its holder's hands.
+        "location": None if p.holder and who(p.holder) in cast else (where(p.location) if p.location else first_place),
+        "holder": who(p.holder) if p.holder and who(p.holder) in cast else None})
     plot = [{"id": s.id, "title": s.title, "place": where(s.place), "cast": [who(c) for c in s.cast],
              "beats": [{"id": f"b{n}", "text": t} for n, t in enumerate(s.beats, 1)]}
             for s in draft.scenes.scenes[:scenes]]

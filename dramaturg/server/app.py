@@ -9,7 +9,7 @@ they survive a restart of the server, even a kill -9.
 Routes::
 
     GET  /                      the page
-    POST /api/sessions          {"stage"|"topic"|"blueprint", "player", "mode", "max_turns"} -> {"id", "token"}
+    POST /api/sessions          {"stage"|"topic", "player", "mode", "max_turns", "max_scene_steps"} -> {"id", "token"}
     GET  /api/sessions/{id}     the session's cast, stage, transcript and whose turn it is
     WS   /ws/{id}               {"token"} first, then {"input": "..."}; streams {"type": ...} messages
 
@@ -55,6 +55,7 @@ def create_app(*, model: Any = None, home: Path | None = None, model_spec: str |
         player: str | None = Field(default=None, max_length=64)
         mode: Literal["per_actor", "ensemble"] = "per_actor"
         max_turns: int | None = Field(default=None, ge=1, le=10_000)
+        max_scene_steps: int = Field(default=12, ge=1, le=1000)
 
     def open_session(sid: str, token: str | None) -> DramaSession:
         try:
@@ -90,7 +91,8 @@ def create_app(*, model: Any = None, home: Path | None = None, model_spec: str |
 
                 bp = await design_blueprint(req.topic or "", model=model or load_model(model_spec))
             session, token = DramaSession.create(bp, player=req.player, model=model_spec, mode=req.mode,
-                                                 max_turns=req.max_turns, home=home)
+                                                 max_turns=req.max_turns,
+                                                 max_scene_steps=req.max_scene_steps, home=home)
         except DramaturgError as exc:
             raise HTTPException(status_code=422, detail=str(exc)) from None
         return {"id": session.meta.id, "token": token}
@@ -123,8 +125,13 @@ def create_app(*, model: Any = None, home: Path | None = None, model_spec: str |
     @app.websocket("/ws/{sid}")
     async def play(ws: WebSocket, sid: str) -> None:
         await ws.accept()
+        first = await ws.receive()
+        if first.get("type") == "websocket.disconnect":
+            return
         try:
-            hello = json.loads(await ws.receive_text())
+            # A binary or oversized first message is as wrong as a bad token (receive_text would raise).
+            text = first.get("text")
+            hello = json.loads(text) if text is not None and len(text) <= MAX_MESSAGE else None
             session = open_session(sid, hello.get("token") if isinstance(hello, dict) else None)
         except (HTTPException, ValueError):
             await ws.send_json({"type": "error", "text": "no such session, or not your token"})
@@ -150,6 +157,7 @@ def create_app(*, model: Any = None, home: Path | None = None, model_spec: str |
                     await ws.send_json({"type": "notice", "text": "Messages are JSON: {\"input\": \"...\"}."})
                     continue
                 if not isinstance(msg, dict):
+                    await ws.send_json({"type": "notice", "text": "Messages are JSON objects: {\"input\": \"...\"}."})
                     continue
                 if lock.locked():
                     await ws.send_json({"type": "notice", "text": "The actors are still playing; wait a moment."})
@@ -160,18 +168,36 @@ def create_app(*, model: Any = None, home: Path | None = None, model_spec: str |
             return
 
     async def _advance(ws: Any, session: DramaSession, answer: Any) -> None:
-        await ws.send_json({"type": "busy"})
+        """Play until the player's turn or the end, streaming each entry.
+
+        A page closed mid-run does not stop the run: it finishes (so the play
+        is never left suspended half-way in a dangling generator), then the
+        disconnect is raised.
+        """
+        gone = False
+
+        async def send(msg: dict[str, Any]) -> None:
+            nonlocal gone
+            if not gone:
+                try:
+                    await ws.send_json(msg)
+                except (WebSocketDisconnect, RuntimeError):  # RuntimeError: sent after the close
+                    gone = True
+
+        await send({"type": "busy"})
         try:
             async for entry in session.advance(answer):
                 if entry.get("kind") == "waiting":
                     continue
                 if entry.get("kind") == "notice":
-                    await ws.send_json({"type": "notice", "text": entry["text"]})
+                    await send({"type": "notice", "text": entry["text"]})
                     continue
                 if _visible(entry, session.meta.player):
-                    await ws.send_json({"type": "entry", "entry": _public_entry(entry)})
+                    await send({"type": "entry", "entry": _public_entry(entry)})
         except DramaturgError as exc:
-            await ws.send_json({"type": "error", "text": str(exc)})
+            await send({"type": "error", "text": str(exc)})
+        if gone:
+            raise WebSocketDisconnect(code=1001)
         state = await session.state()
         await ws.send_json({"type": "waiting" if state["waiting"] else ("ended" if state["ended"] else "idle"),
                             "prompt": state["waiting"], "session": await snapshot(session)})

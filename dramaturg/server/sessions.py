@@ -190,6 +190,7 @@ class DramaSession:
             inp: Any = Command(resume=player_input) if pending else (None if snap.values else {})
             if pending and player_input is None:
                 return  # waiting for the player
+            self._mend_log(snap.values.get("transcript", []))
             with (self.folder / "transcript.jsonl").open("a", encoding="utf-8") as log:
                 async for update in graph.astream(inp, config, stream_mode="updates"):
                     for node, change in update.items():
@@ -207,6 +208,23 @@ class DramaSession:
         final = await self.state()
         if final["ended"]:
             self.write_metrics(final["values"])
+
+    def _mend_log(self, transcript: list[dict[str, Any]]) -> None:
+        """Make transcript.jsonl a copy of the checkpoint's transcript again.
+
+        An entry is logged as soon as it is streamed, which can be just before
+        its checkpoint is written: a process killed in between leaves a line
+        the graph will play again (a duplicate), or a half-written line.
+        """
+        path = self.folder / "transcript.jsonl"
+        try:
+            logged = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+        except (OSError, ValueError):
+            logged = None
+        if logged != transcript:
+            tmp = path.with_suffix(".tmp")
+            tmp.write_text("".join(json.dumps(e, ensure_ascii=False) + "\n" for e in transcript), encoding="utf-8")
+            tmp.replace(path)
 
     def write_metrics(self, values: dict[str, Any]) -> dict[str, Any]:
         from dramaturg.evals.drama import drama_metrics

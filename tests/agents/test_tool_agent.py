@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 from dramaturg.agents import ToolAgent
 from dramaturg.models import ScriptedModel
 
@@ -12,5 +14,5 @@ def test_the_history_window_moves_in_blocks_so_prompts_only_grow_at_the_end():
     prompts = [agent.prompt(goal="find the key", observation="here", history=history[:n]) for n in range(21)]
     shown = [(len(p) - 2) // 2 for p in prompts]
     assert max(shown) == 6 and min(shown[6:]) >= 4  # never more than asked, never much less
-    grew = sum(1 for a, b in zip(prompts, prompts[1:]) if b[:len(a) - 1] == a[:-1])
+    grew = sum(1 for a, b in itertools.pairwise(prompts) if b[:len(a) - 1] == a[:-1])
     assert grew >= 13  # most steps keep every earlier message (the cache holds); one turn in three shifts

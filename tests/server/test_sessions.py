@@ -167,3 +167,15 @@ def test_drama_new_with_a_broken_card_fails_cleanly_and_makes_no_session(tmp_pat
     drama = _isolated_home / "drama"
     assert not drama.exists() or not any(drama.iterdir())
     assert DramaSession.list() == []
+
+
+async def test_the_log_is_mended_from_the_checkpoint(home):
+    # A kill between logging an entry and checkpointing it leaves a line the graph plays again,
+    # or half a line; the next advance rewrites the log from the checkpoint.
+    session = await started(home)
+    log = session.folder / "transcript.jsonl"
+    ghost = json.dumps({"kind": "turn", "actor": "hamlet", "by": "player", "step": 1})
+    with log.open("a", encoding="utf-8") as f:
+        f.write(ghost + "\n" + ghost[:20])
+    await play(session, '"Who is there?"')
+    assert log_of(session) == (await session.state())["values"]["transcript"]
