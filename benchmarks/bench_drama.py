@@ -48,7 +48,10 @@ def five_actors() -> Blueprint:
 
 async def one_round(mode: str) -> dict[str, float]:
     model = load_model("local")
-    graph = drama(five_actors(), actor=Actor(model=model), director=Director(model=model),
+    # A round: every character acts once. Per actor: the director takes turns in order (no calls of
+    # its own), one decision per character. Ensemble: one director pick, then one call for all five.
+    director = Director(model=None if mode == "per_actor" else model)
+    graph = drama(five_actors(), actor=Actor(model=model), director=director,
                   tool_agent=ToolAgent(model=model), mode=mode, max_turns=5, reflect_every=100)  # type: ignore[arg-type]
     t0 = time.perf_counter()
     final = await graph.ainvoke({}, {"recursion_limit": 200})
@@ -175,9 +178,9 @@ def main() -> None:
     play = None if args.skip_play else three_scene_play()
     print("play", play, flush=True)
     rows = [
-        f"| one round of a 5-actor scene, a call per actor (director picks + actor decisions + tool agent) | "
+        f"| one round of a 5-actor scene, a call per actor (+ the tool agent for acts and moves) | "
         f"{per_actor['s']:.1f} s | {per_actor['calls']} | {per_actor['turns']} turns by {per_actor['actors']} actors |",
-        f"| the same round, one ensemble call for all | {ensemble['s']:.1f} s | {ensemble['calls']} | "
+        f"| the same round, one director pick + one ensemble call for all five | {ensemble['s']:.1f} s | {ensemble['calls']} | "
         f"{ensemble['turns']} turns by {ensemble['actors']} actors |",
     ]
     body = f"""## Drama on the embedded model

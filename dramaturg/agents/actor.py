@@ -17,9 +17,10 @@ Example:
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, create_model
 
@@ -45,6 +46,12 @@ class ActorDecision(BaseModel):
 
 class EnsembleTurn(ActorDecision):
     character: str
+
+
+@functools.lru_cache(maxsize=64)
+def _ensemble_schema(ids: tuple[str, ...]) -> type[BaseModel]:
+    fields: dict[str, Any] = {cid: (ActorDecision, ...) for cid in ids}
+    return create_model("Ensemble", __config__=ConfigDict(extra="forbid"), **fields)
 
 
 @dataclass(kw_only=True)
@@ -89,20 +96,16 @@ class Actor:
                                            temperature=self.temperature)
 
     async def ensemble(self, views: Sequence[ActorView]) -> list[EnsembleTurn]:
-        """One call deciding for every character in ``views`` (in that order)."""
+        """One call deciding for every character in ``views``, each exactly once, in that order.
+
+        The answer is an object with one decision per character id (all
+        required), so constrained decoding cannot skip or repeat a character.
+        """
         ids = tuple(v.character for v in views)
-        turn = create_model("Turn", __base__=EnsembleTurn, character=(Literal[ids], ...))  # type: ignore[valid-type]
-        schema = create_model("Ensemble", __config__=ConfigDict(extra="forbid"),
-                              turns=(list[turn], Field(min_length=1, max_length=len(ids))))  # type: ignore[valid-type]
+        schema = _ensemble_schema(ids)
         msgs = [system(render("actor", "ensemble.j2", views=list(views), max_perceived=self.max_perceived))]
         out = await self.model.structured(msgs, schema, caller=f"{self.name}:ensemble", temperature=self.temperature)
-        seen: set[str] = set()
-        turns = []
-        for t in out.turns:  # one turn per character, in the model's order
-            if t.character not in seen:
-                seen.add(t.character)
-                turns.append(EnsembleTurn.model_validate(t.model_dump()))
-        return turns
+        return [EnsembleTurn(character=cid, **getattr(out, cid).model_dump()) for cid in ids]
 
     def _decision_schema(self, others: tuple[str, ...]) -> type[ActorDecision]:
         # "to" is constrained to the characters present, so a small model cannot address a ghost.

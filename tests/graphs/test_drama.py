@@ -146,14 +146,18 @@ async def test_auto_mode_and_max_turns_end_the_play():
 
 
 async def test_ensemble_mode_decides_for_every_npc_in_one_call():
-    ensemble = ScriptedModel([{"turns": [{"character": "claudius", **decision("speak", line="To the feast!")}]}] * 2)
-    director = ScriptedModel([pick("claudius"), pick("claudius")])
+    answer = {"hamlet": decision("speak", line="A little more than kin."),
+              "claudius": decision("speak", line="To the feast!")}
+    ensemble = ScriptedModel([answer])
+    director = ScriptedModel([pick("claudius")])
     graph = drama(two_scenes(), actor=Actor(model=ensemble), director=Director(model=director),
                   tool_agent=ToolAgent(model=ScriptedModel([])), player=None, mode="ensemble",
                   max_turns=2, reflect_every=10)
     final = await graph.ainvoke({})
     turns = [t for t in final["transcript"] if t["kind"] == "turn"]
-    assert [t["actor"] for t in turns] == ["claudius", "claudius"] and len(ensemble.calls) == 2
+    assert [t["actor"] for t in turns] == ["hamlet", "claudius"] and len(ensemble.calls) == 1
+    schema = ensemble.calls[0].opts["json_schema"]
+    assert schema["required"] == ["hamlet", "claudius"]  # every character exactly once, by the grammar
 
 
 async def test_a_failing_model_is_a_silent_turn_not_a_crash():
