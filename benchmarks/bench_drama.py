@@ -28,8 +28,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from _results import write_section
 
 from dramaturg.agents import Actor, ActorView, Blueprint, Director, ToolAgent
+from dramaturg.errors import ModelError
 from dramaturg.graphs import drama
-from dramaturg.models import load_model
+from dramaturg.models import RetryingModel, load_model
 from dramaturg.models.local import LocalModel
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -63,8 +64,8 @@ async def one_round(mode: str) -> dict[str, float]:
 
 def actor_turns(reuse: bool, rounds: int = 3) -> dict[str, float]:
     """Actor decisions for 5 characters in turn, with llama.cpp's prefix reuse or with the KV cache cleared."""
-    model = LocalModel(prefix_cache_mb=512 if reuse else 0)
-    actor = Actor(model=model)
+    local = LocalModel(prefix_cache_mb=512 if reuse else 0)
+    actor = Actor(model=RetryingModel(local, retries=2))
     bp = five_actors()
     heard: list[str] = []
     times: list[float] = []
@@ -76,12 +77,15 @@ def actor_turns(reuse: bool, rounds: int = 3) -> dict[str, float]:
                              perceived=heard[-8:], surroundings="Great Hall. Torches gutter along the stone walls.",
                              others=[o for o in bp.cast if o != cid])
             if not reuse:
-                model.engine.llm.reset()
+                local.engine.llm.reset()
             t0 = time.perf_counter()
-            decision = run_sync(actor.decide(view))
+            try:
+                line = run_sync(actor.decide(view)).line or "..."
+            except ModelError:
+                line = "..."
             if r:  # the first round warms the caches
                 times.append(time.perf_counter() - t0)
-            heard.append(f"{c.name} says: {decision.line or '...'}")
+            heard.append(f"{c.name} says: {line}")
     return {"turn_s": statistics.median(times)}
 
 

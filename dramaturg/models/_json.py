@@ -18,7 +18,9 @@ __all__ = ["JsonEnd", "parse_structured", "schema_instruction", "schema_outline"
 
 T = TypeVar("T", bound=BaseModel)
 
-_decoder = json.JSONDecoder()
+# strict=False: raw newlines and tabs inside strings are accepted. llama.cpp's JSON
+# grammar lets a small model write them, and the meaning is never in doubt.
+_decoder = json.JSONDecoder(strict=False)
 
 
 def _extract_json(text: str) -> Any:
@@ -38,7 +40,7 @@ def _extract_json(text: str) -> Any:
         end = body.rfind("```")
         stripped = (body[:end] if end != -1 else body).strip()
     try:
-        return json.loads(stripped)
+        return json.loads(stripped, strict=False)
     except json.JSONDecodeError as first_error:
         start = stripped.find("{")
         if start <= 0:

@@ -20,6 +20,9 @@ def test_parse_accepts_fenced_and_prefixed_json():
     assert parse_structured(text, Beat).speaker == "Hamlet"
     assert parse_structured(f"```json\n{text}\n```", Beat).mood.value == "angry"
     assert parse_structured(f"Sure! Here it is: {text} Hope that helps.", Beat).prop.held is True
+    # A raw newline inside a string (llama.cpp's grammar allows it) is read as a newline.
+    raw = text.replace('"Hamlet"', '"Ham\nlet"')
+    assert parse_structured(raw, Beat).speaker == "Ham\nlet"
 
 
 @pytest.mark.parametrize(
