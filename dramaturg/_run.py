@@ -36,8 +36,26 @@ def _table(rows: list[tuple[str, str, str]], title: str) -> Table:
     return table
 
 
+def _tool_model(choice: str, world: str | None, chat: Any, folder: Path) -> Any:
+    """The tool agent's model: ``main`` (the run's model), ``registry`` (the adapter registered
+    for the world, if any, else the main model) or a model spec of its own."""
+    from dramaturg.models import load_model
+
+    if choice == "main" or (choice == "registry" and not world):
+        return chat
+    if choice == "registry":
+        from dramaturg.training.registry import AdapterRegistry
+
+        entry = AdapterRegistry().resolve(world or "")
+        if entry is None:
+            return chat
+        choice = entry.model_spec()
+    return load_model(choice, trace=folder / "trace.jsonl")
+
+
 async def run_graph(*, world: str | None, graph: str, model: str | None, seed: int, max_steps: int,
-                    task: str | None, resume: str | None, console: Console) -> dict[str, Any]:
+                    task: str | None, resume: str | None, console: Console,
+                    tool_model: str = "registry") -> dict[str, Any]:
     """Build, run (or resume) and return the final state. See ``dramaturg run --help``."""
     from dramaturg.agents import Critic, Planner, ToolAgent, Worker
     from dramaturg.graphs import embodied, open_checkpointer, workforce
@@ -60,13 +78,16 @@ async def run_graph(*, world: str | None, graph: str, model: str | None, seed: i
         run_id = time.strftime("%Y%m%d-%H%M%S-") + secrets.token_hex(3)
         folder = _runs_dir() / run_id
         folder.mkdir(parents=True)
-        args = {"world": world, "graph": graph, "model": model, "seed": seed, "max_steps": max_steps, "task": task}
+        args = {"world": world, "graph": graph, "model": model, "seed": seed, "max_steps": max_steps, "task": task,
+                "tool_model": tool_model}
         (folder / "run.json").write_text(json.dumps(args, indent=2))
     chat = load_model(args["model"], trace=folder / "trace.jsonl")
+    tool_chat = _tool_model(args.get("tool_model", "registry"), args["world"], chat, folder)
     config = {"configurable": {"thread_id": run_id}, "recursion_limit": 4 * args["max_steps"] + 50}
     rows: list[tuple[str, str, str]] = []
     steps_log = (folder / "steps.jsonl").open("a", encoding="utf-8")
-    title = f"run {run_id}: {args['graph']} on {args['world'] or 'task'} ({chat.name})"
+    title = f"run {run_id}: {args['graph']} on {args['world'] or 'task'} ({chat.name}" + (
+        f", tool agent {tool_chat.name})" if tool_chat is not chat else ")")
     async with open_checkpointer(folder / "checkpoints.sqlite") as saver:
         if args["graph"] == "workforce":
             built = workforce(planner=Planner(model=chat), workers=[Worker(name="worker", model=chat)],
@@ -79,7 +100,7 @@ async def run_graph(*, world: str | None, graph: str, model: str | None, seed: i
             world_obj = make_world(args["world"])
             planner = Planner(model=chat) if args["graph"] == "embodied" else None
             critic = Critic(model=chat) if args["graph"] == "embodied" else None
-            built = embodied(world_obj, tool_agent=ToolAgent(model=chat), planner=planner, critic=critic,
+            built = embodied(world_obj, tool_agent=ToolAgent(model=tool_chat), planner=planner, critic=critic,
                              seed=args["seed"], max_steps=args["max_steps"], checkpointer=saver)
             start_input = {}
         state = await built.aget_state(config)
@@ -108,6 +129,8 @@ async def run_graph(*, world: str | None, graph: str, model: str | None, seed: i
                 world_obj.close()
         final = (await built.aget_state(config)).values
     usage = chat.usage.as_dict() if hasattr(chat, "usage") else {}
+    if tool_chat is not chat and hasattr(tool_chat, "usage"):
+        usage |= {f"{k} ({tool_chat.name})": v for k, v in tool_chat.usage.as_dict().items()}
     (folder / "usage.json").write_text(json.dumps(usage, indent=2))
     console.print(f"[bold]{final.get('outcome')}[/]  run id {run_id}  (folder {folder})")
     return final

@@ -49,6 +49,20 @@ def train_tool_agent(
     split: Annotated[
         list[str] | None, typer.Option(help="ALFWorld-style split(s) to draw games from.")
     ] = None,
+    test_split: Annotated[
+        str | None,
+        typer.Option(
+            "--test-split",
+            help="Hold out every game of this ALFWorld-style split (unseen) for test.",
+        ),
+    ] = None,
+    search: Annotated[
+        int,
+        typer.Option(
+            help="ALFWorld-style: visit up to this many other receptacles before the gold plan "
+            "(teaches searching for an object the agent cannot see)."
+        ),
+    ] = 0,
     traces: Annotated[
         list[Path] | None,
         typer.Option(help="Eval run folder whose won episodes are added; repeatable."),
@@ -95,6 +109,8 @@ def train_tool_agent(
             range(games),
             out / "data.jsonl",
             splits=tuple(split or ("seen", "unseen")),
+            test_split=test_split,
+            search=search,
             traces=list(traces or []),
             test_frac=test_frac,
             valid_frac=valid_frac,
@@ -170,6 +186,10 @@ def train_eval(
     ] = 0.0,
     backend: Annotated[str, typer.Option(help="seq, mp or ray.")] = "mp",
     workers: Annotated[int, typer.Option(help="Episodes at once.")] = 1,
+    limit: Annotated[
+        int | None,
+        typer.Option(help="Play at most this many games (taken in turn from each task type)."),
+    ] = None,
     progress: Annotated[bool, typer.Option(help="Show progress bars.")] = True,
 ) -> None:
     """Play the held-out games with the tool agent, without and with the adapter, side by side."""
@@ -188,12 +208,15 @@ def train_eval(
             temperature=temperature,
             backend=backend,
             workers=workers,
+            limit=limit,
             progress=progress,
         )
     except DramaturgError as exc:
         _fail("eval failed", exc)
     table = Table(title=f"tool agent on the {split} games of {out}")
-    for col in ("", "games", "success", "± se", "valid commands", "tokens/step", "s/step"):
+    columns = ("", "games", "success", "± se", "accepted", "valid w/o grammar", "tokens/step",
+               "s/step")
+    for col in columns:
         table.add_column(col, justify="left" if not col else "right")
     for label, row in rows.items():
         table.add_row(
@@ -202,6 +225,7 @@ def train_eval(
             f"{row['success_rate']:.1%}",
             f"{row['stderr']:.1%}",
             f"{row['valid_rate']:.1%}",
+            f"{row['free_valid_rate']:.1%}",
             f"{row['completion_tokens']:.1f}",
             f"{row['latency_s']:.2f}",
         )

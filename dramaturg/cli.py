@@ -148,6 +148,10 @@ def run(
     max_steps: Annotated[int, typer.Option("--max-steps", help="Actions allowed in the episode.")] = 30,
     task: Annotated[str | None, typer.Option(help="The task, for the workforce graph.")] = None,
     resume: Annotated[str | None, typer.Option(help="Resume the run with this id.")] = None,
+    tool_model: Annotated[str, typer.Option(
+        "--tool-model",
+        help="The tool agent's model: registry (the adapter `dramaturg train` registered for the world, "
+             "else --model), main (--model), or a model spec such as local?lora=ADAPTER.gguf.")] = "registry",
 ) -> None:
     """Run an agent graph live, with every step checkpointed and traced."""
     import asyncio
@@ -156,7 +160,7 @@ def run(
 
     try:
         final = asyncio.run(run_graph(world=world, graph=graph, model=model, seed=seed, max_steps=max_steps,
-                                      task=task, resume=resume, console=console))
+                                      task=task, resume=resume, console=console, tool_model=tool_model))
     except DramaturgError as exc:
         err_console.print(f"[bold red]run failed:[/] {exc}")
         raise typer.Exit(1) from None

@@ -88,13 +88,22 @@ class ToolAgent:
         block = max(1, self.history_turns // 2)
         start = max(0, -(-(len(turns) - self.history_turns) // block) * block) if self.history_turns else len(turns)
         for obs, cmd in turns[start:]:
-            msgs.append(user(obs.strip()[: self.max_observation_chars]))
+            msgs.append(user(self._cut(obs, goal)))
             msgs.append(assistant(json.dumps({"command": cmd})))
-        now = observation.strip()[: self.max_observation_chars]
+        now = self._cut(observation, goal)
         if admissible:
             now += "\nCommands: " + ", ".join(admissible)
         msgs.append(user(now))
         return msgs
+
+    def _cut(self, observation: str, goal: str) -> str:
+        """The observation as shown: without a copy of the goal (already in the system
+        message; TextWorld opens with it), cut to ``max_observation_chars``."""
+        goal = goal.strip()
+        text = observation.strip()
+        if len(goal) >= 40 and goal in text:
+            text = text.replace(goal, "").strip() or text
+        return text[: self.max_observation_chars]
 
     async def command(self, *, goal: str, observation: str, history: Sequence[tuple[str, str]] = (),
                       admissible: Sequence[str] | None = None) -> str:

@@ -105,6 +105,7 @@ class StepRecord:
     reward: float = 0.0
     prompt_tokens: int = 0
     completion_tokens: int = 0
+    constrained: int = 0  # the step's model answers that a grammar forced into shape
     latency_s: float = 0.0
     error: str | None = None
 
@@ -165,7 +166,12 @@ class Tracer:
         self.sink, self.model, self.n = sink, model, 0
         self.extra: list[Any] = []  # other usage-counted models of the episode (a tool agent's own)
         self._tokens = (0, 0)
+        self._constrained = 0
         self._t = time.perf_counter()
+
+    def constrained(self) -> int:
+        """Model answers so far that grammar-constrained decoding forced into shape."""
+        return sum(m.usage.total.constrained for m in [self.model, *self.extra] if m is not None)
 
     def usage(self) -> tuple[int, int, float]:
         prompt = completion = 0
@@ -180,13 +186,15 @@ class Tracer:
 
     def step(self, action: str, observation: str, **extra: Any) -> None:
         prompt, completion, _ = self.usage()
+        constrained = self.constrained()
         now = time.perf_counter()
         self.n += 1
         self.sink(StepRecord(step=self.n, action=action, observation=observation,
                              prompt_tokens=prompt - self._tokens[0],
                              completion_tokens=completion - self._tokens[1],
+                             constrained=constrained - self._constrained,
                              latency_s=round(now - self._t, 6), **extra))
-        self._tokens, self._t = (prompt, completion), now
+        self._tokens, self._constrained, self._t = (prompt, completion), constrained, now
 
 
 # --------------------------------------------------------------------- worlds

@@ -126,6 +126,8 @@ class Completion:
             (hit ``max_tokens``), or a backend-specific reason.
         model: the model's name as the backend reports it.
         ttft_s: time to first token, where the backend measures it.
+        constrained: the answer was forced into shape by grammar-constrained
+            decoding (the local backend's free attempt was not a valid answer).
     """
 
     text: str
@@ -134,6 +136,7 @@ class Completion:
     finish_reason: str = "stop"
     model: str = ""
     ttft_s: float | None = None
+    constrained: bool = False
 
 
 _caller: contextvars.ContextVar[str | None] = contextvars.ContextVar("dramaturg_caller", default=None)

@@ -50,14 +50,65 @@ _KNOWN_OPTS = {"max_tokens", "temperature", "top_p", "stop", "seed", "json_schem
 
 
 class _Engine:
-    """One loaded llama.cpp context and the single thread allowed to touch it."""
+    """One loaded llama.cpp context and the single thread allowed to touch it.
 
-    def __init__(self, llm: Any, load_s: float) -> None:
+    Every LoRA adapter used with this base shares the one model and context:
+    each adapter is loaded once (a few MB) and set on the context before the
+    call that needs it, so ten tool agents cost ten adapters, not ten models.
+    """
+
+    def __init__(self, llm: Any, load_s: float, path: Path) -> None:
         self.llm = llm
         self.load_s = load_s
+        self.path = path
         self.executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="llama.cpp")
         self.grammars: OrderedDict[str, Any] = OrderedDict()
         self.bounds: dict[str, int | None] = {}
+        self.adapters: dict[str, Any] = {}  # adapter path -> llama.cpp handle (freed with the model)
+        self.active: tuple[str, float] | None = None  # the adapter set on the context now
+
+    def load_adapter(self, lora_path: str) -> None:
+        """Check ``lora_path`` against the base and load it (once); on the engine's thread."""
+        if lora_path in self.adapters:
+            return
+        import llama_cpp
+
+        from dramaturg.models._adapters import check_adapter_base
+
+        # Architecture, the base identity recorded at export, every tensor's shape:
+        # llama.cpp loads a mismatched adapter and then crashes the process.
+        check_adapter_base(lora_path, base=self.path)
+        with _quiet_stderr():
+            handle = llama_cpp.llama_adapter_lora_init(self.llm.model, lora_path.encode("utf-8"))
+        if not handle:
+            raise ConfigError(
+                f"llama.cpp could not load the LoRA adapter {lora_path}. "
+                "Check that the adapter is a GGUF LoRA made for this base model."
+            )
+        self.adapters[lora_path] = handle
+
+    def use_adapter(self, lora_path: str | None, scale: float) -> None:
+        """Set (or clear) the context's adapter; on the engine's thread, before a call."""
+        wanted = (lora_path, scale) if lora_path is not None else None
+        if wanted == self.active:
+            return
+        import ctypes
+
+        import llama_cpp
+
+        if lora_path is None:
+            code = llama_cpp.llama_set_adapters_lora(self.llm.ctx, None, 0, None)
+        else:
+            self.load_adapter(lora_path)
+            handles = (llama_cpp.llama_adapter_lora_p_ctypes * 1)(self.adapters[lora_path])
+            code = llama_cpp.llama_set_adapters_lora(self.llm.ctx, handles, 1, (ctypes.c_float * 1)(scale))
+        if code != 0:
+            raise ModelError(f"llama.cpp could not set the LoRA adapter {lora_path} (code {code})")
+        # The KV cache (and any saved prompt states) were computed under the old adapter.
+        self.llm.reset()
+        if self.llm.cache is not None:
+            self.llm.set_cache(type(self.llm.cache)(capacity_bytes=self.llm.cache.capacity_bytes))
+        self.active = wanted
 
     def size_bound(self, schema: dict[str, Any]) -> int | None:
         """The most characters an answer to ``schema`` can take (cached with the grammars)."""
@@ -141,9 +192,9 @@ def _close_engines() -> None:
         _engines.clear()
 
 
-def _load_engine(path: Path, *, n_ctx: int, n_threads: int, lora_path: str | None, lora_scale: float,
-                 prefix_cache_mb: int, seed: int) -> _Engine:
-    key = (str(path), n_ctx, n_threads, lora_path, lora_scale, prefix_cache_mb, seed)
+def _load_engine(path: Path, *, n_ctx: int, n_threads: int, prefix_cache_mb: int, seed: int) -> _Engine:
+    """The shared llama.cpp context for these settings (adapters are set per call, not here)."""
+    key = (str(path), n_ctx, n_threads, prefix_cache_mb, seed)
     with _engines_lock:
         engine = _engines.get(key)
         if engine is not None:
@@ -152,12 +203,6 @@ def _load_engine(path: Path, *, n_ctx: int, n_threads: int, lora_path: str | Non
             from llama_cpp import Llama, LlamaRAMCache
         except ImportError:
             raise MissingExtraError("llama-cpp-python", "local", "The embedded model (local backend)") from None
-        if lora_path is not None:
-            from dramaturg.models._adapters import check_adapter_base
-
-            # Architecture, the base identity recorded at export, every tensor's shape:
-            # llama.cpp loads a mismatched adapter and then crashes the process.
-            check_adapter_base(lora_path, base=path)
         started = time.perf_counter()
         try:
             with _quiet_stderr():
@@ -169,20 +214,15 @@ def _load_engine(path: Path, *, n_ctx: int, n_threads: int, lora_path: str | Non
                     n_batch=512,
                     seed=seed,
                     swa_full=True,  # allow cutting the KV cache back to a shared prefix
-                    lora_path=lora_path,
-                    lora_scale=lora_scale,
                     verbose=False,
                 )
         except (RuntimeError, ValueError) as exc:
-            what = f"LoRA adapter {lora_path}" if lora_path and "LoRA" in str(exc) else f"model {path}"
             raise ConfigError(
-                f"llama.cpp could not load the {what}: {exc}. "
-                + ("Check that the adapter is a GGUF LoRA made for this base model." if lora_path
-                   else "Check that the file is a complete GGUF model.")
+                f"llama.cpp could not load the model {path}: {exc}. Check that the file is a complete GGUF model."
             ) from exc
         if prefix_cache_mb > 0:
             llm.set_cache(LlamaRAMCache(capacity_bytes=prefix_cache_mb << 20))
-        engine = _Engine(llm, time.perf_counter() - started)
+        engine = _Engine(llm, time.perf_counter() - started, path)
         _engines[key] = engine
         return engine
 
@@ -262,7 +302,9 @@ class LocalModel(BaseChatModel):
         n_ctx: context size in tokens.
         n_threads: CPU threads (default: ``$DRAMATURG_THREADS``, else one
             fewer than the cores; see :func:`default_threads`).
-        lora_path: a GGUF LoRA adapter to apply (tool agents use this).
+        lora_path: a GGUF LoRA adapter to apply (tool agents use this). Models
+            on the same base share one llama.cpp model and context whatever
+            their adapters: each adapter is loaded once and set per call.
         lora_scale: the adapter's strength.
         prompt_format: how messages become text (``"transcript"`` suits the
             base model; see :mod:`dramaturg.models._prompt`).
@@ -313,10 +355,15 @@ class LocalModel(BaseChatModel):
         """The shared llama.cpp context, loaded on first use."""
         if self._engine is None:
             path = self.model_path or default_weights()
-            self._engine = _load_engine(
-                path, n_ctx=self.n_ctx, n_threads=self.n_threads, lora_path=self.lora_path,
-                lora_scale=self.lora_scale, prefix_cache_mb=self.prefix_cache_mb, seed=self.seed,
-            )
+            engine = _load_engine(path, n_ctx=self.n_ctx, n_threads=self.n_threads,
+                                  prefix_cache_mb=self.prefix_cache_mb, seed=self.seed)
+            if self.lora_path is not None:
+                if not Path(self.lora_path).is_file():
+                    raise ConfigError(
+                        f"LoRA adapter not found: {self.lora_path}. Pass the path of a GGUF LoRA adapter file."
+                    )
+                engine.executor.submit(engine.load_adapter, self.lora_path).result()
+            self._engine = engine
         return self._engine
 
     def load(self) -> float:
@@ -333,6 +380,7 @@ class LocalModel(BaseChatModel):
 
     def _complete_blocking(self, engine: _Engine, messages: list[Message], opts: dict[str, Any]) -> Completion:
         llm = engine.llm
+        engine.use_adapter(self.lora_path, self.lora_scale)
         prompt, stops = render_prompt(messages, fmt=self.prompt_format, responder=opts.get("responder"))
         schema = opts.get("json_schema")
         if schema is not None:
@@ -367,6 +415,7 @@ class LocalModel(BaseChatModel):
         prompt_tokens = cached = 0
         model = opts.get("response_model")
         run = None
+        grammar = None
         if schema is not None and model is not None and self.optimistic_json:
             # Grammar-constrained sampling checks every one of Gemma's 262k tokens at every
             # step (about 4x slower per token here). So first generate freely and stop
@@ -405,6 +454,7 @@ class LocalModel(BaseChatModel):
             finish_reason=run.finish_reason,
             model=self.name,
             ttft_s=run.ttft,
+            constrained=grammar is not None,
         )
 
 

@@ -151,6 +151,7 @@ class CallerUsage:
 
     calls: int = 0
     errors: int = 0
+    constrained: int = 0  # answers forced into shape by a grammar (Completion.constrained)
     usage: Usage = field(default_factory=Usage)
     latency_s: float = 0.0
 
@@ -167,6 +168,7 @@ class UsageReport:
         for item in self.by_caller.values():
             out.calls += item.calls
             out.errors += item.errors
+            out.constrained += item.constrained
             out.usage = out.usage + item.usage
             out.latency_s += item.latency_s
         return out
@@ -177,6 +179,7 @@ class UsageReport:
             name: {
                 "calls": c.calls,
                 "errors": c.errors,
+                "constrained": c.constrained,
                 "prompt_tokens": c.usage.prompt_tokens,
                 "completion_tokens": c.usage.completion_tokens,
                 "cached_prompt_tokens": c.usage.cached_prompt_tokens,
@@ -212,6 +215,7 @@ class UsageModel(ModelWrapper):
         with self._lock:
             entry = self.usage.by_caller.setdefault(who, CallerUsage())
             entry.calls += 1
+            entry.constrained += bool(getattr(result, "constrained", False))
             entry.usage = entry.usage + result.usage
             entry.latency_s += result.latency_s
         return result

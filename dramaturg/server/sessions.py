@@ -39,6 +39,9 @@ from dramaturg.errors import ConfigError
 __all__ = ["DramaSession", "SessionMeta", "sessions_dir"]
 
 _ID = re.compile(r"^[a-z0-9][a-z0-9-]{2,63}$")
+#: The registry key whose adapter turns a player's words into stage actions
+#: (``dramaturg train adapters add theatre/ ADAPTER.gguf`` registers one).
+DRAMA_TOOL_KEY = "theatre/drama"
 
 
 def sessions_dir(home: Path | None = None) -> Path:
@@ -70,6 +73,8 @@ class DramaSession:
     def __init__(self, folder: Path, meta: SessionMeta) -> None:
         self.folder, self.meta = folder, meta
         self._model: Any = None
+        self._tool_model: Any = None
+        self._given = False  # a ready model was handed in (use_model): it plays every part
 
     # ------------------------------------------------------------ lifecycle
     @classmethod
@@ -133,6 +138,7 @@ class DramaSession:
     def use_model(self, model: Any) -> None:
         """Play with this ready :class:`~dramaturg.models.ChatModel` instead of loading ``meta.model``."""
         self._model = model
+        self._given = True
 
     def _chat(self) -> Any:
         if self._model is None:
@@ -140,6 +146,23 @@ class DramaSession:
 
             self._model = load_model(self.meta.model, trace=self.folder / "model-trace.jsonl")
         return self._model
+
+    def _tool_chat(self) -> Any:
+        """The tool agent's model: the adapter registered for the stage (``theatre/``), if any."""
+        chat = self._chat()
+        if self._given:
+            return chat
+        if self._tool_model is None:
+            from dramaturg.training.registry import AdapterRegistry
+
+            entry = AdapterRegistry().resolve(DRAMA_TOOL_KEY)
+            if entry is None:
+                self._tool_model = chat
+            else:
+                from dramaturg.models import load_model
+
+                self._tool_model = load_model(entry.model_spec(), trace=self.folder / "model-trace.jsonl")
+        return self._tool_model
 
     def _graph(self, saver: Any, *, auto: bool = False, max_turns: int | None = None) -> Any:
         from dramaturg.agents import ToolAgent
@@ -149,7 +172,7 @@ class DramaSession:
 
         chat = self._chat()
         return drama(self.blueprint, actor=Actor(model=chat), director=Director(model=chat),
-                     tool_agent=ToolAgent(model=chat), player=None if auto else self.meta.player,
+                     tool_agent=ToolAgent(model=self._tool_chat()), player=None if auto else self.meta.player,
                      mode=self.meta.mode, reflect_every=self.meta.reflect_every,
                      max_scene_steps=self.meta.max_scene_steps,
                      max_turns=max_turns if max_turns is not None else self.meta.max_turns, checkpointer=saver)

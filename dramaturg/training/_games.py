@@ -25,7 +25,14 @@ from dramaturg.evals.cases import Case
 from dramaturg.models import Message, assistant
 from dramaturg.models.base import structured_prompt
 
-__all__ = ["PlayedGame", "case_for_game", "games_for", "play_commands", "tool_agent_messages"]
+__all__ = [
+    "PlayedGame",
+    "case_for_game",
+    "games_for",
+    "play_commands",
+    "searching_plan",
+    "tool_agent_messages",
+]
 
 
 def case_for_game(game: str, *, seed: int | None = None) -> Case:
@@ -165,6 +172,48 @@ def play_commands(
                 break
         played.won = bool(info.get("won"))
     return played
+
+
+def searching_plan(case: Case, *, detours: int, seed: int) -> list[str] | None:
+    """The gold plan of an ALFWorld-style game, after a search for the object.
+
+    A gold plan goes straight to where the object lies, which an agent that
+    has only seen the room cannot know; trained on such plans alone, a tool
+    agent learns to guess. Here the agent first visits ``detours`` other
+    receptacles (chosen with ``seed``), opening the closed ones, and finds
+    nothing, then follows the gold plan: what a sensible search looks like.
+
+    Returns ``None`` when the game has no object to take, or when a detour
+    would show the object (a trajectory that walks past it would teach that).
+    """
+    import random
+    import re
+
+    from dramaturg.evals.agents import make_case_world
+
+    with make_case_world(case) as world:
+        obs, info = world.reset(seed=case.seed, options=case.options or None)
+        gold = list(info.get("gold_plan") or [])
+        take = next((re.match(r"take (.+?) \d+ from (.+)$", c) for c in gold if c.startswith("take ")), None)
+        if take is None:
+            return None
+        thing, source = take.group(1), take.group(2)
+        others = sorted(
+            c.removeprefix("go to ")
+            for c in info.get("admissible_actions") or []
+            if c.startswith("go to ") and c.removeprefix("go to ") != source
+        )
+        random.Random(seed).shuffle(others)
+        commands: list[str] = []
+        for place in others[:detours]:
+            for command in (f"go to {place}", f"open {place}"):
+                if command not in (info.get("admissible_actions") or []):
+                    continue
+                obs, _, terminated, _, info = world.step(command)
+                commands.append(command)
+                if thing in obs or terminated:
+                    return None
+    return commands + gold
 
 
 def tool_agent_messages(

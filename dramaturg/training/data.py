@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import json
 import os
+import random
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -68,7 +69,8 @@ class SFTExample:
         messages: the prompt, then ``{"role": "assistant", "content": '{"command": ...}'}``.
         game: the game it comes from (what the train/valid/test split is made of).
         world: the world id.
-        source: ``gold`` (a gold plan) or ``trace`` (a successful run).
+        source: ``gold`` (a gold plan), ``search`` (a gold plan after a search, see
+            ``build_sft_data(search=...)``) or ``trace`` (a successful run).
         step: the step of the game.
     """
 
@@ -315,12 +317,14 @@ def build_sft_data(
     out_path: str | os.PathLike[str],
     *,
     splits: Sequence[str] = ("seen", "unseen"),
+    test_split: str | None = None,
     traces: Sequence[str | os.PathLike[str]] = (),
     test_frac: float = 0.2,
     valid_frac: float = 0.1,
     split_seed: int = 0,
     history_turns: int = 6,
     max_observation_chars: int = 600,
+    search: int = 0,
     progress: bool = False,
 ) -> DataSummary:
     """Play the gold plans of games (and replay successful runs) into a data file.
@@ -330,6 +334,9 @@ def build_sft_data(
         seeds: the game seeds of each world.
         out_path: the JSONL file to write; the game splits go to ``<out>.splits.json``.
         splits: the ALFWorld-style splits to generate games from.
+        test_split: hold out every game of this ALFWorld-style split for test
+            (``"unseen"``: train on seen floor plans and objects, test on unseen
+            ones); the other games are shared by train and valid only.
         traces: evaluation run directories whose won world episodes are added
             (with their own games, which are split like the others).
         test_frac, valid_frac: the share of games held out for test and valid
@@ -337,11 +344,16 @@ def build_sft_data(
         split_seed: seeds the assignment of games to splits.
         history_turns, max_observation_chars: the tool agent's settings (keep
             them equal to the agent that will use the adapter).
+        search: ALFWorld-style games: before the gold plan, visit 0 to ``search``
+            other receptacles (a number drawn per game), as an agent that cannot
+            see where the object lies must (see
+            :func:`~dramaturg.training._games.searching_plan`); a game whose
+            search would pass the object keeps its plain gold plan.
         progress: show a progress bar.
     """
     from rich.progress import track
 
-    from dramaturg.training._games import games_for, play_commands
+    from dramaturg.training._games import games_for, play_commands, searching_plan
 
     out_path = Path(out_path)
     cases = games_for(worlds, seeds, splits=splits)
@@ -350,7 +362,14 @@ def build_sft_data(
     failed: list[str] = []
     skipped = 0
     for case in track(cases, description="gold plans", disable=not progress):
-        played = play_commands(case, None, agent=agent, source="gold")
+        plan = None
+        if search > 0 and (case.world or "").startswith("alfworld/"):
+            rng = random.Random(f"{split_seed}/{case.id}")
+            detours = rng.randint(0, search)
+            plan = searching_plan(case, detours=detours, seed=rng.randrange(1 << 30)) if detours else None
+        played = play_commands(case, plan, agent=agent, source="gold" if plan is None else "search")
+        if plan is not None and not played.won:  # the search changed the game: keep the gold plan
+            played = play_commands(case, None, agent=agent, source="gold")
         skipped += played.skipped
         if not played.won:
             failed.append(case.id)
@@ -366,7 +385,20 @@ def build_sft_data(
         raise ConfigError(
             f"no game produced any example (failed: {failed[:5]}); check the world ids and seeds"
         )
-    games = assign_games(list(by_game), test_frac=test_frac, valid_frac=valid_frac, seed=split_seed)
+    if test_split is not None:
+        held = sorted(g for g in by_game if f"/{test_split}/" in g)
+        if not held:
+            raise ConfigError(
+                f"no game of the {test_split!r} split to hold out; add it to the splits "
+                f"(--split {test_split})"
+            )
+        rest = [g for g in by_game if g not in set(held)]
+        games = assign_games(rest, test_frac=0.0, valid_frac=valid_frac, seed=split_seed)
+        games["test"] = held
+    else:
+        games = assign_games(
+            list(by_game), test_frac=test_frac, valid_frac=valid_frac, seed=split_seed
+        )
     check_splits(games)
     by_split = {name: [e for g in games[name] for e in by_game[g]] for name in SPLITS}
     by_split, duplicates, leaks = dedupe(by_split)

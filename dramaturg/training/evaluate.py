@@ -8,6 +8,11 @@ each run's traces give per-step figures:
 * ``valid_rate``: steps that produced a command the world accepted (no
   model failure, no error from the world). With admissible lists the
   answer is constrained to them, so this mostly counts model failures.
+* ``free_valid_rate``: steps whose command the model wrote by itself: the
+  local backend's free (unconstrained) answer was already a valid JSON
+  object naming an admissible command, with no grammar needed to force it
+  into shape. This is the valid-command rate of the model, not of the
+  decoder.
 * ``completion_tokens``: tokens generated per step. The local backend first
   decodes freely and falls back to grammar-constrained decoding when the
   answer does not parse, so this also shows how often the model got the
@@ -32,7 +37,7 @@ __all__ = ["compare_adapter", "step_stats"]
 
 def step_stats(run_dir: str | os.PathLike[str]) -> dict[str, float]:
     """Per-step figures of a run's traces (see the module docstring)."""
-    steps = valid = tokens = 0
+    steps = valid = free = tokens = 0
     latency = 0.0
     for trace in sorted((Path(run_dir) / "traces").glob("*.jsonl")):
         for line in trace.read_text(encoding="utf-8").splitlines():
@@ -42,14 +47,18 @@ def step_stats(run_dir: str | os.PathLike[str]) -> dict[str, float]:
             if "step" not in step:
                 continue  # an episode's crash record
             steps += 1
-            valid += bool(step.get("action")) and not step.get("error")
+            ok = bool(step.get("action")) and not step.get("error")
+            valid += ok
+            free += ok and not step.get("constrained")
             tokens += int(step.get("completion_tokens") or 0)
             latency += float(step.get("latency_s") or 0.0)
     if not steps:
-        return {"steps": 0, "valid_rate": 0.0, "completion_tokens": 0.0, "latency_s": 0.0}
+        return {"steps": 0, "valid_rate": 0.0, "free_valid_rate": 0.0,
+                "completion_tokens": 0.0, "latency_s": 0.0}
     return {
         "steps": steps,
         "valid_rate": valid / steps,
+        "free_valid_rate": free / steps,
         "completion_tokens": tokens / steps,
         "latency_s": latency / steps,
     }
@@ -68,6 +77,7 @@ def compare_adapter(
     temperature: float = 0.0,
     backend: str = "mp",
     workers: int | None = 1,
+    limit: int | None = None,
     progress: bool = True,
 ) -> dict[str, dict[str, Any]]:
     """Play ``split``'s games of ``data`` without and with ``adapter``; return both rows.
@@ -80,13 +90,19 @@ def compare_adapter(
         scale: the adapter's strength.
         base_model: the ``local`` model spec the adapter is added to.
         max_steps, attempts, backend, workers: as for :func:`~dramaturg.evals.run_eval`.
+        limit: play at most this many games, taken in turn from each task type
+            (so every type is represented).
         temperature: the tool agent's sampling temperature (0: greedy, so the two runs
             differ only by the adapter).
+
+    The rows are also written to ``out/compare.json``.
     """
     from dramaturg.evals import AgentSpec, run_eval
     from dramaturg.training.data import split_cases
 
     suite = split_cases(data, split)
+    if limit is not None and len(suite.cases) > limit:
+        suite = suite.model_copy(update={"cases": _round_robin(suite.cases, limit)})
     adapter = Path(adapter).resolve()
     sep = "&" if "?" in base_model else "?"
     with_adapter = f"{base_model}{sep}lora={quote(str(adapter), safe='/')}&lora_scale={scale}"
@@ -111,4 +127,25 @@ def compare_adapter(
             "stderr": overall.get("stderr", 0.0),
             **step_stats(run_dir),
         }
+    _write_json(Path(out) / "compare.json", {"data": str(data), "adapter": str(adapter),
+                                             "split": split, "max_steps": max_steps, "rows": rows})
     return rows
+
+
+def _write_json(path: Path, value: Any) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(value, indent=1) + "\n", encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def _round_robin(cases: list[Any], limit: int) -> list[Any]:
+    """``limit`` cases, one of each task type in turn (in the suite's order within a type)."""
+    by_type: dict[str, list[Any]] = {}
+    for case in cases:
+        by_type.setdefault(case.task_type or "", []).append(case)
+    picked: list[Any] = []
+    while len(picked) < limit:
+        for queue in by_type.values():
+            if queue and len(picked) < limit:
+                picked.append(queue.pop(0))
+    return picked

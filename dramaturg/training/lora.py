@@ -22,7 +22,9 @@ import json
 import math
 import os
 import shutil
+import sys
 import time
+import warnings
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -185,6 +187,24 @@ def _progress_bar(enabled: bool) -> Any:
     )
 
 
+def _milestone(done: int, total: int, start: int) -> bool:
+    """About every tenth of the run (and its last step): when a log line is written."""
+    every = max(1, total // 10)
+    return done == total or (done - start) % every == 0
+
+
+def _log_step(done: int, total: int, losses: list[float], train_s: float, start: int) -> None:
+    """A plain line on stderr for runs without a progress bar (logs, CI, nohup)."""
+    recent = losses[-10:]
+    per_step = train_s / max(1, done - start)
+    print(
+        f"LoRA step {done}/{total}: loss {sum(recent) / len(recent):.3f}, "
+        f"{per_step:.1f} s/step, about {per_step * (total - done) / 60:.0f} min left",
+        file=sys.stderr,
+        flush=True,
+    )
+
+
 def _order(torch: Any, n: int, batch: int, total: int, seed: int) -> list[list[int]]:
     """The batches of every step: a fresh shuffle per epoch, fixed by the seed (so a resume continues it)."""
     batches: list[list[int]] = []
@@ -298,7 +318,9 @@ def train_lora(
         bias="none",
         task_type="CAUSAL_LM",
     )
-    peft_model = peft.get_peft_model(model, config)
+    with warnings.catch_warnings():  # peft asks transformers about a renamed setting
+        warnings.filterwarnings("ignore", message=".*is_gradient_checkpointing.*", category=FutureWarning)
+        peft_model = peft.get_peft_model(model, config)
     params = [p for p in peft_model.parameters() if p.requires_grad]
     optimizer = torch.optim.AdamW(params, lr=lr, weight_decay=0.0)
     warmup = max(1, total // 10)
@@ -330,6 +352,8 @@ def train_lora(
             train_s += time.perf_counter() - t0
             losses.append(float(loss.detach()))
             bar.update(task, advance=1, loss=f"{losses[-1]:.3f}")
+            if not progress and _milestone(step + 1, total, start):
+                _log_step(step + 1, total, losses, train_s, start)
             if (step + 1) % save_every == 0 and step + 1 < total:
                 save_checkpoint(torch, peft_model, optimizer, scheduler, out, step + 1, losses)
     peft_model.eval()

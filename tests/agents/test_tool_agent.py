@@ -16,3 +16,13 @@ def test_the_history_window_moves_in_blocks_so_prompts_only_grow_at_the_end():
     assert max(shown) == 6 and min(shown[6:]) >= 4  # never more than asked, never much less
     grew = sum(1 for a, b in itertools.pairwise(prompts) if b[:len(a) - 1] == a[:-1])
     assert grew >= 13  # most steps keep every earlier message (the cache holds); one turn in three shifts
+
+
+def test_a_copy_of_the_goal_in_the_observation_is_left_out():
+    goal = "Open the chest, take the key and put it on the stove in the kitchen."
+    agent = ToolAgent(model=ScriptedModel([]), max_observation_chars=80)
+    intro = f"{goal}\n\n-= Bedroom =-\nYou are in a bedroom. There is a chest here."
+    [_, shown] = agent.prompt(goal=goal, observation=intro)
+    assert shown["content"] == "-= Bedroom =-\nYou are in a bedroom. There is a chest here."
+    [_, short] = agent.prompt(goal="go", observation="go east to go")  # a short goal is a word, not a copy
+    assert short["content"] == "go east to go"

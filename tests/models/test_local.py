@@ -6,10 +6,12 @@ import asyncio
 import time
 
 import pytest
+from pydantic import BaseModel, Field
 
 from dramaturg.errors import ConfigError, ModelError
 from dramaturg.models import LocalModel, assistant, system, user
 from dramaturg.models._weights import default_weights
+from dramaturg.models.base import json_schema_of
 
 from .schemas import Beat, Mood
 
@@ -114,3 +116,22 @@ def test_lora_paths_are_checked(tmp_path):
     # A full model is not an adapter: llama.cpp refuses it, and we say which file.
     with pytest.raises(ConfigError, match="LoRA"):
         LocalModel(lora_path=default_weights(), n_ctx=256).load()
+
+
+
+class _Word(BaseModel):
+    word: str
+
+
+class _Impossible(BaseModel):
+    word: str = Field(pattern="^zq[xv]{3}$")
+
+
+def test_an_answer_forced_by_the_grammar_is_marked_constrained(model):
+    """A well-prompted call is answered by the free pass; an answer no one writes needs the grammar."""
+    shots = [system("Answer with JSON."), user("Say yes."), assistant('{"word": "yes"}'), user("Say no.")]
+    free = model.complete_sync(shots, json_schema=json_schema_of(_Word), response_model=_Word, temperature=0)
+    assert _Word.model_validate_json(free.text) and not free.constrained
+    forced = model.complete_sync(shots, json_schema=json_schema_of(_Impossible), response_model=_Impossible,
+                                 temperature=0)
+    assert forced.constrained and _Impossible.model_validate_json(forced.text).word.startswith("zq")

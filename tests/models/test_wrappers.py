@@ -114,3 +114,21 @@ def test_wrappers_reach_through_to_backend_attributes():
     model = wrap(ScriptedModel(["a"]), trace=None)
     assert model.remaining == 1  # a ScriptedModel attribute, through two wrappers
     assert model.name == "scripted"
+
+
+def test_answers_forced_by_a_grammar_are_counted():
+    from dramaturg.models.base import BaseChatModel, Completion
+
+    class Half(BaseChatModel):
+        name = "half"
+        n = 0
+
+        async def complete(self, messages, **opts):
+            self.n += 1
+            return Completion(text="x", constrained=self.n % 2 == 0)
+
+    model = UsageModel(Half())
+    for _ in range(5):
+        model.complete_sync([user("x")], caller="tool-agent")
+    assert model.usage.total.constrained == 2
+    assert model.usage.as_dict()["tool-agent"]["constrained"] == 2

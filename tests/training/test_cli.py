@@ -95,6 +95,9 @@ def test_eval_plays_the_held_out_games_with_and_without_the_adapter(trained_cli,
             for line in (out / "eval" / label / "episodes.jsonl").read_text().splitlines()
         ]
         assert episode["status"] == "done" and episode["steps"] == 2
+    rows = json.loads((out / "eval" / "compare.json").read_text())["rows"]
+    assert set(rows) == {"base", "adapter"} and rows["adapter"]["steps"] == 2
+    assert 0.0 <= rows["adapter"]["free_valid_rate"] <= rows["adapter"]["valid_rate"] <= 1.0
 
 
 def test_adapters_commands(tiny_gguf, tmp_path):
@@ -108,3 +111,29 @@ def test_adapters_commands(tiny_gguf, tmp_path):
     assert runner.invoke(train_app, ["adapters", "remove", "alfworld/"]).exit_code == 0
     gone = runner.invoke(train_app, ["adapters", "remove", "alfworld/"])
     assert gone.exit_code == 1 and "no adapter is registered" in gone.output
+
+
+@pytest.mark.model
+def test_run_gives_the_tool_agent_the_adapter_registered_for_its_world(_isolated_home, tmp_path):
+    """`dramaturg run` uses the registry by default: the tool agent runs on the embedded model with
+    the world's adapter (sharing the base), and its usage is reported under that model."""
+    from dramaturg.cli import app
+
+    # An adapter in the real model's shape (a tool of ours did not make it: no identity keys).
+    adapter = write_lora_adapter(
+        tmp_path / "stagehand.gguf", hidden=640, heads=4, head_dim=256, layers=18
+    )
+    AdapterRegistry().add("theatre/", adapter, scale=0.02)
+    result = runner.invoke(app, ["run", "--world", "theatre/elsinore", "--max-steps", "2"])
+    assert result.exit_code == 0, result.output
+    run_dir = next((_isolated_home / "runs").iterdir())
+    assert json.loads((run_dir / "run.json").read_text())["tool_model"] == "registry"
+    usage = json.loads((run_dir / "usage.json").read_text())
+    [key] = [k for k in usage if k.startswith("tool-agent")]
+    assert "+stagehand" in key and usage[key]["calls"] >= 2
+    plain = runner.invoke(
+        app, ["run", "--world", "theatre/elsinore", "--max-steps", "1", "--tool-model", "main"]
+    )
+    assert plain.exit_code == 0, plain.output
+    newest = max((_isolated_home / "runs").iterdir(), key=lambda p: p.name)
+    assert "tool-agent" in json.loads((newest / "usage.json").read_text())

@@ -11,7 +11,7 @@ from dramaturg.errors import ConfigError
 from dramaturg.evals import DatasetError
 from dramaturg.models import assistant, system, user
 from dramaturg.training import SFTExample, build_sft_data, check_splits, load_sft_data, load_splits
-from dramaturg.training._splits import assign_games, dedupe, splits_path
+from dramaturg.training._splits import assign_games, dedupe, split_cases, splits_path
 
 GOOD = {
     "messages": [
@@ -148,6 +148,67 @@ def test_duplicates_are_kept_once_and_held_out_copies_leave_train():
     assert len(kept["test"]) == 1 and len(kept["valid"]) == 1
     assert (duplicates, leaks) == (2, 2)
 
+
+
+def _fake_games(monkeypatch) -> None:
+    """Gold-plan play replaced by one example per game (the split logic is what is tested)."""
+    from dramaturg.training import _games
+
+    def play(case, commands, *, agent, source, goals=None, observations=None):
+        record = SFTExample(
+            messages=[user(f"in {case.id}"), assistant('{"command": "look"}')], game=case.id
+        )
+        return _games.PlayedGame(examples=[record.to_json()], won=True)
+
+    monkeypatch.setattr(_games, "play_commands", play)
+
+
+def test_a_held_out_split_goes_to_test_whole(monkeypatch, tmp_path):
+    _fake_games(monkeypatch)
+    out = tmp_path / "alf.jsonl"
+    summary = build_sft_data(
+        ["alfworld/pick_and_place_simple", "alfworld/look_at_obj_in_light"],
+        range(5),
+        out,
+        test_split="unseen",
+        valid_frac=0.2,
+    )
+    games = load_splits(out)
+    assert games == summary.games
+    assert games["test"] and all("/unseen/" in g for g in games["test"])
+    assert len(games["test"]) == 10  # every unseen game, whatever test_frac says
+    assert all("/seen/" in g for g in games["train"] + games["valid"]) and len(games["valid"]) == 2
+    assert split_cases(out, "test").cases[0].world_kwargs == {"split": "unseen"}
+    with pytest.raises(ConfigError, match="no game of the 'unseen' split"):
+        build_sft_data(
+            ["alfworld/pick_and_place_simple"], range(2), out, splits=("seen",), test_split="unseen"
+        )
+
+
+def test_a_limited_eval_takes_every_task_type_in_turn():
+    from dramaturg.evals.cases import Case
+    from dramaturg.training.evaluate import _round_robin
+
+    cases = [Case(id=f"{t}/{i}", task_type=t, world="w") for t in ("a", "b", "c") for i in range(4)]
+    assert [c.id for c in _round_robin(cases, 5)] == ["a/0", "b/0", "c/0", "a/1", "b/1"]
+
+
+def test_step_stats_tell_the_models_own_valid_commands_from_forced_ones(tmp_path):
+    from dramaturg.training import step_stats
+
+    steps = [
+        {"step": 1, "action": "look", "completion_tokens": 6, "constrained": 0, "latency_s": 1.0},
+        {"step": 2, "action": "go east", "completion_tokens": 30, "constrained": 1, "latency_s": 3.0},
+        {"step": 3, "action": "", "error": "model failed", "constrained": 1, "latency_s": 2.0},
+        {"step": 4, "action": "open door", "completion_tokens": 8, "latency_s": 2.0},
+    ]
+    (tmp_path / "traces").mkdir()
+    (tmp_path / "traces" / "g.jsonl").write_text(
+        "".join(json.dumps(s) + "\n" for s in steps) + '{"crashed": true}\n'
+    )
+    stats = step_stats(tmp_path)
+    assert stats["steps"] == 4 and stats["valid_rate"] == 0.75 and stats["free_valid_rate"] == 0.5
+    assert stats["completion_tokens"] == 11.0 and stats["latency_s"] == 2.0
 
 # ------------------------------------------------------------------ real games
 @pytest.fixture(scope="module")
@@ -290,3 +351,25 @@ def test_successful_runs_become_the_same_examples_as_gold_plans(built, tmp_path)
     assert from_traces(tmp_path / "lost", suite=suite) == []  # lost episodes teach nothing
     with pytest.raises(ConfigError, match="pass suite="):
         from_traces(tmp_path / "run")
+
+
+def test_a_search_before_the_gold_plan_visits_other_places_and_still_wins(tmp_path):
+    from dramaturg.training._games import case_for_game, play_commands, searching_plan
+    from dramaturg.training.data import _agent
+
+    case = case_for_game("alfworld/pick_cool_then_place_in_recep/seen/0")
+    plan = searching_plan(case, detours=2, seed=0)
+    assert plan is not None
+    take = next(c for c in plan if c.startswith("take "))
+    source = take.split(" from ", 1)[1]
+    detour = plan[: plan.index(f"go to {source}")]
+    assert [c for c in detour if c.startswith("go to ")] and f"go to {source}" not in detour
+    assert all(c.startswith(("go to ", "open ")) for c in detour)
+    played = play_commands(case, plan, agent=_agent(6, 600), source="search")
+    assert played.won and not played.skipped and len(played.examples) == len(plan)
+    summary = build_sft_data(
+        ["alfworld/pick_cool_then_place_in_recep"], range(2), tmp_path / "d.jsonl",
+        splits=("seen",), search=3, test_frac=0.5, valid_frac=0.0,
+    )
+    sources = {e.source for e in load_sft_data(tmp_path / "d.jsonl")}
+    assert "search" in sources and not summary.failed_games

@@ -223,7 +223,7 @@ def test_a_stopped_run_resumes_from_its_last_checkpoint(tiny_base, tmp_path, mon
         train_lora(_examples(), out=tmp_path / "stopped", **{**settings, "lr": 5e-3})
 
 
-def test_examples_longer_than_max_len_are_left_out_and_counted(tiny_base, tmp_path):
+def test_examples_longer_than_max_len_are_left_out_and_counted(tiny_base, tmp_path, capsys):
     long = SFTExample(
         messages=[user("word " * 400), assistant('{"command": "look"}')], game="g/long"
     )
@@ -236,6 +236,7 @@ def test_examples_longer_than_max_len_are_left_out_and_counted(tiny_base, tmp_pa
         progress=False,
     )
     assert (result.examples, result.skipped) == (2, 1)
+    assert "LoRA step 1/1: loss" in capsys.readouterr().err  # without a bar, plain log lines
     with pytest.raises(ConfigError, match="fits in max_len=8"):
         train_lora(
             _examples(2), out=tmp_path / "run2", base=tiny_base, steps=1, max_len=8, progress=False
@@ -256,3 +257,37 @@ def test_metadata_reader_sees_the_adapter_identity(trained):
     _, adapter = trained
     meta = read_gguf_metadata(adapter)
     assert len(meta["dramaturg.base.fingerprint"]) == 16
+
+
+# ------------------------------------------------------------------ one base, many adapters
+@pytest.mark.model
+def test_adapters_share_one_base_and_are_swapped_per_call(trained, tiny_gguf, tmp_path):
+    """Tool agents with different adapters share one llama.cpp model and context; each call
+    sees exactly its own adapter (the logits a model loaded for that adapter alone gives)."""
+    from dramaturg.models import LocalModel
+
+    _, trained_adapter = trained
+    other = write_lora_adapter(tmp_path / "other.gguf", seed=3)
+    specs = [None, trained_adapter, other]
+    msgs = [system("You play a text game."), user("You see a key 3.")]
+
+    def logits(model: LocalModel) -> np.ndarray:
+        """The next-token logits at the end of the prompt of a real call."""
+        import llama_cpp
+
+        model.complete_sync(msgs, max_tokens=1, temperature=0)
+        llm = model.engine.llm
+        row = llama_cpp.llama_get_logits_ith(llm.ctx, -1)
+        return np.ctypeslib.as_array(row, shape=(llm.n_vocab(),)).copy()
+
+    # A different seed is a different engine: each of these has a context to itself.
+    alone = [logits(LocalModel(tiny_gguf, lora_path=s, n_ctx=256, seed=100 + i)) for i, s in enumerate(specs)]
+    shared = [LocalModel(tiny_gguf, lora_path=s, n_ctx=256, seed=7) for s in specs]
+    assert shared[0].engine is shared[1].engine is shared[2].engine
+    assert len(shared[0].engine.adapters) == 2
+    for i in (1, 0, 2, 1, 2, 0, 0, 1):  # switching, and the same adapter twice running
+        got = logits(shared[i])
+        assert np.abs(got - alone[i]).max() < 1e-4, f"a call with adapter {specs[i]} saw another one"
+    for a in range(3):  # the adapters move the logits, so a mix-up would show
+        for b in range(a):
+            assert np.abs(alone[a] - alone[b]).max() > 0.1

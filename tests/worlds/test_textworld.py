@@ -20,6 +20,7 @@ def test_gold_plan_wins_on_a_freshly_generated_game(challenge):
     with make_world(f"textworld/{challenge}") as world:
         obs, info = world.reset(seed=1)
         assert obs and info["gold_plan"], "every challenge has a walkthrough"
+        assert "$$" not in obs and obs[0].isalnum(), "the ASCII-art logo is left out"
         assert info["admissible_actions"] and info["max_score"] > 0
         total = 0.0
         for command in info["gold_plan"]:

@@ -171,6 +171,9 @@ class PlayedWorld(BaseWorld):
         return text.strip()
 
 
+_LOGO_LINE = re.compile(r"^[\s_|\\/$<>]+$")
+
+
 class TextWorldWorld(PlayedWorld):
     """TextWorld games generated offline with ``tw-make``, one per seed, cached.
 
@@ -227,4 +230,8 @@ class TextWorldWorld(PlayedWorld):
         text = text.split("Would you like to RESTART, RESTORE", 1)[0]
         lines = [ln.rstrip() for ln in text.splitlines()]
         lines = [ln for ln in lines if not re.match(r"^>\s{10,}", ln)]
+        # The first observation opens with the TEXTWORLD logo in ASCII art: 18 lines
+        # (about 250 tokens) that would fill an agent's cut of the observation.
+        while lines and (not lines[0].strip() or _LOGO_LINE.match(lines[0])):
+            lines.pop(0)
         return "\n".join(lines).strip()
