@@ -3,7 +3,8 @@
     python benchmarks/bench_training.py                      # speed, size, latency (about 10 minutes)
     python benchmarks/bench_training.py --heldout --work runs/bench-training
         # also train and compare on held-out TextWorld and ALFWorld-style unseen games
-        # (about 2 hours on 2 cores; every step resumes, so a stopped run goes on)
+        # (about 2 hours on 2 cores; every step resumes, so a stopped run goes on;
+        # an experiment whose comparison is already in WORK is read, not rerun)
 
 1. Training time per 100 examples on this machine's cores: a few LoRA steps on
    real tool-agent examples (TextWorld gold plans, the lengths the tool agent
@@ -60,11 +61,11 @@ HELDOUT = {
 }
 
 
-def dramaturg(*args: str) -> str:
+def dramaturg(*args: str, run: bool = True) -> str:
     """Run a `dramaturg` command; return it as a shell line (for the section)."""
-    command = ["dramaturg", *args]
-    subprocess.run([sys.executable, "-m", "dramaturg", *args], check=True)
-    return shlex.join(command)
+    if run:
+        subprocess.run([sys.executable, "-m", "dramaturg", *args], check=True)
+    return shlex.join(["dramaturg", *args])
 
 
 def examples_for_speed(work: Path) -> Path:
@@ -153,10 +154,12 @@ def heldout(work: Path) -> list[dict]:
     rows = []
     for name, (folder, train_args, eval_args) in HELDOUT.items():
         out = work / folder
+        # A finished experiment is read, not run again (delete its folder to rerun it).
+        run = not (out / "eval" / "compare.json").is_file()
         train_cmd = dramaturg("train", "tool-agent", *train_args, "--no-register", "--no-progress",
-                              "--out", str(out))
+                              "--out", str(out), run=run)
         eval_cmd = dramaturg("train", "eval", str(out), "--temperature", "0", "--workers", "2",
-                             *eval_args, "--no-progress")
+                             *eval_args, "--no-progress", run=run)
         trained = json.loads((out / "train" / "train.json").read_text())["result"]
         splits = json.loads((out / "data.splits.json").read_text())
         data_rows = [json.loads(line) for line in (out / "data.jsonl").read_text().splitlines() if line]

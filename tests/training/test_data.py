@@ -319,7 +319,7 @@ def test_the_local_backend_tokenizes_exactly_the_training_text(built):
 
     fake = FakeLlama()
     model = LocalModel(n_ctx=4096)
-    model._engine = _Engine(fake, 0.0)
+    model._engine = _Engine(fake, 0.0, Path("unused.gguf"))
     admissible = example.prompt[-1]["content"].split("\nCommands: ")[1].split(", ")
     schema = _command_schema(admissible)
     messages = [m for m in example.prompt if not m["content"].startswith("Answer with one JSON")]
