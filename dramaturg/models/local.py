@@ -357,11 +357,7 @@ class LocalModel(BaseChatModel):
             path = self.model_path or default_weights()
             engine = _load_engine(path, n_ctx=self.n_ctx, n_threads=self.n_threads,
                                   prefix_cache_mb=self.prefix_cache_mb, seed=self.seed)
-            if self.lora_path is not None:
-                if not Path(self.lora_path).is_file():
-                    raise ConfigError(
-                        f"LoRA adapter not found: {self.lora_path}. Pass the path of a GGUF LoRA adapter file."
-                    )
+            if self.lora_path is not None:  # checked and loaded now, so a bad adapter fails at load
                 engine.executor.submit(engine.load_adapter, self.lora_path).result()
             self._engine = engine
         return self._engine

@@ -98,6 +98,7 @@ def compare_adapter(
     The rows are also written to ``out/compare.json``.
     """
     from dramaturg.evals import AgentSpec, run_eval
+    from dramaturg.training._checkpoints import write_json
     from dramaturg.training.data import split_cases
 
     suite = split_cases(data, split)
@@ -127,15 +128,9 @@ def compare_adapter(
             "stderr": overall.get("stderr", 0.0),
             **step_stats(run_dir),
         }
-    _write_json(Path(out) / "compare.json", {"data": str(data), "adapter": str(adapter),
-                                             "split": split, "max_steps": max_steps, "rows": rows})
+    write_json(Path(out) / "compare.json", {"data": str(data), "adapter": str(adapter),
+                                            "split": split, "max_steps": max_steps, "rows": rows})
     return rows
-
-
-def _write_json(path: Path, value: Any) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(value, indent=1) + "\n", encoding="utf-8")
-    os.replace(tmp, path)
 
 
 def _round_robin(cases: list[Any], limit: int) -> list[Any]:
