@@ -175,45 +175,79 @@ def play_commands(
 
 
 def searching_plan(case: Case, *, detours: int, seed: int) -> list[str] | None:
-    """The gold plan of an ALFWorld-style game, after a search for the object.
+    """The gold plan of an ALFWorld-style game, with a search before each find.
 
-    A gold plan goes straight to where the object lies, which an agent that
-    has only seen the room cannot know; trained on such plans alone, a tool
-    agent learns to guess. Here the agent first visits ``detours`` other
-    receptacles (chosen with ``seed``), opening the closed ones, and finds
-    nothing, then follows the gold plan: what a sensible search looks like.
+    A gold plan goes straight to where the object lies (and, for the lamp
+    tasks, to where the lamp stands; for two objects, to where the second
+    one lies), which an agent that has only seen the room cannot know;
+    trained on such plans alone, a tool agent learns to guess. Here, before
+    each place the gold plan goes to in order to take something or use a
+    lamp, the agent first visits ``detours`` other receptacles (chosen with
+    ``seed``), opening the closed ones, and finds nothing there, then goes
+    on with the gold plan: what a sensible search looks like.
 
-    Returns ``None`` when the game has no object to take, or when a detour
-    would show the object (a trajectory that walks past it would teach that).
+    Returns ``None`` when the game has nothing to find, when a detour would
+    show the thing sought (a trajectory that walks past it would teach
+    that), or when the plan no longer wins after the detours.
     """
     import random
-    import re
 
     from dramaturg.evals.agents import make_case_world
 
     with make_case_world(case) as world:
         obs, info = world.reset(seed=case.seed, options=case.options or None)
         gold = list(info.get("gold_plan") or [])
-        take = next((re.match(r"take (.+?) \d+ from (.+)$", c) for c in gold if c.startswith("take ")), None)
-        if take is None:
+        finds = _finds(gold)
+        if not finds:
             return None
-        thing, source = take.group(1), take.group(2)
-        others = sorted(
-            c.removeprefix("go to ")
-            for c in info.get("admissible_actions") or []
-            if c.startswith("go to ") and c.removeprefix("go to ") != source
-        )
-        random.Random(seed).shuffle(others)
+        rng = random.Random(seed)
         commands: list[str] = []
-        for place in others[:detours]:
-            for command in (f"go to {place}", f"open {place}"):
-                if command not in (info.get("admissible_actions") or []):
-                    continue
-                obs, _, terminated, _, info = world.step(command)
-                commands.append(command)
-                if thing in obs or terminated:
-                    return None
-    return commands + gold
+        for i, command in enumerate(gold):
+            if i in finds and f"go to {finds[i][1]}" not in commands:  # a place already seen: no search
+                thing, place = finds[i]
+                others = sorted(
+                    c.removeprefix("go to ")
+                    for c in info.get("admissible_actions") or []
+                    if c.startswith("go to ") and c.removeprefix("go to ") != place
+                )
+                rng.shuffle(others)
+                for other in others[:detours]:
+                    for step in (f"go to {other}", f"open {other}"):
+                        if step not in (info.get("admissible_actions") or []):
+                            continue
+                        obs, _, terminated, _, info = world.step(step)
+                        commands.append(step)
+                        if thing in obs or terminated:
+                            return None
+            if command not in (info.get("admissible_actions") or [command]):
+                return None  # a detour changed what the gold plan can do (opened its receptacle)
+            obs, _, terminated, _, info = world.step(command)
+            commands.append(command)
+            if terminated:
+                break
+        return commands if info.get("won") else None
+
+
+def _finds(gold: Sequence[str]) -> dict[int, tuple[str, str]]:
+    """The gold plan's ``go to PLACE`` steps that lead to taking or using something
+    there, by index: ``{index: (thing, place)}`` (``thing`` without its number)."""
+    import re
+
+    finds: dict[int, tuple[str, str]] = {}
+    for i, command in enumerate(gold):
+        if not command.startswith("go to "):
+            continue
+        place = command.removeprefix("go to ")
+        rest = [c for c in gold[i + 1 : i + 3] if c != f"open {place}"]
+        if not rest:
+            continue
+        take = re.fullmatch(r"take (.+?) \d+ from (.+)", rest[0])
+        use = re.fullmatch(r"use (.+?) \d+", rest[0])
+        if take and take.group(2) == place:
+            finds[i] = (take.group(1), place)
+        elif use:
+            finds[i] = (use.group(1), place)
+    return finds
 
 
 def tool_agent_messages(

@@ -344,11 +344,11 @@ def build_sft_data(
         split_seed: seeds the assignment of games to splits.
         history_turns, max_observation_chars: the tool agent's settings (keep
             them equal to the agent that will use the adapter).
-        search: ALFWorld-style games: before the gold plan, visit 0 to ``search``
-            other receptacles (a number drawn per game), as an agent that cannot
-            see where the object lies must (see
-            :func:`~dramaturg.training._games.searching_plan`); a game whose
-            search would pass the object keeps its plain gold plan.
+        search: ALFWorld-style games: before each place the gold plan takes an
+            object from or uses a lamp at, visit 0 to ``search`` other receptacles
+            (a number drawn per game), as an agent that cannot see where things
+            lie must (see :func:`~dramaturg.training._games.searching_plan`); a
+            game whose search would pass what it looks for keeps its plain gold plan.
         progress: show a progress bar.
     """
     from rich.progress import track

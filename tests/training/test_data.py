@@ -373,3 +373,28 @@ def test_a_search_before_the_gold_plan_visits_other_places_and_still_wins(tmp_pa
     )
     sources = {e.source for e in load_sft_data(tmp_path / "d.jsonl")}
     assert "search" in sources and not summary.failed_games
+
+
+def test_the_lamp_is_searched_for_too_and_a_place_already_seen_is_not():
+    from dramaturg.training._games import _finds, case_for_game, searching_plan
+
+    lamp = case_for_game("alfworld/look_at_obj_in_light/seen/0")
+    plan = searching_plan(lamp, detours=2, seed=0)
+    assert plan is not None
+    use = next(i for i, c in enumerate(plan) if c.startswith("use "))
+    take = next(i for i, c in enumerate(plan) if c.startswith("take "))
+    between = [c for c in plan[take + 1 : use - 1] if c.startswith("go to ")]
+    assert between and plan[use - 1] not in between  # other places first, then the lamp's
+    # Two objects in one place: the second find goes straight back there.
+    gold = ["go to shelf 1", "take vase 1 from shelf 1", "go to table 1", "move vase 1 to table 1",
+            "go to shelf 1", "take vase 2 from shelf 1", "go to table 1", "move vase 2 to table 1"]
+    assert _finds(gold) == {0: ("vase", "shelf 1"), 4: ("vase", "shelf 1")}
+    assert _finds(["go to drawer 1", "open drawer 1", "take pen 2 from drawer 1"]) == {0: ("pen", "drawer 1")}
+    assert _finds(["go to desk 1", "use desklamp 1"]) == {0: ("desklamp", "desk 1")}
+    assert _finds(["go to sinkbasin 1", "clean mug 1 with sinkbasin 1"]) == {}
+    two = searching_plan(case_for_game("alfworld/pick_two_obj_and_place/seen/0"), detours=2, seed=0)
+    assert two is not None
+    takes = [i for i, c in enumerate(two) if c.startswith("take ")]
+    first_source = two[takes[0]].split(" from ", 1)[1]
+    assert len(takes) == 2 and two[takes[1]].endswith(f"from {first_source}")  # both lay there
+    assert two[takes[1] - 1] == f"go to {first_source}" and two[takes[1] - 2].startswith("move ")
