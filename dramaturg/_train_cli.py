@@ -96,6 +96,10 @@ def train_tool_agent(
         bool, typer.Option(help="Register the adapter for the worlds trained on.")
     ] = True,
     resume: Annotated[bool, typer.Option(help="Resume a stopped run in --out.")] = True,
+    workers: Annotated[
+        int | None,
+        typer.Option(help="Processes playing the games into data (default: one per CPU core)."),
+    ] = None,
     progress: Annotated[bool, typer.Option(help="Show progress bars.")] = True,
 ) -> None:
     """Build data from gold plans, train a LoRA adapter, export it to GGUF and register it."""
@@ -115,6 +119,7 @@ def train_tool_agent(
             test_frac=test_frac,
             valid_frac=valid_frac,
             split_seed=seed,
+            workers=workers,
             progress=progress,
         )
         console.print(
@@ -124,8 +129,7 @@ def train_tool_agent(
         )
         if data.failed_games:
             err_console.print(
-                f"[yellow]{len(data.failed_games)} game(s) whose gold plan did not win were left "
-                f"out:[/] {', '.join(data.failed_games[:5])}"
+                f"[yellow]{len(data.failed_games)} game(s) left out:[/] {'; '.join(data.failed_games[:5])}"
             )
         result = train_lora(
             data.path,

@@ -119,7 +119,7 @@ class DataSummary:
     duplicates: int = 0  # identical (prompt, answer) pairs dropped within a split
     leaks: int = 0  # train/valid examples dropped because a test (or valid) game has the same one
     skipped: int = 0  # gold commands that were not admissible at their step
-    failed_games: list[str] = field(default_factory=list)  # gold plans or traces that did not win
+    failed_games: list[str] = field(default_factory=list)  # "game id (why)": no win, or a failed world
 
 
 # ------------------------------------------------------------------ loading
@@ -311,6 +311,45 @@ def from_traces(
     return out
 
 
+def _play_game(job: tuple[Any, int, int, int, int]) -> tuple[str, list[dict[str, Any]], int, str | None]:
+    """One game's examples: ``(case id, records, skipped steps, why it failed or None)``."""
+    from dramaturg.training._games import play_commands, searching_plan
+    from dramaturg.worlds.base import WorldError
+
+    case, search, split_seed, history_turns, max_observation_chars = job
+    agent = _agent(history_turns, max_observation_chars)
+    try:
+        plan = None
+        if search > 0 and (case.world or "").startswith("alfworld/"):
+            rng = random.Random(f"{split_seed}/{case.id}")
+            detours = rng.randint(0, search)
+            plan = searching_plan(case, detours=detours, seed=rng.randrange(1 << 30)) if detours else None
+        played = play_commands(case, plan, agent=agent, source="gold" if plan is None else "search")
+        if plan is not None and not played.won:  # the search changed the game: keep the gold plan
+            played = play_commands(case, None, agent=agent, source="gold")
+    except WorldError as exc:
+        return case.id, [], 0, f"world failed: {exc}"
+    if not played.won:
+        return case.id, [], played.skipped, "the gold plan did not win"
+    return case.id, played.examples, played.skipped, None
+
+
+def _play_all(jobs: list[Any], workers: int | None, progress: bool) -> list[tuple[str, list[dict[str, Any]], int, str | None]]:
+    """:func:`_play_game` for every job, in the jobs' order, on ``workers`` processes."""
+    from concurrent.futures import ProcessPoolExecutor
+    from multiprocessing import get_context
+
+    from rich.progress import track
+
+    workers = min(len(jobs), workers or os.cpu_count() or 1)
+    if workers <= 1:
+        return [_play_game(job) for job in track(jobs, description="gold plans", disable=not progress)]
+    # spawn: the caller may have imported torch or started threads, which fork does not survive
+    with ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn")) as pool:
+        results = pool.map(_play_game, jobs)
+        return list(track(results, total=len(jobs), description="gold plans", disable=not progress))
+
+
 def build_sft_data(
     worlds: Sequence[str],
     seeds: Iterable[int],
@@ -325,6 +364,7 @@ def build_sft_data(
     history_turns: int = 6,
     max_observation_chars: int = 600,
     search: int = 0,
+    workers: int | None = None,
     progress: bool = False,
 ) -> DataSummary:
     """Play the gold plans of games (and replay successful runs) into a data file.
@@ -349,32 +389,28 @@ def build_sft_data(
             (a number drawn per game), as an agent that cannot see where things
             lie must (see :func:`~dramaturg.training._games.searching_plan`); a
             game whose search would pass what it looks for keeps its plain gold plan.
+        workers: processes playing games side by side (``None``: one per CPU core;
+            1: in this process). Each game's world runs in its own engine process
+            either way.
         progress: show a progress bar.
-    """
-    from rich.progress import track
 
-    from dramaturg.training._games import games_for, play_commands, searching_plan
+    A game whose world fails (an engine that crashes or stops answering) is
+    left out and listed in ``failed_games`` with the reason; the others are kept.
+    """
+    from dramaturg.training._games import games_for
 
     out_path = Path(out_path)
     cases = games_for(worlds, seeds, splits=splits)
-    agent = _agent(history_turns, max_observation_chars)
     by_game: dict[str, list[SFTExample]] = {}
     failed: list[str] = []
     skipped = 0
-    for case in track(cases, description="gold plans", disable=not progress):
-        plan = None
-        if search > 0 and (case.world or "").startswith("alfworld/"):
-            rng = random.Random(f"{split_seed}/{case.id}")
-            detours = rng.randint(0, search)
-            plan = searching_plan(case, detours=detours, seed=rng.randrange(1 << 30)) if detours else None
-        played = play_commands(case, plan, agent=agent, source="gold" if plan is None else "search")
-        if plan is not None and not played.won:  # the search changed the game: keep the gold plan
-            played = play_commands(case, None, agent=agent, source="gold")
-        skipped += played.skipped
-        if not played.won:
-            failed.append(case.id)
+    jobs = [(case, search, split_seed, history_turns, max_observation_chars) for case in cases]
+    for case_id, examples, game_skipped, problem in _play_all(jobs, workers, progress):
+        skipped += game_skipped
+        if problem is not None:
+            failed.append(f"{case_id} ({problem})")
             continue
-        by_game[case.id] = [SFTExample(**r) for r in played.examples]
+        by_game[case_id] = [SFTExample(**r) for r in examples]
     known = {c.id: c for c in cases}
     for run_dir in traces:
         for example in from_traces(

@@ -223,6 +223,38 @@ def built(tmp_path_factory) -> tuple[Path, object]:
     return out, summary
 
 
+def test_games_played_in_one_process_or_several_give_the_same_file(built, tmp_path):
+    path, _ = built  # built with one worker process per core
+    summary = build_sft_data(
+        ["textworld/tw-simple"], range(3), tmp_path / "one.jsonl", test_frac=0.34, valid_frac=0.0, workers=1
+    )
+    assert summary.path.read_bytes() == path.read_bytes()
+
+
+def test_a_game_whose_world_fails_is_left_out_with_the_reason(built, tmp_path, monkeypatch):
+    from dramaturg.training import _games
+    from dramaturg.worlds.base import WorldError
+
+    real = _games.play_commands
+
+    def engine_hangs_on_game_1(case, *args, **kwargs):
+        if case.id == "textworld/tw-simple/1":
+            raise WorldError("the game engine did not answer within 60s while running reset; it was stopped")
+        return real(case, *args, **kwargs)
+
+    monkeypatch.setattr(_games, "play_commands", engine_hangs_on_game_1)
+    summary = build_sft_data(
+        ["textworld/tw-simple"], range(3), tmp_path / "d.jsonl", test_frac=0.34, valid_frac=0.0, workers=1
+    )
+    assert summary.failed_games == [
+        "textworld/tw-simple/1 (world failed: the game engine did not answer within 60s while running "
+        "reset; it was stopped)"
+    ]
+    kept = sorted(g for games in summary.games.values() for g in games)
+    assert kept == ["textworld/tw-simple/0", "textworld/tw-simple/2"]
+    assert {e.game for e in load_sft_data(summary.path)} == set(kept)
+
+
 def test_real_games_split_by_game_with_nothing_shared(built):
     path, summary = built
     splits = load_splits(path)
