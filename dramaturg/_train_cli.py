@@ -63,6 +63,13 @@ def train_tool_agent(
             "plan takes an object from or uses a lamp at (teaches searching for what the agent cannot see)."
         ),
     ] = 0,
+    rename: Annotated[
+        float,
+        typer.Option(
+            help="Share of training games whose object to take gets a made-up name everywhere "
+            "(teaches taking what the goal names; for unseen object types)."
+        ),
+    ] = 0.0,
     traces: Annotated[
         list[Path] | None,
         typer.Option(help="Eval run folder whose won episodes are added; repeatable."),
@@ -115,6 +122,7 @@ def train_tool_agent(
             splits=tuple(split or ("seen", "unseen")),
             test_split=test_split,
             search=search,
+            rename=rename,
             traces=list(traces or []),
             test_frac=test_frac,
             valid_frac=valid_frac,

@@ -22,6 +22,7 @@ Example:
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import random
@@ -53,6 +54,7 @@ __all__ = [
     "from_traces",
     "load_sft_data",
     "load_splits",
+    "rename_targets",
     "split_cases",
     "splits_path",
 ]
@@ -311,6 +313,50 @@ def from_traces(
     return out
 
 
+NONCE_WORDS = (
+    "blicket", "dax", "wug", "toma", "fep", "zibble", "kiki", "modi", "lorp", "gazzer",
+    "tupa", "nefo", "snib", "plonkit", "vorka", "jeb", "mipsy", "rellock", "dorb", "fiddick",
+)
+"""Made-up object names for :func:`rename_target` (no ALFWorld type is among them)."""
+
+
+def rename_targets(examples: list[SFTExample], share: float, *, seed: int = 0) -> list[SFTExample]:
+    """``examples`` with the object to take renamed (:func:`rename_target`) in about
+    ``share`` of their games, each drawn with ``seed`` and a made-up word of its own."""
+    by_game: dict[str, list[SFTExample]] = {}
+    for e in examples:
+        by_game.setdefault(e.game, []).append(e)
+    out: list[SFTExample] = []
+    for game, group in by_game.items():
+        rng = random.Random(f"{seed}/rename/{game}")
+        out += rename_target(group, rng.choice(NONCE_WORDS)) if rng.random() < share else group
+    return out
+
+
+def rename_target(examples: list[SFTExample], word: str) -> list[SFTExample]:
+    """A game's examples with its object to take (from ``take X n from ...``) renamed
+    to ``word`` in every message: goal, observations, commands and answers.
+
+    Games without one object to take (or with several) come back unchanged.
+    """
+    import re
+
+    things = {
+        m.group(1)
+        for e in examples
+        if (m := re.search(r"take (.+?) \d+ from ", e.answer))
+    }
+    if len(things) != 1:
+        return examples
+    pattern = re.compile(rf"\b{re.escape(things.pop())}\b")
+    return [
+        dataclasses.replace(
+            e, messages=[{**m, "content": pattern.sub(word, m["content"])} for m in e.messages]
+        )
+        for e in examples
+    ]
+
+
 def _play_game(job: tuple[Any, int, int, int, int]) -> tuple[str, list[dict[str, Any]], int, str | None]:
     """One game's examples: ``(case id, records, skipped steps, why it failed or None)``."""
     from dramaturg.training._games import play_commands, searching_plan
@@ -364,6 +410,7 @@ def build_sft_data(
     history_turns: int = 6,
     max_observation_chars: int = 600,
     search: int = 0,
+    rename: float = 0.0,
     workers: int | None = None,
     progress: bool = False,
 ) -> DataSummary:
@@ -389,6 +436,11 @@ def build_sft_data(
             (a number drawn per game), as an agent that cannot see where things
             lie must (see :func:`~dramaturg.training._games.searching_plan`); a
             game whose search would pass what it looks for keeps its plain gold plan.
+        rename: the share of train and valid games (drawn per game with
+            ``split_seed``) whose object to take is renamed to a made-up word in
+            every message (see :func:`rename_targets`): the agent learns to take
+            what the goal names, not the object types it saw as targets, which
+            is what ALFWorld-style unseen games (new target types) ask for.
         workers: processes playing games side by side (``None``: one per CPU core;
             1: in this process). Each game's world runs in its own engine process
             either way.
@@ -438,6 +490,9 @@ def build_sft_data(
     check_splits(games)
     by_split = {name: [e for g in games[name] for e in by_game[g]] for name in SPLITS}
     by_split, duplicates, leaks = dedupe(by_split)
+    if rename > 0:
+        for name in ("train", "valid"):
+            by_split[name] = rename_targets(by_split[name], rename, seed=split_seed)
     out_path.parent.mkdir(parents=True, exist_ok=True)
     _write_lines(out_path, [e.to_json() for name in SPLITS for e in by_split[name]])
     cases_json = {

@@ -172,6 +172,7 @@ def test_a_held_out_split_goes_to_test_whole(monkeypatch, tmp_path):
         out,
         test_split="unseen",
         valid_frac=0.2,
+        workers=1,  # the fake lives in this process
     )
     games = load_splits(out)
     assert games == summary.games
@@ -181,8 +182,29 @@ def test_a_held_out_split_goes_to_test_whole(monkeypatch, tmp_path):
     assert split_cases(out, "test").cases[0].world_kwargs == {"split": "unseen"}
     with pytest.raises(ConfigError, match="no game of the 'unseen' split"):
         build_sft_data(
-            ["alfworld/pick_and_place_simple"], range(2), out, splits=("seen",), test_split="unseen"
+            ["alfworld/pick_and_place_simple"], range(2), out, splits=("seen",), test_split="unseen",
+            workers=1,
         )
+
+
+def test_a_renamed_game_calls_its_object_by_one_made_up_word_everywhere():
+    from dramaturg.training.data import NONCE_WORDS, rename_targets
+
+    game = [
+        SFTExample(messages=[system("Goal: put a mug in cabinet."), user("You see a mug 1 and a mugful 2."),
+                             assistant('{"command": "take mug 1 from table 1"}')], game="g1"),
+        SFTExample(messages=[user("You pick up the mug 1."), assistant('{"command": "go to cabinet 1"}')],
+                   game="g1", step=1),
+    ]
+    plain = [SFTExample(messages=[user("A room."), assistant('{"command": "look"}')], game="g2")]
+    renamed = rename_targets(game + plain, 1.0, seed=0)
+    text = " ".join(m["content"] for e in renamed[:2] for m in e.messages)
+    word = renamed[0].command.split()[1]
+    assert word in NONCE_WORDS and "mug " not in text and "mugful 2" in text  # whole words only
+    assert text.count(word) == 4 and renamed[1].command == "go to cabinet 1"
+    assert renamed[2] == plain[0]  # nothing taken: nothing to rename
+    assert rename_targets(game, 1.0, seed=0) == renamed[:2]  # the same word for the same seed
+    assert rename_targets(game, 0.0, seed=0) == game
 
 
 def test_a_limited_eval_takes_every_task_type_in_turn():
