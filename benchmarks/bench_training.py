@@ -55,7 +55,8 @@ HELDOUT = {
     "ALFWorld-style, unseen": (
         "alf",
         ["--world", "alfworld", "--split", "seen", "--split", "unseen", "--test-split", "unseen",
-         "--search", "3", "--games", "8", "--epochs", "1", "--lr", "5e-4", "--max-len", "1024"],
+         "--search", "2", "--rename", "0.5", "--games", "14", "--epochs", "1", "--lr", "5e-4",
+         "--max-len", "1024"],
         ["--max-steps", "40", "--limit", "12"],
     ),
 }
