@@ -46,10 +46,7 @@ def _tool_model(choice: str, world: str | None, chat: Any, folder: Path) -> Any:
     if choice == "registry":
         from dramaturg.training.registry import AdapterRegistry
 
-        entry = AdapterRegistry().resolve(world or "")
-        if entry is None:
-            return chat
-        choice = entry.model_spec()
+        return AdapterRegistry().model(world or "", trace=folder / "trace.jsonl") or chat
     return load_model(choice, trace=folder / "trace.jsonl")
 
 

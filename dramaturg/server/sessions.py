@@ -155,13 +155,8 @@ class DramaSession:
         if self._tool_model is None:
             from dramaturg.training.registry import AdapterRegistry
 
-            entry = AdapterRegistry().resolve(DRAMA_TOOL_KEY)
-            if entry is None:
-                self._tool_model = chat
-            else:
-                from dramaturg.models import load_model
-
-                self._tool_model = load_model(entry.model_spec(), trace=self.folder / "model-trace.jsonl")
+            registered = AdapterRegistry().model(DRAMA_TOOL_KEY, trace=self.folder / "model-trace.jsonl")
+            self._tool_model = registered or chat
         return self._tool_model
 
     def _graph(self, saver: Any, *, auto: bool = False, max_turns: int | None = None) -> Any:

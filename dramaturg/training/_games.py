@@ -15,6 +15,7 @@ instruction the model wrapper inserts, followed by the gold answer
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -24,6 +25,9 @@ from dramaturg.errors import ConfigError
 from dramaturg.evals.cases import Case
 from dramaturg.models import Message, assistant
 from dramaturg.models.base import structured_prompt
+
+#: An ALFWorld-style take command: ``take apple 1 from fridge 1`` -> ("apple", "fridge 1").
+TAKE = re.compile(r"take (.+?) \d+ from (.+)")
 
 __all__ = [
     "PlayedGame",
@@ -231,8 +235,6 @@ def searching_plan(case: Case, *, detours: int, seed: int) -> list[str] | None:
 def _finds(gold: Sequence[str]) -> dict[int, tuple[str, str]]:
     """The gold plan's ``go to PLACE`` steps that lead to taking or using something
     there, by index: ``{index: (thing, place)}`` (``thing`` without its number)."""
-    import re
-
     finds: dict[int, tuple[str, str]] = {}
     for i, command in enumerate(gold):
         if not command.startswith("go to "):
@@ -241,7 +243,7 @@ def _finds(gold: Sequence[str]) -> dict[int, tuple[str, str]]:
         rest = [c for c in gold[i + 1 : i + 3] if c != f"open {place}"]
         if not rest:
             continue
-        take = re.fullmatch(r"take (.+?) \d+ from (.+)", rest[0])
+        take = TAKE.fullmatch(rest[0])
         use = re.fullmatch(r"use (.+?) \d+", rest[0])
         if take and take.group(2) == place:
             finds[i] = (take.group(1), place)

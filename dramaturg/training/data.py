@@ -341,11 +341,9 @@ def rename_target(examples: list[SFTExample], word: str) -> list[SFTExample]:
     """
     import re
 
-    things = {
-        m.group(1)
-        for e in examples
-        if (m := re.search(r"take (.+?) \d+ from ", e.answer))
-    }
+    from dramaturg.training._games import TAKE
+
+    things = {m.group(1) for e in examples if (m := TAKE.fullmatch(e.command))}
     if len(things) != 1:
         return examples
     pattern = re.compile(rf"\b{re.escape(things.pop())}\b")
@@ -357,12 +355,13 @@ def rename_target(examples: list[SFTExample], word: str) -> list[SFTExample]:
     ]
 
 
-def _play_game(job: tuple[Any, int, int, int, int]) -> tuple[str, list[dict[str, Any]], int, str | None]:
+def _play_game(
+    case: Any, *, search: int, split_seed: int, history_turns: int, max_observation_chars: int
+) -> tuple[str, list[dict[str, Any]], int, str | None]:
     """One game's examples: ``(case id, records, skipped steps, why it failed or None)``."""
     from dramaturg.training._games import play_commands, searching_plan
     from dramaturg.worlds.base import WorldError
 
-    case, search, split_seed, history_turns, max_observation_chars = job
     agent = _agent(history_turns, max_observation_chars)
     try:
         plan = None
@@ -380,20 +379,24 @@ def _play_game(job: tuple[Any, int, int, int, int]) -> tuple[str, list[dict[str,
     return case.id, played.examples, played.skipped, None
 
 
-def _play_all(jobs: list[Any], workers: int | None, progress: bool) -> list[tuple[str, list[dict[str, Any]], int, str | None]]:
-    """:func:`_play_game` for every job, in the jobs' order, on ``workers`` processes."""
+def _play_all(
+    cases: list[Any], workers: int | None, progress: bool, **settings: Any
+) -> list[tuple[str, list[dict[str, Any]], int, str | None]]:
+    """:func:`_play_game` for every case, in the cases' order, on ``workers`` processes."""
+    import functools
     from concurrent.futures import ProcessPoolExecutor
     from multiprocessing import get_context
 
     from rich.progress import track
 
-    workers = min(len(jobs), workers or os.cpu_count() or 1)
+    play = functools.partial(_play_game, **settings)
+    workers = min(len(cases), workers or os.cpu_count() or 1)
     if workers <= 1:
-        return [_play_game(job) for job in track(jobs, description="gold plans", disable=not progress)]
+        return [play(case) for case in track(cases, description="gold plans", disable=not progress)]
     # spawn: the caller may have imported torch or started threads, which fork does not survive
     with ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn")) as pool:
-        results = pool.map(_play_game, jobs)
-        return list(track(results, total=len(jobs), description="gold plans", disable=not progress))
+        results = pool.map(play, cases)
+        return list(track(results, total=len(cases), description="gold plans", disable=not progress))
 
 
 def build_sft_data(
@@ -456,8 +459,9 @@ def build_sft_data(
     by_game: dict[str, list[SFTExample]] = {}
     failed: list[str] = []
     skipped = 0
-    jobs = [(case, search, split_seed, history_turns, max_observation_chars) for case in cases]
-    for case_id, examples, game_skipped, problem in _play_all(jobs, workers, progress):
+    played = _play_all(cases, workers, progress, search=search, split_seed=split_seed,
+                       history_turns=history_turns, max_observation_chars=max_observation_chars)
+    for case_id, examples, game_skipped, problem in played:
         skipped += game_skipped
         if problem is not None:
             failed.append(f"{case_id} ({problem})")
