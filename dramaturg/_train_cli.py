@@ -66,10 +66,18 @@ def train_tool_agent(
     rename: Annotated[
         float,
         typer.Option(
-            help="Share of training games whose object to take gets a made-up name everywhere "
-            "(teaches taking what the goal names; for unseen object types)."
+            help="Share of training games whose objects that can be taken each get a made-up name "
+            "everywhere (teaches taking what the goal names; for unseen object types)."
         ),
     ] = 0.0,
+    test_games: Annotated[
+        int | None,
+        typer.Option(
+            "--test-games",
+            help="With --test-split: play only this many held-out games into the data "
+            "(one task type in turn; `train eval --limit` takes the same ones).",
+        ),
+    ] = None,
     traces: Annotated[
         list[Path] | None,
         typer.Option(help="Eval run folder whose won episodes are added; repeatable."),
@@ -123,6 +131,7 @@ def train_tool_agent(
             test_split=test_split,
             search=search,
             rename=rename,
+            test_games=test_games,
             traces=list(traces or []),
             test_frac=test_frac,
             valid_frac=valid_frac,
@@ -202,6 +211,13 @@ def train_eval(
         int | None,
         typer.Option(help="Play at most this many games (taken in turn from each task type)."),
     ] = None,
+    seed: Annotated[
+        int,
+        typer.Option(
+            help="The runs' seed (with temperature > 0, another seed is another sample of play); "
+            "seed 0 goes to OUT/eval, seed N to OUT/eval-seedN."
+        ),
+    ] = 0,
     progress: Annotated[bool, typer.Option(help="Show progress bars.")] = True,
 ) -> None:
     """Play the held-out games with the tool agent, without and with the adapter, side by side."""
@@ -211,7 +227,7 @@ def train_eval(
         rows = compare_adapter(
             out / "data.jsonl",
             adapter or out / "tool-agent.gguf",
-            out=out / "eval",
+            out=out / ("eval" if seed == 0 else f"eval-seed{seed}"),
             split=split,
             scale=scale,
             base_model=f"local:{base.resolve()}" if base else "local",
@@ -221,6 +237,7 @@ def train_eval(
             backend=backend,
             workers=workers,
             limit=limit,
+            seed=seed,
             progress=progress,
         )
     except DramaturgError as exc:

@@ -24,6 +24,7 @@ __all__ = [
     "check_splits",
     "dedupe",
     "load_splits",
+    "round_robin",
     "split_cases",
     "splits_path",
 ]
@@ -121,3 +122,17 @@ def dedupe(by_split: dict[str, list[Any]]) -> tuple[dict[str, list[Any]], int, i
         held |= seen
         out[name] = kept
     return out, duplicates, leaks
+
+
+def round_robin(cases: Sequence[Case], limit: int) -> list[Case]:
+    """``limit`` cases, one of each task type in turn (in the suite's order within a type)."""
+    by_type: dict[str, list[Case]] = {}
+    for case in cases:
+        by_type.setdefault(case.task_type or "", []).append(case)
+    picked: list[Case] = []
+    limit = min(limit, len(cases))
+    while len(picked) < limit:
+        for queue in by_type.values():
+            if queue and len(picked) < limit:
+                picked.append(queue.pop(0))
+    return picked

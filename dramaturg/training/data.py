@@ -26,6 +26,7 @@ import dataclasses
 import json
 import os
 import random
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -41,6 +42,7 @@ from dramaturg.training._splits import (
     check_splits,
     dedupe,
     load_splits,
+    round_robin,
     split_cases,
     splits_path,
 )
@@ -54,6 +56,7 @@ __all__ = [
     "from_traces",
     "load_sft_data",
     "load_splits",
+    "rename_objects",
     "rename_targets",
     "split_cases",
     "splits_path",
@@ -316,40 +319,52 @@ def from_traces(
 NONCE_WORDS = (
     "blicket", "dax", "wug", "toma", "fep", "zibble", "kiki", "modi", "lorp", "gazzer",
     "tupa", "nefo", "snib", "plonkit", "vorka", "jeb", "mipsy", "rellock", "dorb", "fiddick",
+    "quell", "brisp", "yarrow", "tibble", "skree", "mondle", "gorp", "wemble", "chaff", "zorn",
+    "pilk", "drell", "hobbin", "swint", "cruddle", "lumsy", "varp", "nimbet", "frotch", "oskel",
 )
-"""Made-up object names for :func:`rename_target` (no ALFWorld type is among them)."""
+"""Made-up object names for :func:`rename_objects` (no ALFWorld type is among them)."""
+
+_TAKEABLE = re.compile(r"\btake (\w+) \d+ from\b")
 
 
 def rename_targets(examples: list[SFTExample], share: float, *, seed: int = 0) -> list[SFTExample]:
-    """``examples`` with the object to take renamed (:func:`rename_target`) in about
-    ``share`` of their games, each drawn with ``seed`` and a made-up word of its own."""
+    """``examples`` with every object that can be taken renamed (:func:`rename_objects`)
+    in about ``share`` of their games, each drawn with ``seed``, with words of its own."""
     by_game: dict[str, list[SFTExample]] = {}
     for e in examples:
         by_game.setdefault(e.game, []).append(e)
     out: list[SFTExample] = []
     for game, group in by_game.items():
         rng = random.Random(f"{seed}/rename/{game}")
-        out += rename_target(group, rng.choice(NONCE_WORDS)) if rng.random() < share else group
+        out += rename_objects(group, rng) if rng.random() < share else group
     return out
 
 
-def rename_target(examples: list[SFTExample], word: str) -> list[SFTExample]:
-    """A game's examples with its object to take (from ``take X n from ...``) renamed
-    to ``word`` in every message: goal, observations, commands and answers.
+def rename_objects(examples: list[SFTExample], rng: random.Random) -> list[SFTExample]:
+    """A game's examples with each object type that can be taken anywhere in it
+    (``take X n from ...`` among the commands or answers) renamed to its own
+    made-up word from :data:`NONCE_WORDS`, in every message: goal, observations,
+    commands and answers.
 
-    Games without one object to take (or with several) come back unchanged.
+    The object to take and the ones beside it are all renamed, so the only way
+    to tell which one to take is to read the goal: no object type is learnt as
+    "the one that is taken" or "the one that is never taken", which is what
+    games with new object types (ALFWorld-style unseen) ask for. Games with no
+    object to take come back unchanged.
     """
-    import re
-
-    from dramaturg.training._games import TAKE
-
-    things = {m.group(1) for e in examples if (m := TAKE.fullmatch(e.command))}
-    if len(things) != 1:
+    things = sorted({m.group(1) for e in examples for msg in e.messages
+                     for m in _TAKEABLE.finditer(msg["content"])})
+    if not things:
         return examples
-    pattern = re.compile(rf"\b{re.escape(things.pop())}\b")
+    if len(things) > len(NONCE_WORDS):
+        raise ConfigError(f"{examples[0].game}: {len(things)} object types to rename, "
+                          f"more than the {len(NONCE_WORDS)} made-up words")
+    words = dict(zip(things, rng.sample(NONCE_WORDS, len(things)), strict=True))
+    pattern = re.compile(r"\b(" + "|".join(map(re.escape, things)) + r")\b")
     return [
         dataclasses.replace(
-            e, messages=[{**m, "content": pattern.sub(word, m["content"])} for m in e.messages]
+            e, messages=[{**m, "content": pattern.sub(lambda w: words[w.group(1)], m["content"])}
+                         for m in e.messages]
         )
         for e in examples
     ]
@@ -414,6 +429,7 @@ def build_sft_data(
     max_observation_chars: int = 600,
     search: int = 0,
     rename: float = 0.0,
+    test_games: int | None = None,
     workers: int | None = None,
     progress: bool = False,
 ) -> DataSummary:
@@ -440,10 +456,13 @@ def build_sft_data(
             lie must (see :func:`~dramaturg.training._games.searching_plan`); a
             game whose search would pass what it looks for keeps its plain gold plan.
         rename: the share of train and valid games (drawn per game with
-            ``split_seed``) whose object to take is renamed to a made-up word in
-            every message (see :func:`rename_targets`): the agent learns to take
-            what the goal names, not the object types it saw as targets, which
-            is what ALFWorld-style unseen games (new target types) ask for.
+            ``split_seed``) whose objects that can be taken are each renamed to a
+            made-up word in every message (see :func:`rename_objects`): the agent
+            learns to take what the goal names, not the object types it saw taken
+            (or never saw taken), which is what ALFWorld-style unseen games (new
+            target types) ask for.
+        test_games: with ``test_split``, play only this many of its games (one
+            task type in turn), when the comparison will not use more.
         workers: processes playing games side by side (``None``: one per CPU core;
             1: in this process). Each game's world runs in its own engine process
             either way.
@@ -456,6 +475,10 @@ def build_sft_data(
 
     out_path = Path(out_path)
     cases = games_for(worlds, seeds, splits=splits)
+    if test_split is not None and test_games is not None:
+        held = [c for c in cases if f"/{test_split}/" in c.id]
+        kept = {c.id for c in round_robin(held, test_games)}
+        cases = [c for c in cases if c.id in kept or f"/{test_split}/" not in c.id]
     by_game: dict[str, list[SFTExample]] = {}
     failed: list[str] = []
     skipped = 0

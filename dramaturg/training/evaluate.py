@@ -78,6 +78,7 @@ def compare_adapter(
     backend: str = "mp",
     workers: int | None = 1,
     limit: int | None = None,
+    seed: int = 0,
     progress: bool = True,
 ) -> dict[str, dict[str, Any]]:
     """Play ``split``'s games of ``data`` without and with ``adapter``; return both rows.
@@ -94,16 +95,18 @@ def compare_adapter(
             (so every type is represented).
         temperature: the tool agent's sampling temperature (0: greedy, so the two runs
             differ only by the adapter).
+        seed: the runs' seed (both runs use the same one: each game gets the same
+            sampling seed without and with the adapter).
 
     The rows are also written to ``out/compare.json``.
     """
     from dramaturg.evals import AgentSpec, run_eval
     from dramaturg.training._checkpoints import write_json
-    from dramaturg.training.data import split_cases
+    from dramaturg.training._splits import round_robin, split_cases
 
     suite = split_cases(data, split)
     if limit is not None and len(suite.cases) > limit:
-        suite = suite.model_copy(update={"cases": _round_robin(suite.cases, limit)})
+        suite = suite.model_copy(update={"cases": round_robin(suite.cases, limit)})
     adapter = Path(adapter).resolve()
     sep = "&" if "?" in base_model else "?"
     with_adapter = f"{base_model}{sep}lora={quote(str(adapter), safe='/')}&lora_scale={scale}"
@@ -118,6 +121,7 @@ def compare_adapter(
             max_steps=max_steps,
             backend=backend,
             workers=workers,
+            seed=seed,
             progress=progress,
         )
         overall = summary["overall"]
@@ -129,18 +133,6 @@ def compare_adapter(
             **step_stats(run_dir),
         }
     write_json(Path(out) / "compare.json", {"data": str(data), "adapter": str(adapter),
-                                            "split": split, "max_steps": max_steps, "rows": rows})
+                                            "split": split, "max_steps": max_steps, "temperature": temperature,
+                                            "seed": seed, "rows": rows})
     return rows
-
-
-def _round_robin(cases: list[Any], limit: int) -> list[Any]:
-    """``limit`` cases, one of each task type in turn (in the suite's order within a type)."""
-    by_type: dict[str, list[Any]] = {}
-    for case in cases:
-        by_type.setdefault(case.task_type or "", []).append(case)
-    picked: list[Any] = []
-    while len(picked) < limit:
-        for queue in by_type.values():
-            if queue and len(picked) < limit:
-                picked.append(queue.pop(0))
-    return picked

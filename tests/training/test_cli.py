@@ -98,6 +98,16 @@ def test_eval_plays_the_held_out_games_with_and_without_the_adapter(trained_cli,
     rows = json.loads((out / "eval" / "compare.json").read_text())["rows"]
     assert set(rows) == {"base", "adapter"} and rows["adapter"]["steps"] == 2
     assert 0.0 <= rows["adapter"]["free_valid_rate"] <= rows["adapter"]["valid_rate"] <= 1.0
+    # another seed is another sample of play, kept beside the first
+    again = runner.invoke(
+        train_app,
+        ["eval", str(out), "--base", str(tiny_gguf), "--max-steps", "1", "--backend", "seq",
+         "--temperature", "0.7", "--seed", "1", "--no-progress"],
+    )
+    assert again.exit_code == 0, again.output
+    sampled = json.loads((out / "eval-seed1" / "compare.json").read_text())
+    assert (sampled["seed"], sampled["temperature"], sampled["rows"]["base"]["steps"]) == (1, 0.7, 1)
+    assert json.loads((out / "eval" / "compare.json").read_text())["seed"] == 0
 
 
 def test_adapters_commands(tiny_gguf, tmp_path):

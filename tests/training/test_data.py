@@ -180,6 +180,13 @@ def test_a_held_out_split_goes_to_test_whole(monkeypatch, tmp_path):
     assert len(games["test"]) == 10  # every unseen game, whatever test_frac says
     assert all("/seen/" in g for g in games["train"] + games["valid"]) and len(games["valid"]) == 2
     assert split_cases(out, "test").cases[0].world_kwargs == {"split": "unseen"}
+    few = build_sft_data(
+        ["alfworld/pick_and_place_simple", "alfworld/look_at_obj_in_light"], range(5), out,
+        test_split="unseen", valid_frac=0.2, test_games=3, workers=1,
+    )
+    assert [g.split("/")[1] for g in few.games["test"]] == ["look_at_obj_in_light", "pick_and_place_simple",
+                                                             "pick_and_place_simple"]
+    assert len(few.games["train"] + few.games["valid"]) == 10  # only the held-out games are capped
     with pytest.raises(ConfigError, match="no game of the 'unseen' split"):
         build_sft_data(
             ["alfworld/pick_and_place_simple"], range(2), out, splits=("seen",), test_split="unseen",
@@ -187,11 +194,13 @@ def test_a_held_out_split_goes_to_test_whole(monkeypatch, tmp_path):
         )
 
 
-def test_a_renamed_game_calls_its_object_by_one_made_up_word_everywhere():
+def test_a_renamed_game_gives_every_object_it_can_take_a_made_up_word_of_its_own():
     from dramaturg.training.data import NONCE_WORDS, rename_targets
 
     game = [
-        SFTExample(messages=[system("Goal: put a mug in cabinet."), user("You see a mug 1 and a mugful 2."),
+        SFTExample(messages=[system("Goal: put a mug in cabinet."),
+                             user("You see a mug 1, an egg 2 and a mugful 2.\n"
+                                  "Commands: go to cabinet 1, take egg 2 from table 1, take mug 1 from table 1"),
                              assistant('{"command": "take mug 1 from table 1"}')], game="g1"),
         SFTExample(messages=[user("You pick up the mug 1."), assistant('{"command": "go to cabinet 1"}')],
                    game="g1", step=1),
@@ -199,20 +208,23 @@ def test_a_renamed_game_calls_its_object_by_one_made_up_word_everywhere():
     plain = [SFTExample(messages=[user("A room."), assistant('{"command": "look"}')], game="g2")]
     renamed = rename_targets(game + plain, 1.0, seed=0)
     text = " ".join(m["content"] for e in renamed[:2] for m in e.messages)
-    word = renamed[0].command.split()[1]
-    assert word in NONCE_WORDS and "mug " not in text and "mugful 2" in text  # whole words only
-    assert text.count(word) == 4 and renamed[1].command == "go to cabinet 1"
-    assert renamed[2] == plain[0]  # nothing taken: nothing to rename
-    assert rename_targets(game, 1.0, seed=0) == renamed[:2]  # the same word for the same seed
+    mug = renamed[0].command.split()[1]
+    egg = text.split("take ")[1].split()[0]
+    assert mug in NONCE_WORDS and egg in NONCE_WORDS and mug != egg
+    assert "mug " not in text and "egg" not in text and "mugful 2" in text  # whole words only
+    assert text.count(mug) == 5 and text.count(egg) == 2 and renamed[1].command == "go to cabinet 1"
+    assert f"Goal: put a {mug} in cabinet." in text
+    assert renamed[2] == plain[0]  # nothing to take: nothing to rename
+    assert rename_targets(game, 1.0, seed=0) == renamed[:2]  # the same words for the same seed
     assert rename_targets(game, 0.0, seed=0) == game
 
 
 def test_a_limited_eval_takes_every_task_type_in_turn():
     from dramaturg.evals.cases import Case
-    from dramaturg.training.evaluate import _round_robin
+    from dramaturg.training._splits import round_robin
 
     cases = [Case(id=f"{t}/{i}", task_type=t, world="w") for t in ("a", "b", "c") for i in range(4)]
-    assert [c.id for c in _round_robin(cases, 5)] == ["a/0", "b/0", "c/0", "a/1", "b/1"]
+    assert [c.id for c in round_robin(cases, 5)] == ["a/0", "b/0", "c/0", "a/1", "b/1"]
 
 
 def test_step_stats_tell_the_models_own_valid_commands_from_forced_ones(tmp_path):
