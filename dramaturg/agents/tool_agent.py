@@ -31,6 +31,10 @@ from dramaturg.prompts import render
 __all__ = ["ToolAgent"]
 
 
+COMMANDS = "Commands: "
+"""How the prompt's last line lists the admissible commands (comma-separated)."""
+
+
 class _FreeCommand(BaseModel):
     model_config = ConfigDict(extra="forbid")
     command: str = Field(min_length=1, max_length=80)
@@ -92,7 +96,7 @@ class ToolAgent:
             msgs.append(assistant(json.dumps({"command": cmd})))
         now = self._cut(observation, goal)
         if admissible:
-            now += "\nCommands: " + ", ".join(admissible)
+            now += "\n" + COMMANDS + ", ".join(admissible)
         msgs.append(user(now))
         return msgs
 

@@ -324,7 +324,6 @@ NONCE_WORDS = (
 )
 """Made-up object names for :func:`rename_objects` (no ALFWorld type is among them)."""
 
-_TAKEABLE = re.compile(r"\btake (\w+) \d+ from\b")
 
 
 def rename_targets(examples: list[SFTExample], share: float, *, seed: int = 0) -> list[SFTExample]:
@@ -352,8 +351,7 @@ def rename_objects(examples: list[SFTExample], rng: random.Random) -> list[SFTEx
     games with new object types (ALFWorld-style unseen) ask for. Games with no
     object to take come back unchanged.
     """
-    things = sorted({m.group(1) for e in examples for msg in e.messages
-                     for m in _TAKEABLE.finditer(msg["content"])})
+    things = sorted({thing for e in examples for thing in _takeable(e)})
     if not things:
         return examples
     if len(things) > len(NONCE_WORDS):
@@ -368,6 +366,17 @@ def rename_objects(examples: list[SFTExample], rng: random.Random) -> list[SFTEx
         )
         for e in examples
     ]
+
+
+def _takeable(example: SFTExample) -> set[str]:
+    """The objects ``example`` offers to take: in its answer and its listed commands."""
+    from dramaturg.agents.tool_agent import COMMANDS
+    from dramaturg.training._games import TAKE
+
+    listed = [line.removeprefix(COMMANDS).split(", ") for m in example.messages
+              for line in m["content"].splitlines() if line.startswith(COMMANDS)]
+    commands = [example.command, *(c for line in listed for c in line)]
+    return {m.group(1) for c in commands if (m := TAKE.fullmatch(c))}
 
 
 def _play_game(
