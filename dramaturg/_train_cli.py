@@ -70,6 +70,13 @@ def train_tool_agent(
             "everywhere (teaches taking what the goal names; for unseen object types)."
         ),
     ] = 0.0,
+    recap: Annotated[
+        int,
+        typer.Option(
+            help="The tool agent's prompt recaps up to this many distinct commands already played "
+            "(where it has been); 0: none. `train eval` plays with the same setting."
+        ),
+    ] = 0,
     test_games: Annotated[
         int | None,
         typer.Option(
@@ -131,6 +138,7 @@ def train_tool_agent(
             test_split=test_split,
             search=search,
             rename=rename,
+            recap=recap,
             test_games=test_games,
             traces=list(traces or []),
             test_frac=test_frac,

@@ -34,6 +34,9 @@ __all__ = ["ToolAgent"]
 COMMANDS = "Commands: "
 """How the prompt's last line lists the admissible commands (comma-separated)."""
 
+DONE = "Done so far: "
+"""How the prompt recaps the commands already played (with ``recap``; comma-separated)."""
+
 
 class _FreeCommand(BaseModel):
     model_config = ConfigDict(extra="forbid")
@@ -72,6 +75,11 @@ class ToolAgent:
             keeps a small model from repeating one command forever; 0 is greedy.
         seed: the sampling seed sent with every call (``None``: the model's own).
             Independent attempts of one task (pass@k) each get their own.
+        recap: list up to this many of the distinct commands already played (the
+            latest ones, oldest first) on a line of the last message; 0: none. A
+            small model with a short window otherwise forgets where it has been and
+            searches the same few places again and again. An adapter is trained
+            with the recap it will be used with (``build_sft_data(recap=)``).
     """
 
     model: ChatModel
@@ -80,6 +88,7 @@ class ToolAgent:
     max_observation_chars: int = 600
     temperature: float = 0.7
     seed: int | None = None
+    recap: int = 0
 
     def prompt(self, *, goal: str, observation: str, history: Sequence[tuple[str, str]] = (),
                admissible: Sequence[str] | None = None) -> list[Message]:
@@ -95,6 +104,11 @@ class ToolAgent:
             msgs.append(user(self._cut(obs, goal)))
             msgs.append(assistant(json.dumps({"command": cmd})))
         now = self._cut(observation, goal)
+        if self.recap and turns:
+            # distinct commands by their latest use; the last message changes every turn
+            # anyway, so the recap costs the prefix cache nothing
+            done = list(dict.fromkeys(cmd for _, cmd in reversed(turns)))[: self.recap]
+            now += "\n" + DONE + ", ".join(reversed(done))
         if admissible:
             now += "\n" + COMMANDS + ", ".join(admissible)
         msgs.append(user(now))

@@ -43,6 +43,10 @@ _FITS = {
 }
 
 
+TOOL_AGENT_OPTIONS = ("history_turns", "max_observation_chars", "recap")
+"""The :class:`~dramaturg.agents.ToolAgent` settings ``AgentSpec.options["tool_agent"]`` may set."""
+
+
 @dataclass(frozen=True, kw_only=True)
 class AgentSpec:
     """Which agent plays, on which model.
@@ -60,7 +64,9 @@ class AgentSpec:
             ``local?lora=PATH``), while planner, critic and workers keep ``model``;
             ``"registry"`` picks each world's adapter from
             :class:`dramaturg.training.AdapterRegistry` (the main model where none is registered).
-        options: kind-specific settings (``judges`` for drama: model specs).
+        options: kind-specific settings (``judges`` for drama: model specs;
+            ``tool_agent`` for react and embodied: keyword settings of the
+            :class:`~dramaturg.agents.ToolAgent`, such as ``{"recap": 24}``).
     """
 
     kind: str
@@ -75,6 +81,10 @@ class AgentSpec:
             raise ConfigError(f"unknown agent {self.kind!r}; choose one of {', '.join(AGENT_KINDS)}")
         if self.kind in _NEEDS_MODEL and self.model is None and self.model_factory is None:
             object.__setattr__(self, "model", "local")
+        unknown = set(self.options.get("tool_agent") or {}) - set(TOOL_AGENT_OPTIONS)
+        if unknown:
+            raise ConfigError(f"unknown tool agent setting(s) {', '.join(sorted(unknown))}; "
+                              f"choose from {', '.join(TOOL_AGENT_OPTIONS)}")
 
     @property
     def label(self) -> str:
@@ -240,7 +250,8 @@ async def _play_graph(case: Case, spec: AgentSpec, *, seed: int, max_steps: int,
     if tool is not None:
         tracer.extra.append(tool)
     full = spec.kind == "embodied"
-    graph = embodied(tool_agent=ToolAgent(model=tool or model, temperature=spec.temperature, seed=seed),
+    settings = spec.options.get("tool_agent") or {}
+    graph = embodied(tool_agent=ToolAgent(model=tool or model, temperature=spec.temperature, seed=seed, **settings),
                      planner=Planner(model=model) if full else None,
                      critic=Critic(model=model) if full else None, max_steps=max_steps)
     intents: list[str] = []

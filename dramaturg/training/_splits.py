@@ -27,6 +27,7 @@ __all__ = [
     "round_robin",
     "split_cases",
     "splits_path",
+    "tool_agent_settings",
 ]
 
 SPLITS = ("train", "valid", "test")
@@ -81,6 +82,20 @@ def split_cases(data: str | os.PathLike[str], split: str = "test") -> Suite:
     return Suite(
         name=f"{Path(data).stem}-{split}", description=f"the {split} games of {data}", cases=cases
     )
+
+
+def tool_agent_settings(data: str | os.PathLike[str]) -> dict[str, int]:
+    """The tool agent settings a data file's prompts were written with (kept in its
+    splits file; ``{}`` for files written before they were kept: the defaults)."""
+    from dramaturg.evals.agents import TOOL_AGENT_OPTIONS
+
+    raw = json.loads(splits_path(data).read_text(encoding="utf-8")).get("tool_agent") or {}
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{splits_path(data)}: 'tool_agent' is not a mapping of settings")
+    try:
+        return {k: int(raw[k]) for k in TOOL_AGENT_OPTIONS if k in raw}
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(f"{splits_path(data)}: bad tool agent setting ({exc})") from None
 
 
 def assign_games(

@@ -236,14 +236,15 @@ def load_sft_data(path: str | os.PathLike[str], *, split: str | None = None) -> 
 
 
 # ------------------------------------------------------------------ building
-def _agent(history_turns: int, max_observation_chars: int) -> Any:
+def _agent(history_turns: int, max_observation_chars: int, recap: int = 0) -> Any:
     from dramaturg.agents.tool_agent import ToolAgent
 
     # Only ToolAgent.prompt is used; the model is never called.
     return ToolAgent(
-        model=None,
-        history_turns=history_turns,  # type: ignore[arg-type]
+        model=None,  # type: ignore[arg-type]
+        history_turns=history_turns,
         max_observation_chars=max_observation_chars,
+        recap=recap,
     )
 
 
@@ -253,6 +254,7 @@ def from_traces(
     suite: Suite | None = None,
     history_turns: int = 6,
     max_observation_chars: int = 600,
+    recap: int = 0,
 ) -> list[SFTExample]:
     """Examples from the successful world episodes of an evaluation run directory.
 
@@ -265,6 +267,7 @@ def from_traces(
         run_dir: a ``run_eval`` output directory.
         suite: the suite that was run; needed unless it was a built-in world suite
             with its default options.
+        history_turns, max_observation_chars, recap: the tool agent's settings.
     """
     from dramaturg.evals.runner import read_episodes
     from dramaturg.training._games import case_for_game, play_commands
@@ -281,7 +284,7 @@ def from_traces(
                 f"{run_dir} ran the suite {name!r}; pass suite= (the Suite that was run) to "
                 "replay its games"
             )
-    agent = _agent(history_turns, max_observation_chars)
+    agent = _agent(history_turns, max_observation_chars, recap)
     out: list[SFTExample] = []
     for episode in read_episodes(run_dir):
         if episode.get("status") != "done" or not episode.get("success"):
@@ -380,13 +383,14 @@ def _takeable(example: SFTExample) -> set[str]:
 
 
 def _play_game(
-    case: Any, *, search: int, split_seed: int, history_turns: int, max_observation_chars: int
+    case: Any, *, search: int, split_seed: int, history_turns: int, max_observation_chars: int,
+    recap: int = 0,
 ) -> tuple[str, list[dict[str, Any]], int, str | None]:
     """One game's examples: ``(case id, records, skipped steps, why it failed or None)``."""
     from dramaturg.training._games import play_commands, searching_plan
     from dramaturg.worlds.base import WorldError
 
-    agent = _agent(history_turns, max_observation_chars)
+    agent = _agent(history_turns, max_observation_chars, recap)
     try:
         plan = None
         if search > 0 and (case.world or "").startswith("alfworld/"):
@@ -436,6 +440,7 @@ def build_sft_data(
     split_seed: int = 0,
     history_turns: int = 6,
     max_observation_chars: int = 600,
+    recap: int = 0,
     search: int = 0,
     rename: float = 0.0,
     test_games: int | None = None,
@@ -457,8 +462,9 @@ def build_sft_data(
         test_frac, valid_frac: the share of games held out for test and valid
             (at least one game each when there are two games or more).
         split_seed: seeds the assignment of games to splits.
-        history_turns, max_observation_chars: the tool agent's settings (keep
-            them equal to the agent that will use the adapter).
+        history_turns, max_observation_chars, recap: the tool agent's settings
+            (see :class:`~dramaturg.agents.ToolAgent`); they are kept in the splits
+            file, and ``train eval`` plays with the same ones.
         search: ALFWorld-style games: before each place the gold plan takes an
             object from or uses a lamp at, visit 0 to ``search`` other receptacles
             (a number drawn per game), as an agent that cannot see where things
@@ -492,7 +498,8 @@ def build_sft_data(
     failed: list[str] = []
     skipped = 0
     played = _play_all(cases, workers, progress, search=search, split_seed=split_seed,
-                       history_turns=history_turns, max_observation_chars=max_observation_chars)
+                       history_turns=history_turns, max_observation_chars=max_observation_chars,
+                       recap=recap)
     for case_id, examples, game_skipped, problem in played:
         skipped += game_skipped
         if problem is not None:
@@ -502,7 +509,7 @@ def build_sft_data(
     known = {c.id: c for c in cases}
     for run_dir in traces:
         for example in from_traces(
-            run_dir, history_turns=history_turns, max_observation_chars=max_observation_chars
+            run_dir, history_turns=history_turns, max_observation_chars=max_observation_chars, recap=recap
         ):
             by_game.setdefault(example.game, []).append(example)
     if not by_game:
@@ -536,7 +543,10 @@ def build_sft_data(
     }
     _write_text(
         splits_path(out_path),
-        json.dumps({"version": 1, "data": out_path.name, **games, "cases": cases_json}, indent=1)
+        json.dumps({"version": 1, "data": out_path.name, **games, "cases": cases_json,
+                    "tool_agent": {"history_turns": history_turns,
+                                   "max_observation_chars": max_observation_chars, "recap": recap}},
+                   indent=1)
         + "\n",
     )
     return DataSummary(

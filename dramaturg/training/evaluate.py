@@ -98,13 +98,18 @@ def compare_adapter(
         seed: the runs' seed (both runs use the same one: each game gets the same
             sampling seed without and with the adapter).
 
+    Both runs use the tool agent settings the data was written with (its history
+    window, observation length and recap), so the adapter sees prompts shaped as
+    in training, and the base model the same ones.
+
     The rows are also written to ``out/compare.json``.
     """
     from dramaturg.evals import AgentSpec, run_eval
     from dramaturg.training._checkpoints import write_json
-    from dramaturg.training._splits import round_robin, split_cases
+    from dramaturg.training._splits import round_robin, split_cases, tool_agent_settings
 
     suite = split_cases(data, split)
+    settings = tool_agent_settings(data)  # play with the prompts the adapter learnt from
     if limit is not None and len(suite.cases) > limit:
         suite = suite.model_copy(update={"cases": round_robin(suite.cases, limit)})
     adapter = Path(adapter).resolve()
@@ -115,7 +120,7 @@ def compare_adapter(
         run_dir = Path(out) / label
         summary = run_eval(
             suite,
-            AgentSpec(kind="react", model=spec, temperature=temperature),
+            AgentSpec(kind="react", model=spec, temperature=temperature, options={"tool_agent": settings}),
             out=run_dir,
             attempts=attempts,
             max_steps=max_steps,
@@ -134,5 +139,5 @@ def compare_adapter(
         }
     write_json(Path(out) / "compare.json", {"data": str(data), "adapter": str(adapter),
                                             "split": split, "max_steps": max_steps, "temperature": temperature,
-                                            "seed": seed, "rows": rows})
+                                            "seed": seed, "tool_agent": settings, "rows": rows})
     return rows

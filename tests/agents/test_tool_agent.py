@@ -26,3 +26,16 @@ def test_a_copy_of_the_goal_in_the_observation_is_left_out():
     assert shown["content"] == "-= Bedroom =-\nYou are in a bedroom. There is a chest here."
     [_, short] = agent.prompt(goal="go", observation="go east to go")  # a short goal is a word, not a copy
     assert short["content"] == "go east to go"
+
+
+def test_a_recap_lists_the_distinct_commands_already_played_latest_last():
+    from dramaturg.agents.tool_agent import DONE
+
+    history = [("a", "go to desk 1"), ("b", "open drawer 1"), ("c", "go to sofa 1"), ("d", "go to desk 1"),
+               ("e", "go to bed 1")]
+    agent = ToolAgent(model=ScriptedModel([]), recap=3)
+    last = agent.prompt(goal="find the cd", observation="here", history=history, admissible=["look"])[-1]
+    assert last["content"] == f"here\n{DONE}go to sofa 1, go to desk 1, go to bed 1\nCommands: look"
+    assert DONE not in agent.prompt(goal="find the cd", observation="here")[-1]["content"]  # nothing done yet
+    plain = ToolAgent(model=ScriptedModel([])).prompt(goal="find the cd", observation="here", history=history)
+    assert all(DONE not in m["content"] for m in plain)  # off by default

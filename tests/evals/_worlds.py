@@ -116,3 +116,16 @@ def refusing_model():
     from dramaturg.models import ScriptedModel
 
     return ScriptedModel([])
+
+
+def walks_east_when_it_sees_a_recap():
+    """A tool agent that goes east on its first step and then only while the prompt
+    recaps what it did (``Done so far: ``); otherwise it waits."""
+    from dramaturg.agents.tool_agent import DONE
+    from dramaturg.models import ScriptedModel
+
+    def answer(messages: list[dict], opts: dict[str, Any]) -> dict[str, str]:
+        first = len(messages) == 2  # the system message and the first observation
+        return {"command": "east" if first or DONE in messages[-1]["content"] else "wait"}
+
+    return ScriptedModel([answer] * 50)

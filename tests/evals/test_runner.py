@@ -14,7 +14,7 @@ import pytest
 
 from dramaturg.errors import ConfigError
 from dramaturg.evals import AgentSpec, Case, Suite, read_episodes, run_eval
-from tests.evals._worlds import scripted_tool_agent
+from tests.evals._worlds import scripted_tool_agent, walks_east_when_it_sees_a_recap
 
 WORLD = "tests.evals._worlds:StepsWorld"
 ROOT = Path(__file__).resolve().parents[2]
@@ -64,6 +64,19 @@ def test_seq_mp_and_ray_give_identical_results(tmp_path):
     for backend in ("mp", "ray"):
         assert {k: v for k, v in runs[backend][1]["overall"].items() if "latency" not in k} == \
             {k: v for k, v in overall.items() if "latency" not in k}
+
+
+def test_tool_agent_settings_reach_the_tool_agent_and_unknown_ones_are_refused(tmp_path):
+    def run(name: str, **settings) -> float:
+        spec = AgentSpec(kind="react", model_factory=walks_east_when_it_sees_a_recap,
+                         options={"tool_agent": settings})
+        return run_eval(steps_suite(3), spec, out=tmp_path / name, backend="seq", max_steps=6,
+                        progress=False)["overall"]["success_rate"]
+
+    assert run("recap", recap=4) == 1.0
+    assert run("plain") == 0.0  # the same model without the recap line waits after its first step
+    with pytest.raises(ConfigError, match=r"unknown tool agent setting.*recapp"):
+        AgentSpec(kind="react", options={"tool_agent": {"recapp": 4}})
 
 
 @pytest.mark.parametrize("backend", ["seq", "mp"])

@@ -51,6 +51,8 @@ def trained_cli(tmp_path_factory, tiny_gguf, _tiny_loaded):
                 "0.34",
                 "--valid-frac",
                 "0",
+                "--recap",
+                "8",
                 "--no-progress",
             ],
         )
@@ -95,7 +97,9 @@ def test_eval_plays_the_held_out_games_with_and_without_the_adapter(trained_cli,
             for line in (out / "eval" / label / "episodes.jsonl").read_text().splitlines()
         ]
         assert episode["status"] == "done" and episode["steps"] == 2
-    rows = json.loads((out / "eval" / "compare.json").read_text())["rows"]
+    compare = json.loads((out / "eval" / "compare.json").read_text())
+    assert compare["tool_agent"]["recap"] == 8  # both runs play with the data's tool agent settings
+    rows = compare["rows"]
     assert set(rows) == {"base", "adapter"} and rows["adapter"]["steps"] == 2
     assert 0.0 <= rows["adapter"]["free_valid_rate"] <= rows["adapter"]["valid_rate"] <= 1.0
     # another seed is another sample of play, kept beside the first

@@ -245,16 +245,25 @@ def test_step_stats_tell_the_models_own_valid_commands_from_forced_ones(tmp_path
     assert stats["completion_tokens"] == 11.0 and stats["latency_s"] == 2.0
 
 # ------------------------------------------------------------------ real games
-@pytest.fixture(scope="module")
-def built(tmp_path_factory) -> tuple[Path, object]:
+def _build_tw(tmp_path_factory, **settings) -> tuple[Path, object]:
     pytest.importorskip("textworld")
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("DRAMATURG_CACHE", str(tmp_path_factory.getbasetemp() / "training-cache"))
         out = tmp_path_factory.mktemp("data") / "tw.jsonl"
         summary = build_sft_data(
-            ["textworld/tw-simple"], range(3), out, test_frac=0.34, valid_frac=0.0
+            ["textworld/tw-simple"], range(3), out, test_frac=0.34, valid_frac=0.0, **settings
         )
     return out, summary
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory) -> tuple[Path, object]:
+    return _build_tw(tmp_path_factory)
+
+
+@pytest.fixture(scope="module")
+def built_with_recap(tmp_path_factory) -> tuple[Path, object]:
+    return _build_tw(tmp_path_factory, recap=5, history_turns=4)
 
 
 def test_games_played_in_one_process_or_several_give_the_same_file(built, tmp_path):
@@ -329,16 +338,26 @@ class _Capture:
         self.model = Model()
 
 
-def test_the_training_prompt_is_exactly_what_the_tool_agent_sends(built):
-    """Play a game with the react graph (the tool agent alone) and compare its model calls with the data."""
+@pytest.mark.parametrize("data", ["built", "built_with_recap"])
+def test_the_training_prompt_is_exactly_what_the_tool_agent_sends(data, request):
+    """Play a game with the react graph (the tool agent alone, with the settings the data
+    file keeps) and compare its model calls with the data."""
     import asyncio
 
     from dramaturg.agents import ToolAgent
+    from dramaturg.agents.tool_agent import DONE
     from dramaturg.graphs import embodied
     from dramaturg.training._base import inference_prompt
+    from dramaturg.training._splits import tool_agent_settings
     from dramaturg.worlds import make_world
 
-    path, _ = built
+    path, _ = request.getfixturevalue(data)
+    settings = tool_agent_settings(path)
+    if data == "built_with_recap":
+        assert settings == {"history_turns": 4, "max_observation_chars": 600, "recap": 5}
+        assert any(DONE in e.prompt[-1]["content"] for e in load_sft_data(path))
+    else:
+        assert settings["recap"] == 0 and all(DONE not in e.prompt[-1]["content"] for e in load_sft_data(path))
     by_game: dict[str, list[SFTExample]] = {}
     for example in load_sft_data(path):
         by_game.setdefault(example.game, []).append(example)
@@ -348,7 +367,7 @@ def test_the_training_prompt_is_exactly_what_the_tool_agent_sends(built):
     with make_world("textworld/tw-simple") as world:
         graph = embodied(
             world,
-            tool_agent=ToolAgent(model=capture.model, temperature=0.0),
+            tool_agent=ToolAgent(model=capture.model, temperature=0.0, **settings),
             seed=seed,
             max_steps=50,
         )
