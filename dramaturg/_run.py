@@ -36,25 +36,30 @@ def _table(rows: list[tuple[str, str, str]], title: str) -> Table:
     return table
 
 
-def _tool_model(choice: str, world: str | None, chat: Any, folder: Path) -> Any:
-    """The tool agent's model: ``main`` (the run's model), ``registry`` (the adapter registered
-    for the world, if any, else the main model) or a model spec of its own."""
+def _tool_agent(choice: str, world: str | None, chat: Any, model: str | None, folder: Path) -> Any:
+    """The tool agent, on ``main`` (the run's model), ``registry`` (the adapter registered for
+    the world, if any, else the main model) or a model spec of its own; prompted with the
+    settings its adapter was trained with, if it has one."""
+    from dramaturg.agents import ToolAgent
     from dramaturg.models import load_model
+    from dramaturg.models._adapters import adapter_tool_agent
 
-    if choice == "main" or (choice == "registry" and not world):
-        return chat
+    spec = choice
     if choice == "registry":
         from dramaturg.training.registry import AdapterRegistry
 
-        return AdapterRegistry().model(world or "", trace=folder / "trace.jsonl") or chat
-    return load_model(choice, trace=folder / "trace.jsonl")
+        entry = AdapterRegistry().resolve(world) if world else None
+        spec = entry.model_spec() if entry is not None else "main"
+    if spec == "main":
+        return ToolAgent(model=chat, **adapter_tool_agent(model))
+    return ToolAgent(model=load_model(spec, trace=folder / "trace.jsonl"), **adapter_tool_agent(spec))
 
 
 async def run_graph(*, world: str | None, graph: str, model: str | None, seed: int, max_steps: int,
                     task: str | None, resume: str | None, console: Console,
                     tool_model: str = "registry") -> dict[str, Any]:
     """Build, run (or resume) and return the final state. See ``dramaturg run --help``."""
-    from dramaturg.agents import Critic, Planner, ToolAgent, Worker
+    from dramaturg.agents import Critic, Planner, Worker
     from dramaturg.graphs import embodied, open_checkpointer, workforce
     from dramaturg.models import load_model
 
@@ -79,7 +84,8 @@ async def run_graph(*, world: str | None, graph: str, model: str | None, seed: i
                 "tool_model": tool_model}
         (folder / "run.json").write_text(json.dumps(args, indent=2))
     chat = load_model(args["model"], trace=folder / "trace.jsonl")
-    tool_chat = _tool_model(args.get("tool_model", "registry"), args["world"], chat, folder)
+    tool_agent = _tool_agent(args.get("tool_model", "registry"), args["world"], chat, args["model"], folder)
+    tool_chat = tool_agent.model
     config = {"configurable": {"thread_id": run_id}, "recursion_limit": 4 * args["max_steps"] + 50}
     rows: list[tuple[str, str, str]] = []
     steps_log = (folder / "steps.jsonl").open("a", encoding="utf-8")
@@ -97,7 +103,7 @@ async def run_graph(*, world: str | None, graph: str, model: str | None, seed: i
             world_obj = make_world(args["world"])
             planner = Planner(model=chat) if args["graph"] == "embodied" else None
             critic = Critic(model=chat) if args["graph"] == "embodied" else None
-            built = embodied(world_obj, tool_agent=ToolAgent(model=tool_chat), planner=planner, critic=critic,
+            built = embodied(world_obj, tool_agent=tool_agent, planner=planner, critic=critic,
                              seed=args["seed"], max_steps=args["max_steps"], checkpointer=saver)
             start_input = {}
         state = await built.aget_state(config)

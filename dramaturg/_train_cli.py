@@ -125,7 +125,13 @@ def train_tool_agent(
     progress: Annotated[bool, typer.Option(help="Show progress bars.")] = True,
 ) -> None:
     """Build data from gold plans, train a LoRA adapter, export it to GGUF and register it."""
-    from dramaturg.training import AdapterRegistry, build_sft_data, export_lora_gguf, train_lora
+    from dramaturg.training import (
+        AdapterRegistry,
+        build_sft_data,
+        export_lora_gguf,
+        tool_agent_settings,
+        train_lora,
+    )
 
     if dtype not in ("f32", "f16"):
         _fail("train failed", ValueError("--dtype must be f32 or f16"))
@@ -173,8 +179,9 @@ def train_tool_agent(
             progress=progress,
         )
         adapter = export_lora_gguf(
-            result.adapter_dir, out / "tool-agent.gguf", base_gguf=base, dtype=dtype
-        )  # type: ignore[arg-type]
+            result.adapter_dir, out / "tool-agent.gguf", base_gguf=base, dtype=dtype,  # type: ignore[arg-type]
+            tool_agent=tool_agent_settings(data.path),
+        )
         keys = _keys_for(world)
         if register:
             registry = AdapterRegistry()

@@ -158,15 +158,29 @@ def tool_model_for(spec: AgentSpec, case: Case) -> Any:
     """The tool agent's own model for this case, usage-counted; ``None``: it shares the main model."""
     from dramaturg.models.wrappers import UsageModel
 
-    chosen = spec.tool_model
-    if callable(chosen):
-        return UsageModel(chosen())
-    if chosen == "registry":
+    if callable(spec.tool_model):
+        return UsageModel(spec.tool_model())
+    chosen = _tool_spec(spec, case)
+    return UsageModel(_loaded(chosen)) if chosen else None
+
+
+def _tool_spec(spec: AgentSpec, case: Case) -> str | None:
+    """The model spec of the tool agent's own model (``None``: none, or a factory)."""
+    if spec.tool_model == "registry":
         from dramaturg.training.registry import AdapterRegistry
 
         entry = AdapterRegistry().resolve(case.world or "")
-        chosen = entry.model_spec() if entry is not None else None
-    return UsageModel(_loaded(chosen)) if chosen else None
+        return entry.model_spec() if entry is not None else None
+    return spec.tool_model if isinstance(spec.tool_model, str) else None
+
+
+def tool_agent_settings_for(spec: AgentSpec, case: Case) -> dict[str, int]:
+    """The tool agent's settings: those its adapter was trained with (if its model has
+    one), then ``spec.options["tool_agent"]`` over them."""
+    from dramaturg.models._adapters import adapter_tool_agent
+
+    own = _tool_spec(spec, case) if spec.tool_model is not None else spec.model
+    return {**adapter_tool_agent(own), **(spec.options.get("tool_agent") or {})}
 
 
 class Tracer:
@@ -250,7 +264,7 @@ async def _play_graph(case: Case, spec: AgentSpec, *, seed: int, max_steps: int,
     if tool is not None:
         tracer.extra.append(tool)
     full = spec.kind == "embodied"
-    settings = spec.options.get("tool_agent") or {}
+    settings = tool_agent_settings_for(spec, case)
     graph = embodied(tool_agent=ToolAgent(model=tool or model, temperature=spec.temperature, seed=seed, **settings),
                      planner=Planner(model=model) if full else None,
                      critic=Critic(model=model) if full else None, max_steps=max_steps)

@@ -17,12 +17,38 @@ from pathlib import Path
 from typing import Any
 
 from dramaturg.errors import ConfigError
-from dramaturg.models._gguf import _read, _string, _value
+from dramaturg.models._gguf import _read, _string, _value, read_gguf_metadata
 
-__all__ = ["BASE_KEYS", "base_identity", "check_adapter_base", "read_gguf_tensors"]
+__all__ = ["BASE_KEYS", "TOOL_AGENT_KEY", "adapter_tool_agent", "base_identity", "check_adapter_base",
+           "read_gguf_tensors"]
 
 #: Metadata keys an exported adapter carries about its base.
 BASE_KEYS = ("architecture", "embedding_length", "block_count", "fingerprint")
+
+#: The prefix of the metadata keys that hold the tool agent settings an adapter was
+#: trained with (``dramaturg.tool_agent.recap``: see :class:`~dramaturg.agents.ToolAgent`).
+TOOL_AGENT_KEY = "dramaturg.tool_agent."
+
+
+def adapter_tool_agent(spec: str | None) -> dict[str, int]:
+    """The tool agent settings recorded in the adapter of a model spec (``local?lora=PATH``);
+    ``{}`` for a spec without an adapter, or an adapter that records none.
+
+    A tool agent on a fine-tuned adapter should prompt it as its training data did
+    (the same history window, observation length and recap).
+    """
+    if not spec:
+        return {}
+    from dramaturg.models.loader import parse_spec
+
+    lora = parse_spec(spec)[2].get("lora")
+    if not lora or not Path(str(lora)).is_file():
+        return {}  # a missing adapter fails where the model is loaded, with its own message
+    try:
+        meta = read_gguf_metadata(str(lora))
+    except (OSError, ValueError) as exc:
+        raise ConfigError(f"cannot read the adapter {lora}: {exc}") from None
+    return {k.removeprefix(TOOL_AGENT_KEY): int(v) for k, v in meta.items() if k.startswith(TOOL_AGENT_KEY)}
 
 
 def read_gguf_tensors(

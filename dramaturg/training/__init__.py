@@ -27,6 +27,7 @@ from dramaturg.training.data import (
     load_splits,
     split_cases,
     splits_path,
+    tool_agent_settings,
 )
 from dramaturg.training.evaluate import compare_adapter, step_stats
 from dramaturg.training.export import export_lora_gguf
@@ -53,5 +54,6 @@ __all__ = [
     "split_cases",
     "splits_path",
     "step_stats",
+    "tool_agent_settings",
     "train_lora",
 ]

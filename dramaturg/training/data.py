@@ -45,6 +45,7 @@ from dramaturg.training._splits import (
     round_robin,
     split_cases,
     splits_path,
+    tool_agent_settings,
 )
 
 __all__ = [
@@ -60,6 +61,7 @@ __all__ = [
     "rename_targets",
     "split_cases",
     "splits_path",
+    "tool_agent_settings",
 ]
 
 _ROLES = ("system", "user", "assistant")

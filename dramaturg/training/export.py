@@ -11,7 +11,8 @@ The layout follows llama.cpp's ``convert_lora_to_gguf.py``:
   ``B @ (A @ x) * scale * alpha / rank``, PEFT's ``alpha / rank`` scaling.
 
 The base model's identity (:mod:`dramaturg.models._adapters`) is written
-under ``dramaturg.base.*``, so the adapter is refused on any other model.
+under ``dramaturg.base.*``, so the adapter is refused on any other model, and
+the tool agent settings it was trained with under ``dramaturg.tool_agent.*``.
 
 Example:
     >>> export_lora_gguf("tw/run/adapter", "tw/tool-agent.gguf")   # doctest: +SKIP
@@ -23,11 +24,18 @@ from __future__ import annotations
 import json
 import math
 import os
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
 
 from dramaturg.errors import ConfigError, MissingExtraError
-from dramaturg.models._adapters import BASE_KEYS, base_identity, describe, read_gguf_tensors
+from dramaturg.models._adapters import (
+    BASE_KEYS,
+    TOOL_AGENT_KEY,
+    base_identity,
+    describe,
+    read_gguf_tensors,
+)
 
 __all__ = ["export_lora_gguf"]
 
@@ -75,6 +83,7 @@ def export_lora_gguf(
     *,
     base_gguf: str | os.PathLike[str] | None = None,
     dtype: Literal["f32", "f16"] = "f32",
+    tool_agent: Mapping[str, int] | None = None,
 ) -> Path:
     """Write the PEFT LoRA adapter in ``peft_dir`` as a GGUF LoRA adapter.
 
@@ -84,6 +93,9 @@ def export_lora_gguf(
         base_gguf: the base model; default: the one the adapter was trained on
             (recorded by ``train_lora``), else the packaged Gemma 3 270M.
         dtype: ``f32`` (exact) or ``f16`` (half the size).
+        tool_agent: the tool agent settings the training prompts were written with
+            (:func:`~dramaturg.training.tool_agent_settings`); kept in the file as
+            ``dramaturg.tool_agent.*``, so whoever loads the adapter prompts it the same way.
 
     Raises:
         ConfigError: if ``peft_dir`` is not a LoRA adapter, or the adapter does
@@ -176,6 +188,8 @@ def export_lora_gguf(
         )
     writer.add_string("dramaturg.base.name", identity["name"])
     writer.add_uint32("dramaturg.adapter.rank", rank)
+    for key, value in sorted((tool_agent or {}).items()):
+        writer.add_uint32(f"{TOOL_AGENT_KEY}{key}", int(value))
     for name, array in tensors:
         writer.add_tensor(name, np.ascontiguousarray(array))
     try:

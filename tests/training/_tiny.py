@@ -106,9 +106,11 @@ def write_tiny_gemma3(path: Path, *, vocab_from: Path, seed: int = 0, **shape: i
     return path
 
 
-def write_lora_adapter(path: Path, *, rank: int = 4, seed: int = 0, **shape: int) -> Path:
+def write_lora_adapter(
+    path: Path, *, rank: int = 4, seed: int = 0, meta: dict[str, int] | None = None, **shape: int
+) -> Path:
     """A GGUF LoRA adapter for the tiny model's q projections, as another tool would write it
-    (no ``dramaturg.base.*`` identity keys)."""
+    (no ``dramaturg.base.*`` identity keys; ``meta``: more integer keys)."""
     import gguf
 
     dims = {**TINY, **shape}
@@ -118,6 +120,8 @@ def write_lora_adapter(path: Path, *, rank: int = 4, seed: int = 0, **shape: int
     writer.add_type(gguf.GGUFType.ADAPTER)
     writer.add_string(gguf.Keys.Adapter.TYPE, "lora")
     writer.add_float32(gguf.Keys.Adapter.LORA_ALPHA, float(rank))
+    for key, value in (meta or {}).items():
+        writer.add_uint32(key, value)
     for i in range(dims["layers"]):
         writer.add_tensor(
             f"blk.{i}.attn_q.weight.lora_a", rng.standard_normal((rank, hidden)).astype(np.float32)

@@ -60,7 +60,7 @@ def trained_cli(tmp_path_factory, tiny_gguf, _tiny_loaded):
     return out, result, registry
 
 
-def test_tool_agent_builds_trains_exports_and_registers(trained_cli):
+def test_tool_agent_builds_trains_exports_and_registers(trained_cli, monkeypatch):
     out, result, registry = trained_cli
     assert result.exit_code == 0, result.output
     assert (
@@ -68,6 +68,20 @@ def test_tool_agent_builds_trains_exports_and_registers(trained_cli):
     )
     adapter = out / "tool-agent.gguf"
     assert registry.resolve("textworld/tw-simple").path == adapter.resolve()
+    # the adapter records the tool agent settings its data was written with; an eval spec's own win
+    from dramaturg.evals import AgentSpec, Case
+    from dramaturg.evals.agents import tool_agent_settings_for
+    from dramaturg.models._adapters import adapter_tool_agent
+
+    recorded = {"history_turns": 6, "max_observation_chars": 600, "recap": 8}
+    assert adapter_tool_agent(f"local?lora={adapter}") == recorded
+    assert adapter_tool_agent("local") == {} == adapter_tool_agent(None)
+    case = Case(id="g", task_type="tw", world="textworld/tw-simple")
+    assert tool_agent_settings_for(AgentSpec(kind="react", model=f"local?lora={adapter}"), case) == recorded
+    spec = AgentSpec(kind="react", tool_model=f"local?lora={adapter}", options={"tool_agent": {"recap": 2}})
+    assert tool_agent_settings_for(spec, case) == {**recorded, "recap": 2}
+    monkeypatch.setenv("DRAMATURG_HOME", str(registry.path.parent))
+    assert tool_agent_settings_for(AgentSpec(kind="react", tool_model="registry"), case) == recorded
     assert len(load_splits(out / "data.jsonl")["test"]) == 1
     assert json.loads((out / "train" / "train.json").read_text())["result"]["steps"] == 2
 
@@ -133,9 +147,11 @@ def test_run_gives_the_tool_agent_the_adapter_registered_for_its_world(_isolated
     the world's adapter (sharing the base), and its usage is reported under that model."""
     from dramaturg.cli import app
 
-    # An adapter in the real model's shape (a tool of ours did not make it: no identity keys).
+    # An adapter in the real model's shape (a tool of ours did not make it: no identity keys),
+    # trained with a recap of what the tool agent did.
     adapter = write_lora_adapter(
-        tmp_path / "stagehand.gguf", hidden=640, heads=4, head_dim=256, layers=18
+        tmp_path / "stagehand.gguf", hidden=640, heads=4, head_dim=256, layers=18,
+        meta={"dramaturg.tool_agent.recap": 8},
     )
     AdapterRegistry().add("theatre/", adapter, scale=0.02)
     result = runner.invoke(app, ["run", "--world", "theatre/elsinore", "--max-steps", "2"])
@@ -145,6 +161,10 @@ def test_run_gives_the_tool_agent_the_adapter_registered_for_its_world(_isolated
     usage = json.loads((run_dir / "usage.json").read_text())
     [key] = [k for k in usage if k.startswith("tool-agent")]
     assert "+stagehand" in key and usage[key]["calls"] >= 2
+    # the tool agent prompts the adapter as it was trained: with the recap, from the second call on
+    calls = [json.loads(line) for line in (run_dir / "trace.jsonl").read_text().splitlines()]
+    tool_calls = [c for c in calls if str(c.get("caller", "")).startswith("tool-agent")]
+    assert len(tool_calls) >= 2 and "Done so far: " in json.dumps(tool_calls[-1])
     plain = runner.invoke(
         app, ["run", "--world", "theatre/elsinore", "--max-steps", "1", "--tool-model", "main"]
     )
