@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import secrets
 import time
 from pathlib import Path
@@ -36,22 +37,23 @@ def _table(rows: list[tuple[str, str, str]], title: str) -> Table:
     return table
 
 
-def _tool_agent(choice: str, world: str | None, chat: Any, model: str | None, folder: Path) -> Any:
-    """The tool agent, on ``main`` (the run's model), ``registry`` (the adapter registered for
-    the world, if any, else the main model) or a model spec of its own; prompted with the
-    settings its adapter was trained with, if it has one."""
+def _tool_agent(choice: str, world: str | None, chat: Any, chat_spec: str | None, folder: Path) -> Any:
+    """The tool agent, on ``main`` (``chat``, the run's model, loaded from ``chat_spec``),
+    ``registry`` (the adapter registered for the world, if any, else the main model) or a
+    model spec of its own; prompted with the settings its adapter was trained with, if any."""
     from dramaturg.agents import ToolAgent
     from dramaturg.models import load_model
     from dramaturg.models._adapters import adapter_tool_agent
+    from dramaturg.models.loader import DEFAULT_SPEC
 
     spec = choice
     if choice == "registry":
         from dramaturg.training.registry import AdapterRegistry
 
-        entry = AdapterRegistry().resolve(world) if world else None
-        spec = entry.model_spec() if entry is not None else "main"
+        spec = (AdapterRegistry().spec_for(world) if world else None) or "main"
     if spec == "main":
-        return ToolAgent(model=chat, **adapter_tool_agent(model))
+        chat_spec = chat_spec or os.environ.get("DRAMATURG_MODEL") or DEFAULT_SPEC  # as load_model does
+        return ToolAgent(model=chat, **adapter_tool_agent(chat_spec))
     return ToolAgent(model=load_model(spec, trace=folder / "trace.jsonl"), **adapter_tool_agent(spec))
 
 

@@ -73,6 +73,7 @@ def train_tool_agent(
     recap: Annotated[
         int,
         typer.Option(
+            min=0,
             help="The tool agent's prompt recaps up to this many distinct commands already played "
             "(where it has been); 0: none. `train eval` plays with the same setting."
         ),

@@ -19,16 +19,35 @@ from __future__ import annotations
 
 import functools
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, create_model
 
+from dramaturg.errors import ConfigError
 from dramaturg.models import ChatModel, Message, assistant, system, user
 from dramaturg.prompts import render
 
-__all__ = ["ToolAgent"]
+__all__ = ["SETTINGS", "ToolAgent", "check_settings"]
+
+SETTINGS = {"history_turns": 0, "max_observation_chars": 1, "recap": 0}
+"""The settings that shape the tool agent's prompt, with their least value. An adapter
+is trained on prompts written with some of them, and used with the same ones."""
+
+
+def check_settings(settings: Mapping[str, Any], where: str) -> dict[str, int]:
+    """``settings`` if each is a known :data:`SETTINGS` name with a whole number at least
+    its least value; else a :class:`ConfigError` that names ``where`` they came from."""
+    unknown = sorted(set(settings) - set(SETTINGS))
+    if unknown:
+        raise ConfigError(f"{where}: unknown tool agent setting(s) {', '.join(unknown)}; "
+                          f"choose from {', '.join(SETTINGS)}")
+    for name, value in settings.items():
+        if isinstance(value, bool) or not isinstance(value, int) or value < SETTINGS[name]:
+            raise ConfigError(f"{where}: the tool agent setting {name} must be a whole number of "
+                              f"{SETTINGS[name]} or more, not {value!r}")
+    return dict(settings)
 
 
 COMMANDS = "Commands: "
@@ -76,10 +95,15 @@ class ToolAgent:
         seed: the sampling seed sent with every call (``None``: the model's own).
             Independent attempts of one task (pass@k) each get their own.
         recap: list up to this many of the distinct commands already played (the
-            latest ones, oldest first) on a line of the last message; 0: none. A
-            small model with a short window otherwise forgets where it has been and
-            searches the same few places again and again. An adapter is trained
-            with the recap it will be used with (``build_sft_data(recap=)``).
+            latest ones, in the order of their latest use) on a line of the last
+            message; 0: none. A small model with a short window otherwise forgets
+            where it has been and searches the same few places again and again.
+            An adapter is used with the settings it was trained with (kept in its
+            GGUF file; see ``build_sft_data``).
+
+    Raises:
+        ConfigError: a setting of :data:`SETTINGS` that is not a whole number at
+            least its least value.
     """
 
     model: ChatModel
@@ -89,6 +113,9 @@ class ToolAgent:
     temperature: float = 0.7
     seed: int | None = None
     recap: int = 0
+
+    def __post_init__(self) -> None:
+        check_settings({name: getattr(self, name) for name in SETTINGS}, "ToolAgent")
 
     def prompt(self, *, goal: str, observation: str, history: Sequence[tuple[str, str]] = (),
                admissible: Sequence[str] | None = None) -> list[Message]:

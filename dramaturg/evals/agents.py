@@ -32,7 +32,7 @@ from typing import Any
 from dramaturg.errors import ConfigError
 from dramaturg.evals.cases import Case
 
-__all__ = ["AGENT_KINDS", "AgentSpec", "EpisodeOutput", "StepRecord"]
+__all__ = ["AGENT_KINDS", "AgentSpec", "EpisodeOutput", "StepRecord", "tool_agent_settings_for", "tool_model_for"]
 
 AGENT_KINDS = ("random", "oracle", "react", "embodied", "workforce", "drama")
 _NEEDS_MODEL = {"react", "embodied", "workforce", "drama"}
@@ -41,10 +41,6 @@ _FITS = {
     "gaia": {"random", "oracle", "react", "workforce"},
     "drama": {"drama"},
 }
-
-
-TOOL_AGENT_OPTIONS = ("history_turns", "max_observation_chars", "recap")
-"""The :class:`~dramaturg.agents.ToolAgent` settings ``AgentSpec.options["tool_agent"]`` may set."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -81,10 +77,13 @@ class AgentSpec:
             raise ConfigError(f"unknown agent {self.kind!r}; choose one of {', '.join(AGENT_KINDS)}")
         if self.kind in _NEEDS_MODEL and self.model is None and self.model_factory is None:
             object.__setattr__(self, "model", "local")
-        unknown = set(self.options.get("tool_agent") or {}) - set(TOOL_AGENT_OPTIONS)
-        if unknown:
-            raise ConfigError(f"unknown tool agent setting(s) {', '.join(sorted(unknown))}; "
-                              f"choose from {', '.join(TOOL_AGENT_OPTIONS)}")
+        if "tool_agent" in self.options:
+            from dramaturg.agents.tool_agent import check_settings
+
+            if self.kind not in ("react", "embodied"):
+                raise ConfigError(f"the {self.kind} agent has no tool agent settings; "
+                                  "options['tool_agent'] is for react and embodied")
+            check_settings(self.options["tool_agent"] or {}, "AgentSpec options['tool_agent']")
 
     @property
     def label(self) -> str:
@@ -169,17 +168,19 @@ def _tool_spec(spec: AgentSpec, case: Case) -> str | None:
     if spec.tool_model == "registry":
         from dramaturg.training.registry import AdapterRegistry
 
-        entry = AdapterRegistry().resolve(case.world or "")
-        return entry.model_spec() if entry is not None else None
+        return AdapterRegistry().spec_for(case.world or "")
     return spec.tool_model if isinstance(spec.tool_model, str) else None
 
 
 def tool_agent_settings_for(spec: AgentSpec, case: Case) -> dict[str, int]:
-    """The tool agent's settings: those its adapter was trained with (if its model has
-    one), then ``spec.options["tool_agent"]`` over them."""
+    """The tool agent's settings: those its adapter was trained with (if its model,
+    its own or the main one it shares, has one), then ``spec.options["tool_agent"]``."""
     from dramaturg.models._adapters import adapter_tool_agent
 
-    own = _tool_spec(spec, case) if spec.tool_model is not None else spec.model
+    if callable(spec.tool_model):
+        own = None
+    else:
+        own = _tool_spec(spec, case) or spec.model
     return {**adapter_tool_agent(own), **(spec.options.get("tool_agent") or {})}
 
 

@@ -36,9 +36,14 @@ def adapter_tool_agent(spec: str | None) -> dict[str, int]:
 
     A tool agent on a fine-tuned adapter should prompt it as its training data did
     (the same history window, observation length and recap).
+
+    Raises:
+        ConfigError: the adapter cannot be read, or records a setting the tool agent
+            does not have (a newer dramaturg wrote it) or a bad value.
     """
     if not spec:
         return {}
+    from dramaturg.agents.tool_agent import check_settings
     from dramaturg.models.loader import parse_spec
 
     lora = parse_spec(spec)[2].get("lora")
@@ -48,7 +53,8 @@ def adapter_tool_agent(spec: str | None) -> dict[str, int]:
         meta = read_gguf_metadata(str(lora))
     except (OSError, ValueError) as exc:
         raise ConfigError(f"cannot read the adapter {lora}: {exc}") from None
-    return {k.removeprefix(TOOL_AGENT_KEY): int(v) for k, v in meta.items() if k.startswith(TOOL_AGENT_KEY)}
+    found = {k.removeprefix(TOOL_AGENT_KEY): v for k, v in meta.items() if k.startswith(TOOL_AGENT_KEY)}
+    return check_settings(found, f"the adapter {lora}")
 
 
 def read_gguf_tensors(

@@ -86,16 +86,19 @@ def split_cases(data: str | os.PathLike[str], split: str = "test") -> Suite:
 
 def tool_agent_settings(data: str | os.PathLike[str]) -> dict[str, int]:
     """The tool agent settings a data file's prompts were written with (kept in its
-    splits file; ``{}`` for files written before they were kept: the defaults)."""
-    from dramaturg.evals.agents import TOOL_AGENT_OPTIONS
+    splits file; ``{}`` for files written before they were kept: the defaults).
 
-    raw = json.loads(splits_path(data).read_text(encoding="utf-8")).get("tool_agent") or {}
+    Raises:
+        ConfigError: no splits file, or one that is broken or holds a bad setting.
+    """
+    from dramaturg.agents.tool_agent import check_settings
+
+    load_splits(data)  # a missing or broken splits file is named, with what to do
+    path = splits_path(data)
+    raw = json.loads(path.read_text(encoding="utf-8")).get("tool_agent") or {}
     if not isinstance(raw, dict):
-        raise ConfigError(f"{splits_path(data)}: 'tool_agent' is not a mapping of settings")
-    try:
-        return {k: int(raw[k]) for k in TOOL_AGENT_OPTIONS if k in raw}
-    except (TypeError, ValueError) as exc:
-        raise ConfigError(f"{splits_path(data)}: bad tool agent setting ({exc})") from None
+        raise ConfigError(f"{path}: 'tool_agent' is not a mapping of settings")
+    return check_settings(raw, str(path))
 
 
 def assign_games(

@@ -488,8 +488,11 @@ def build_sft_data(
     A game whose world fails (an engine that crashes or stops answering) is
     left out and listed in ``failed_games`` with the reason; the others are kept.
     """
+    from dramaturg.agents.tool_agent import check_settings
     from dramaturg.training._games import games_for
 
+    settings = check_settings({"history_turns": history_turns, "max_observation_chars": max_observation_chars,
+                               "recap": recap}, "build_sft_data")  # before any game is played
     out_path = Path(out_path)
     cases = games_for(worlds, seeds, splits=splits)
     if test_split is not None and test_games is not None:
@@ -499,9 +502,7 @@ def build_sft_data(
     by_game: dict[str, list[SFTExample]] = {}
     failed: list[str] = []
     skipped = 0
-    played = _play_all(cases, workers, progress, search=search, split_seed=split_seed,
-                       history_turns=history_turns, max_observation_chars=max_observation_chars,
-                       recap=recap)
+    played = _play_all(cases, workers, progress, search=search, split_seed=split_seed, **settings)
     for case_id, examples, game_skipped, problem in played:
         skipped += game_skipped
         if problem is not None:
@@ -510,9 +511,7 @@ def build_sft_data(
         by_game[case_id] = [SFTExample(**r) for r in examples]
     known = {c.id: c for c in cases}
     for run_dir in traces:
-        for example in from_traces(
-            run_dir, history_turns=history_turns, max_observation_chars=max_observation_chars, recap=recap
-        ):
+        for example in from_traces(run_dir, **settings):
             by_game.setdefault(example.game, []).append(example)
     if not by_game:
         raise ConfigError(
@@ -546,8 +545,7 @@ def build_sft_data(
     _write_text(
         splits_path(out_path),
         json.dumps({"version": 1, "data": out_path.name, **games, "cases": cases_json,
-                    "tool_agent": {"history_turns": history_turns,
-                                   "max_observation_chars": max_observation_chars, "recap": recap}},
+                    "tool_agent": settings},
                    indent=1)
         + "\n",
     )

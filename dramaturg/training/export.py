@@ -101,12 +101,14 @@ def export_lora_gguf(
         ConfigError: if ``peft_dir`` is not a LoRA adapter, or the adapter does
             not fit ``base_gguf`` (another model), with what to do.
     """
+    from dramaturg.agents.tool_agent import check_settings
     from dramaturg.training._checkpoints import BASE_FILE
 
     gguf = _gguf()
     import numpy as np
 
     folder, out_path = Path(peft_dir), Path(out_path)
+    tool_agent = check_settings(tool_agent or {}, "export_lora_gguf(tool_agent=)")
     config, weights = _read_peft(folder)
     trained_on = (
         json.loads((folder / BASE_FILE).read_text()) if (folder / BASE_FILE).is_file() else None
@@ -188,8 +190,8 @@ def export_lora_gguf(
         )
     writer.add_string("dramaturg.base.name", identity["name"])
     writer.add_uint32("dramaturg.adapter.rank", rank)
-    for key, value in sorted((tool_agent or {}).items()):
-        writer.add_uint32(f"{TOOL_AGENT_KEY}{key}", int(value))
+    for key, value in sorted(tool_agent.items()):
+        writer.add_uint32(f"{TOOL_AGENT_KEY}{key}", value)
     for name, array in tensors:
         writer.add_tensor(name, np.ascontiguousarray(array))
     try:

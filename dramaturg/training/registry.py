@@ -179,14 +179,19 @@ class AdapterRegistry:
         prefixes = [k for k in entries if k.endswith("/") and name.startswith(k)]
         return entries[max(prefixes, key=len)] if prefixes else None
 
+    def spec_for(self, name: str) -> str | None:
+        """The model spec of ``name``'s adapter on the embedded model, or ``None``."""
+        entry = self.resolve(name)
+        return entry.model_spec() if entry is not None else None
+
     def model(self, name: str, **options: Any) -> Any:
         """A model for ``name``'s tool agent: the embedded model with its adapter, or ``None``.
 
         ``options`` go to :func:`dramaturg.models.load_model` (``n_ctx``, ``temperature``, ...).
         """
-        entry = self.resolve(name)
-        if entry is None:
+        spec = self.spec_for(name)
+        if spec is None:
             return None
         from dramaturg.models import load_model
 
-        return load_model(entry.model_spec(), **options)
+        return load_model(spec, **options)

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import itertools
 
+import pytest
+
 from dramaturg.agents import ToolAgent
+from dramaturg.errors import ConfigError
 from dramaturg.models import ScriptedModel
 
 
@@ -39,3 +42,9 @@ def test_a_recap_lists_the_distinct_commands_already_played_latest_last():
     assert DONE not in agent.prompt(goal="find the cd", observation="here")[-1]["content"]  # nothing done yet
     plain = ToolAgent(model=ScriptedModel([])).prompt(goal="find the cd", observation="here", history=history)
     assert all(DONE not in m["content"] for m in plain)  # off by default
+
+
+@pytest.mark.parametrize("setting", [{"recap": -1}, {"recap": "2"}, {"recap": True}, {"max_observation_chars": 0}])
+def test_a_bad_setting_is_refused_when_the_agent_is_made(setting):
+    with pytest.raises(ConfigError, match=f"ToolAgent: the tool agent setting {next(iter(setting))} must be"):
+        ToolAgent(model=ScriptedModel([]), **setting)

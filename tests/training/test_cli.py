@@ -8,7 +8,8 @@ import pytest
 from typer.testing import CliRunner
 
 from dramaturg._train_cli import train_app
-from dramaturg.training import AdapterRegistry, load_splits
+from dramaturg.errors import ConfigError
+from dramaturg.training import AdapterRegistry, load_splits, tool_agent_settings
 
 from ._tiny import write_lora_adapter
 
@@ -82,6 +83,11 @@ def test_tool_agent_builds_trains_exports_and_registers(trained_cli, monkeypatch
     assert tool_agent_settings_for(spec, case) == {**recorded, "recap": 2}
     monkeypatch.setenv("DRAMATURG_HOME", str(registry.path.parent))
     assert tool_agent_settings_for(AgentSpec(kind="react", tool_model="registry"), case) == recorded
+    unregistered = Case(id="a", task_type="alf", world="alfworld/pick_and_place_simple")  # the main model's
+    shared = AgentSpec(kind="react", model=f"local?lora={adapter}", tool_model="registry")
+    assert tool_agent_settings_for(shared, unregistered) == recorded
+    with pytest.raises(ConfigError, match=r"nowhere\.splits\.json not found"):
+        tool_agent_settings(out / "nowhere.jsonl")
     assert len(load_splits(out / "data.jsonl")["test"]) == 1
     assert json.loads((out / "train" / "train.json").read_text())["result"]["steps"] == 2
 

@@ -71,3 +71,19 @@ def test_a_broken_registry_file_says_where(adapter, tmp_path):
     )
     with pytest.raises(ConfigError, match="unknown field"):
         AdapterRegistry(path).resolve("textworld/x")
+
+
+def test_an_adapter_records_the_tool_agent_settings_it_was_trained_with(tmp_path):
+    from dramaturg.models._adapters import adapter_tool_agent
+
+    plain = write_lora_adapter(tmp_path / "plain.gguf")
+    recap = write_lora_adapter(tmp_path / "recap.gguf", meta={"dramaturg.tool_agent.recap": 12})
+    assert adapter_tool_agent(f"local?lora={plain}") == {}  # another tool's adapter: the defaults
+    assert adapter_tool_agent(f"local?lora={recap}&lora_scale=0.5") == {"recap": 12}
+    newer = write_lora_adapter(tmp_path / "newer.gguf", meta={"dramaturg.tool_agent.colour": 3})
+    with pytest.raises(ConfigError, match=r"newer.gguf: unknown tool agent setting.*colour"):
+        adapter_tool_agent(f"local?lora={newer}")
+    broken = tmp_path / "broken.gguf"
+    broken.write_bytes(b"GGUF\x03\x00")
+    with pytest.raises(ConfigError, match="cannot read the adapter"):
+        adapter_tool_agent(f"local?lora={broken}")
