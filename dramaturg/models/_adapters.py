@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from dramaturg.errors import ConfigError
-from dramaturg.models._gguf import _read, _string, _value, read_gguf_metadata
+from dramaturg.models._gguf import _read, _string, read_gguf_metadata, read_header
 
 __all__ = ["BASE_KEYS", "TOOL_AGENT_KEY", "adapter_tool_agent", "base_identity", "check_adapter_base",
            "read_gguf_tensors"]
@@ -62,16 +62,7 @@ def read_gguf_tensors(
 ) -> tuple[dict[str, Any], dict[str, tuple[int, ...]]]:
     """A GGUF file's metadata (arrays skipped) and its tensors' shapes, in ggml order (``ne0`` first)."""
     with Path(path).open("rb") as fh:
-        if fh.read(4) != b"GGUF":
-            raise ValueError(f"{path} is not a GGUF file")
-        version = _read(fh, "<I")
-        if version < 2:
-            raise ValueError(f"{path} uses GGUF version {version}; only 2 and later are supported")
-        n_tensors, n_kv = _read(fh, "<Q"), _read(fh, "<Q")
-        meta: dict[str, Any] = {}
-        for _ in range(n_kv):
-            key = _string(fh)
-            meta[key] = _value(fh, _read(fh, "<I"), keep_arrays=False)
+        meta, n_tensors = read_header(fh, path)
         shapes: dict[str, tuple[int, ...]] = {}
         for _ in range(n_tensors):
             name = _string(fh)

@@ -7,7 +7,7 @@ import struct
 from pathlib import Path
 from typing import Any, BinaryIO
 
-__all__ = ["read_gguf_metadata"]
+__all__ = ["read_gguf_metadata", "read_header"]
 
 _SCALARS = {0: "<B", 1: "<b", 2: "<H", 3: "<h", 4: "<I", 5: "<i", 6: "<f", 7: "<?", 10: "<Q", 11: "<q", 12: "<d"}
 _STRING, _ARRAY = 8, 9
@@ -51,15 +51,20 @@ def read_gguf_metadata(path: str | Path, *, keep_arrays: bool = False) -> dict[s
         ValueError: if the file is not GGUF or is truncated.
     """
     with Path(path).open("rb") as fh:
-        if fh.read(4) != b"GGUF":
-            raise ValueError(f"{path} is not a GGUF file")
-        version = _read(fh, "<I")
-        if version < 2:
-            raise ValueError(f"{path} uses GGUF version {version}; only 2 and later are supported")
-        _read(fh, "<Q")  # tensor count
-        n_kv = _read(fh, "<Q")
-        meta: dict[str, Any] = {"GGUF.version": version}
-        for _ in range(n_kv):
-            key = _string(fh)
-            meta[key] = _value(fh, _read(fh, "<I"), keep_arrays=keep_arrays)
-        return meta
+        return read_header(fh, path, keep_arrays=keep_arrays)[0]
+
+
+def read_header(fh: BinaryIO, path: str | Path, *, keep_arrays: bool = False) -> tuple[dict[str, Any], int]:
+    """The metadata of the GGUF file open in ``fh`` and its tensor count; ``fh`` is left
+    at the first tensor's description."""
+    if fh.read(4) != b"GGUF":
+        raise ValueError(f"{path} is not a GGUF file")
+    version = _read(fh, "<I")
+    if version < 2:
+        raise ValueError(f"{path} uses GGUF version {version}; only 2 and later are supported")
+    n_tensors, n_kv = _read(fh, "<Q"), _read(fh, "<Q")
+    meta: dict[str, Any] = {"GGUF.version": version}
+    for _ in range(n_kv):
+        key = _string(fh)
+        meta[key] = _value(fh, _read(fh, "<I"), keep_arrays=keep_arrays)
+    return meta, n_tensors
