@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import secrets
 import time
 from pathlib import Path
@@ -44,7 +43,7 @@ def _tool_agent(choice: str, world: str | None, chat: Any, chat_spec: str | None
     from dramaturg.agents import ToolAgent
     from dramaturg.models import load_model
     from dramaturg.models._adapters import adapter_tool_agent
-    from dramaturg.models.loader import DEFAULT_SPEC
+    from dramaturg.models.loader import default_spec
 
     spec = choice
     if choice == "registry":
@@ -52,8 +51,7 @@ def _tool_agent(choice: str, world: str | None, chat: Any, chat_spec: str | None
 
         spec = (AdapterRegistry().spec_for(world) if world else None) or "main"
     if spec == "main":
-        chat_spec = chat_spec or os.environ.get("DRAMATURG_MODEL") or DEFAULT_SPEC  # as load_model does
-        return ToolAgent(model=chat, **adapter_tool_agent(chat_spec))
+        return ToolAgent(model=chat, **adapter_tool_agent(default_spec(chat_spec)))
     return ToolAgent(model=load_model(spec, trace=folder / "trace.jsonl"), **adapter_tool_agent(spec))
 
 

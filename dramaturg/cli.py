@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import time
 from pathlib import Path
 from typing import Annotated, Literal
@@ -87,8 +86,9 @@ def models_check(
 ) -> None:
     """Load a model, run one structured call, and report speed."""
     from dramaturg.models import load_model
+    from dramaturg.models.loader import default_spec
 
-    spec = model or os.environ.get("DRAMATURG_MODEL") or "local"
+    spec = default_spec(model)
     try:
         started = time.perf_counter()
         chat = load_model(spec)

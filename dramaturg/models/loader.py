@@ -24,7 +24,7 @@ from dramaturg.errors import ConfigError
 from dramaturg.models.base import ChatModel
 from dramaturg.models.wrappers import wrap
 
-__all__ = ["load_model", "parse_spec"]
+__all__ = ["default_spec", "load_model", "parse_spec"]
 
 DEFAULT_SPEC = "local"
 _BACKENDS = ("local", "litellm", "openai")
@@ -42,6 +42,11 @@ def _coerce(value: str) -> Any:
         except ValueError:
             pass
     return value
+
+
+def default_spec(spec: str | None) -> str:
+    """``spec``, else ``$DRAMATURG_MODEL``, else :data:`DEFAULT_SPEC` (the embedded model)."""
+    return spec or os.environ.get("DRAMATURG_MODEL") or DEFAULT_SPEC
 
 
 def parse_spec(spec: str) -> tuple[str, str, dict[str, Any]]:
@@ -100,7 +105,7 @@ def load_model(
     Example:
         >>> model = load_model("openai:http://127.0.0.1:8080/v1#gemma")  # doctest: +SKIP
     """
-    spec = spec or os.environ.get("DRAMATURG_MODEL") or DEFAULT_SPEC
+    spec = default_spec(spec)
     backend, target, query_opts = parse_spec(spec)
     opts = {**query_opts, **options}
     try:

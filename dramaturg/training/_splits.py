@@ -54,6 +54,11 @@ def check_splits(splits: Mapping[str, Sequence[str]]) -> None:
 
 def load_splits(data: str | os.PathLike[str]) -> dict[str, list[str]]:
     """The train/valid/test game lists of a data file, checked for overlap."""
+    return _read_splits(data)[1]
+
+
+def _read_splits(data: str | os.PathLike[str]) -> tuple[dict[str, Any], dict[str, list[str]]]:
+    """A data file's splits file as stored, and its game lists checked for overlap."""
     path = splits_path(data)
     if not path.is_file():
         raise ConfigError(
@@ -66,16 +71,15 @@ def load_splits(data: str | os.PathLike[str]) -> dict[str, list[str]]:
     except (ValueError, AttributeError, TypeError) as exc:
         raise ConfigError(f"{path} is not a splits file ({exc})") from None
     check_splits(splits)
-    return splits
+    return raw, splits
 
 
 def split_cases(data: str | os.PathLike[str], split: str = "test") -> Suite:
     """The games of one split as a suite (what ``dramaturg train eval`` plays)."""
     from dramaturg.training._games import case_for_game
 
-    path = splits_path(data)
-    splits = load_splits(data)
-    stored = json.loads(path.read_text(encoding="utf-8")).get("cases", {})
+    raw, splits = _read_splits(data)
+    stored = raw.get("cases", {})
     cases = [
         Case.model_validate(stored[g]) if g in stored else case_for_game(g) for g in splits[split]
     ]
@@ -93,12 +97,10 @@ def tool_agent_settings(data: str | os.PathLike[str]) -> dict[str, int]:
     """
     from dramaturg.agents.tool_agent import check_settings
 
-    load_splits(data)  # a missing or broken splits file is named, with what to do
-    path = splits_path(data)
-    raw = json.loads(path.read_text(encoding="utf-8")).get("tool_agent") or {}
-    if not isinstance(raw, dict):
-        raise ConfigError(f"{path}: 'tool_agent' is not a mapping of settings")
-    return check_settings(raw, str(path))
+    settings = _read_splits(data)[0].get("tool_agent") or {}
+    if not isinstance(settings, dict):
+        raise ConfigError(f"{splits_path(data)}: 'tool_agent' is not a mapping of settings")
+    return check_settings(settings, str(splits_path(data)))
 
 
 def assign_games(

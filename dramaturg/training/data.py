@@ -238,16 +238,11 @@ def load_sft_data(path: str | os.PathLike[str], *, split: str | None = None) -> 
 
 
 # ------------------------------------------------------------------ building
-def _agent(history_turns: int, max_observation_chars: int, recap: int = 0) -> Any:
+def _agent(**settings: int) -> Any:
     from dramaturg.agents.tool_agent import ToolAgent
 
     # Only ToolAgent.prompt is used; the model is never called.
-    return ToolAgent(
-        model=None,  # type: ignore[arg-type]
-        history_turns=history_turns,
-        max_observation_chars=max_observation_chars,
-        recap=recap,
-    )
+    return ToolAgent(model=None, **settings)  # type: ignore[arg-type]
 
 
 def from_traces(
@@ -286,7 +281,7 @@ def from_traces(
                 f"{run_dir} ran the suite {name!r}; pass suite= (the Suite that was run) to "
                 "replay its games"
             )
-    agent = _agent(history_turns, max_observation_chars, recap)
+    agent = _agent(history_turns=history_turns, max_observation_chars=max_observation_chars, recap=recap)
     out: list[SFTExample] = []
     for episode in read_episodes(run_dir):
         if episode.get("status") != "done" or not episode.get("success"):
@@ -328,7 +323,6 @@ NONCE_WORDS = (
     "pilk", "drell", "hobbin", "swint", "cruddle", "lumsy", "varp", "nimbet", "frotch", "oskel",
 )
 """Made-up object names for :func:`rename_objects` (no ALFWorld type is among them)."""
-
 
 
 def rename_targets(examples: list[SFTExample], share: float, *, seed: int = 0) -> list[SFTExample]:
@@ -385,14 +379,13 @@ def _takeable(example: SFTExample) -> set[str]:
 
 
 def _play_game(
-    case: Any, *, search: int, split_seed: int, history_turns: int, max_observation_chars: int,
-    recap: int = 0,
+    case: Any, *, search: int, split_seed: int, **settings: int
 ) -> tuple[str, list[dict[str, Any]], int, str | None]:
     """One game's examples: ``(case id, records, skipped steps, why it failed or None)``."""
     from dramaturg.training._games import play_commands, searching_plan
     from dramaturg.worlds.base import WorldError
 
-    agent = _agent(history_turns, max_observation_chars, recap)
+    agent = _agent(**settings)
     try:
         plan = None
         if search > 0 and (case.world or "").startswith("alfworld/"):

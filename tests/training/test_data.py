@@ -450,7 +450,7 @@ def test_a_search_before_the_gold_plan_visits_other_places_and_still_wins(tmp_pa
     detour = plan[: plan.index(f"go to {source}")]
     assert [c for c in detour if c.startswith("go to ")] and f"go to {source}" not in detour
     assert all(c.startswith(("go to ", "open ")) for c in detour)
-    played = play_commands(case, plan, agent=_agent(6, 600), source="search")
+    played = play_commands(case, plan, agent=_agent(), source="search")
     assert played.won and not played.skipped and len(played.examples) == len(plan)
     summary = build_sft_data(
         ["alfworld/pick_cool_then_place_in_recep"], range(2), tmp_path / "d.jsonl",
