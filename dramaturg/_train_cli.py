@@ -59,8 +59,8 @@ def train_tool_agent(
     search: Annotated[
         int,
         typer.Option(
-            help="ALFWorld-style: visit up to this many other receptacles before each place the gold "
-            "plan takes an object from or uses a lamp at (teaches searching for what the agent cannot see)."
+            help="ALFWorld-style: search up to this many places (drawn per game) for each thing the gold "
+            "plan takes or uses, taking the first one seen (teaches searching for what the agent cannot see)."
         ),
     ] = 0,
     rename: Annotated[

@@ -28,6 +28,10 @@ from dramaturg.models.base import structured_prompt
 
 #: An ALFWorld-style take command: ``take apple 1 from fridge 1`` -> ("apple", "fridge 1").
 TAKE = re.compile(r"take (.+?) \d+ from (.+)")
+#: The same, keeping the instance: ``take apple 1 from fridge 1`` -> ("apple 1", "fridge 1").
+TAKE_ONE = re.compile(r"take (.+? \d+) from (.+)")
+#: A thing or place with its number, as commands and observations name them (``mug 2``).
+INSTANCE = re.compile(r"\b[a-z]+ \d+\b")
 
 __all__ = [
     "PlayedGame",
@@ -179,20 +183,23 @@ def play_commands(
 
 
 def searching_plan(case: Case, *, detours: int, seed: int) -> list[str] | None:
-    """The gold plan of an ALFWorld-style game, with a search before each find.
+    """The gold plan of an ALFWorld-style game, with a search for each thing it finds.
 
     A gold plan goes straight to where the object lies (and, for the lamp
     tasks, to where the lamp stands; for two objects, to where the second
     one lies), which an agent that has only seen the room cannot know;
-    trained on such plans alone, a tool agent learns to guess. Here, before
-    each place the gold plan goes to in order to take something or use a
-    lamp, the agent first visits ``detours`` other receptacles (chosen with
-    ``seed``), opening the closed ones, and finds nothing there, then goes
-    on with the gold plan: what a sensible search looks like.
+    trained on such plans alone, a tool agent learns to guess. Here, each
+    time the gold plan goes somewhere to take something or use a lamp, the
+    agent instead visits places it has not been to yet, in a random order
+    (``seed``) and opening the closed ones, until it sees such a thing (any
+    instance not yet taken: ``mug 2`` serves as well as the gold plan's
+    ``mug 1``); it takes or uses that one there, and the rest of the gold
+    plan follows with that instance's number. A thing seen earlier on the
+    way is gone back to without a search. After ``detours`` places without
+    it, the agent goes to where the gold plan's instance lies.
 
-    Returns ``None`` when the game has nothing to find, when a detour would
-    show the thing sought (a trajectory that walks past it would teach
-    that), or when the plan no longer wins after the detours.
+    Returns ``None`` when the game has nothing to find or the plan no longer
+    wins after the search.
     """
     import random
 
@@ -205,31 +212,104 @@ def searching_plan(case: Case, *, detours: int, seed: int) -> list[str] | None:
         if not finds:
             return None
         rng = random.Random(seed)
+        home = {m.group(1): m.group(2) for c in gold if (m := TAKE_ONE.fullmatch(c))}
+        home |= {gold[j].removeprefix("use "): place for i, (_, place) in finds.items()
+                 if gold[j := _act(gold, i)].startswith("use ")}
+        names = {name for c in gold for name in INSTANCE.findall(c)}
+        seen: dict[str, str] = {}  # instance -> the place it was seen at
+        taken: set[str] = set()
+        swap: dict[str, str] = {}  # the gold plan's instance -> the one played instead
+        visited: set[str] = set()
         commands: list[str] = []
-        for i, command in enumerate(gold):
-            if i in finds and f"go to {finds[i][1]}" not in commands:  # a place already seen: no search
-                thing, place = finds[i]
-                others = sorted(
-                    c.removeprefix("go to ")
-                    for c in info.get("admissible_actions") or []
-                    if c.startswith("go to ") and c.removeprefix("go to ") != place
-                )
-                rng.shuffle(others)
-                for other in others[:detours]:
-                    for step in (f"go to {other}", f"open {other}"):
-                        if step not in (info.get("admissible_actions") or []):
-                            continue
-                        obs, _, terminated, _, info = world.step(step)
-                        commands.append(step)
-                        if thing in obs or terminated:
-                            return None
-            if command not in (info.get("admissible_actions") or [command]):
-                return None  # a detour changed what the gold plan can do (opened its receptacle)
+        here = ""
+
+        def admissible(command: str) -> bool:
+            return command in (info.get("admissible_actions") or [command])
+
+        def play(command: str) -> bool:
+            nonlocal obs, info, here
             obs, _, terminated, _, info = world.step(command)
             commands.append(command)
-            if terminated:
+            if command.startswith("go to "):
+                here = command.removeprefix("go to ")
+                visited.add(here)
+            place, things = _in_view(obs)
+            seen.update(dict.fromkeys(things, place))
+            if here:  # a lamp that stands here can be used here
+                seen.update({c.removeprefix("use "): here for c in info.get("admissible_actions") or []
+                             if c.startswith("use ")})
+            return bool(terminated)
+
+        def spotted(thing: str) -> tuple[str, str] | None:
+            return next(((x, p) for x, p in seen.items()
+                         if x not in taken and x.rsplit(" ", 1)[0] == thing), None)
+
+        i = 0
+        while i < len(gold):
+            if i not in finds:
+                command = _renumber(gold[i], swap)
+                i += 1
+                if command == f"go to {here}" or (command.startswith("open ") and not admissible(command)):
+                    continue  # already there, or opened during a search
+                place = INSTANCE.findall(command)[-1:]
+                if not admissible(command) and place and place[0] != here:
+                    # The search ended elsewhere than the gold plan stood: go where it acts.
+                    for step in (f"go to {place[0]}", f"open {place[0]}"):
+                        if admissible(step) and play(step):
+                            return None
+                if not admissible(command):
+                    return None
+                if play(command):
+                    break
+                continue
+            thing = finds[i][0]
+            act = _act(gold, i)
+            wanted = INSTANCE.findall(_renumber(gold[act], swap))[0]
+            i = act + 1
+            spot = spotted(thing)
+            if spot is None:
+                others = sorted(c.removeprefix("go to ") for c in info.get("admissible_actions") or []
+                                if c.startswith("go to ") and c.removeprefix("go to ") not in visited)
+                rng.shuffle(others)
+                for other in others[:detours]:
+                    if play(f"go to {other}") or (admissible(f"open {other}") and play(f"open {other}")):
+                        return None
+                    if spot := spotted(thing):
+                        break
+            instance, place = spot or (wanted, seen.get(wanted) or home.get(wanted, ""))
+            for step in (f"go to {place}", f"open {place}"):
+                if step != f"go to {here}" and admissible(step) and play(step):
+                    return None
+            command = f"use {instance}" if gold[act].startswith("use ") else f"take {instance} from {place}"
+            if here != place or not admissible(command):
+                return None
+            if instance != wanted:  # the rest of the plan uses this one, and `wanted` in its place
+                for name in names | {instance}:
+                    played = swap.get(name, name)
+                    swap[name] = instance if played == wanted else wanted if played == instance else played
+            if command.startswith("take "):
+                taken.add(instance)
+            if play(command):
                 break
         return commands if info.get("won") else None
+
+
+def _act(gold: Sequence[str], find: int) -> int:
+    """The index of the take or use that the gold plan's ``go to`` at ``find`` leads to."""
+    return next(j for j in range(find + 1, len(gold)) if gold[j].startswith(("take ", "use ")))
+
+
+def _in_view(observation: str) -> tuple[str, list[str]]:
+    """The place an observation looks into and the things it lists there
+    (``On the desk 1, you see a pen 2, and a cd 1.`` -> ``("desk 1", ["pen 2", "cd 1"])``)."""
+    head, sep, listed = observation.partition("you see ")
+    places = INSTANCE.findall(head)
+    return (places[-1], INSTANCE.findall(listed)) if sep and places else ("", [])
+
+
+def _renumber(command: str, swap: dict[str, str]) -> str:
+    """``command`` with each instance the gold plan named replaced by the one played."""
+    return INSTANCE.sub(lambda m: swap.get(m.group(0), m.group(0)), command)
 
 
 def _finds(gold: Sequence[str]) -> dict[int, tuple[str, str]]:
@@ -240,13 +320,13 @@ def _finds(gold: Sequence[str]) -> dict[int, tuple[str, str]]:
         if not command.startswith("go to "):
             continue
         place = command.removeprefix("go to ")
-        rest = [c for c in gold[i + 1 : i + 3] if c != f"open {place}"]
+        rest = [c for c in gold[i + 1 : i + 3] if not c.startswith("open ")]
         if not rest:
             continue
         take = TAKE.fullmatch(rest[0])
         use = re.fullmatch(r"use (.+?) \d+", rest[0])
-        if take and take.group(2) == place:
-            finds[i] = (take.group(1), place)
+        if take:  # from there, or from what stands beside it (go to cabinet 4, take ... from cabinet 3)
+            finds[i] = (take.group(1), take.group(2))
         elif use:
             finds[i] = (use.group(1), place)
     return finds

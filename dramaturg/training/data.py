@@ -460,11 +460,14 @@ def build_sft_data(
         history_turns, max_observation_chars, recap: the tool agent's settings
             (see :class:`~dramaturg.agents.ToolAgent`); they are kept in the splits
             file, and ``train eval`` plays with the same ones.
-        search: ALFWorld-style games: before each place the gold plan takes an
-            object from or uses a lamp at, visit 0 to ``search`` other receptacles
-            (a number drawn per game), as an agent that cannot see where things
-            lie must (see :func:`~dramaturg.training._games.searching_plan`); a
-            game whose search would pass what it looks for keeps its plain gold plan.
+        search: ALFWorld-style games: for each thing the gold plan takes or
+            uses (the object, the lamp, the second object), search places not yet
+            visited in a random order until one shows such a thing, take or use
+            that one and go on with it, as an agent that cannot see where things
+            lie must (see :func:`~dramaturg.training._games.searching_plan`); after
+            0 to ``search`` places (a number drawn per game) without it, go to
+            where the gold plan finds it. A game whose search no longer wins keeps
+            its plain gold plan.
         rename: the share of train and valid games (drawn per game with
             ``split_seed``) whose objects that can be taken are each renamed to a
             made-up word in every message (see :func:`rename_objects`): the agent

@@ -438,26 +438,69 @@ def test_successful_runs_become_the_same_examples_as_gold_plans(built, tmp_path)
         from_traces(tmp_path / "run")
 
 
-def test_a_search_before_the_gold_plan_visits_other_places_and_still_wins(tmp_path):
+def _replay(case, plan):
+    """Each command's observation, asserting each was admissible; and whether the game was won."""
+    from dramaturg.evals.agents import make_case_world
+
+    with make_case_world(case) as world:
+        _, info = world.reset(seed=case.seed)
+        gold, views = info["gold_plan"], []
+        for command in plan:
+            assert command in info["admissible_actions"], command
+            obs, _, _, _, info = world.step(command)
+            views.append(obs)
+        return gold, views, info["won"]
+
+
+def test_a_search_visits_new_places_until_it_sees_the_thing_and_goes_on_with_that_one(tmp_path):
     from dramaturg.training._games import case_for_game, play_commands, searching_plan
     from dramaturg.training.data import _agent
 
-    case = case_for_game("alfworld/pick_cool_then_place_in_recep/seen/0")
-    plan = searching_plan(case, detours=2, seed=0)
+    case = case_for_game("alfworld/pick_cool_then_place_in_recep/seen/2")
+    plan = searching_plan(case, detours=30, seed=2)
     assert plan is not None
-    take = next(c for c in plan if c.startswith("take "))
-    source = take.split(" from ", 1)[1]
-    detour = plan[: plan.index(f"go to {source}")]
-    assert [c for c in detour if c.startswith("go to ")] and f"go to {source}" not in detour
-    assert all(c.startswith(("go to ", "open ")) for c in detour)
+    gold, views, won = _replay(case, plan)
+    assert won
+    take = next(i for i, c in enumerate(plan) if c.startswith("take "))
+    assert all(c.startswith(("go to ", "open ")) for c in plan[:take])
+    places = [c.removeprefix("go to ") for c in plan[:take] if c.startswith("go to ")]
+    assert len(places) == len(set(places)) > 2  # several places, none twice
+    last = plan.index(f"go to {places[-1]}")
+    assert not any("apple" in v for v in views[:last])  # nothing sought was in view before...
+    assert any("apple 2" in v for v in views[last:take])  # ...the place it is taken from
+    # Not the gold plan's apple: the rest of the plan goes on with the one found.
+    assert "take apple 1 from countertop 2" in gold and plan[take] == f"take apple 2 from {places[-1]}"
+    assert not any("apple 1" in c for c in plan) and any(c.startswith("cool apple 2 with ") for c in plan)
     played = play_commands(case, plan, agent=_agent(), source="search")
     assert played.won and not played.skipped and len(played.examples) == len(plan)
+    # At most `detours` places, then to where the gold plan's instance lies.
+    short = searching_plan(case, detours=1, seed=2)
+    assert short is not None and _replay(case, short)[2]
+    before = [c for c in short[: next(i for i, c in enumerate(short) if c.startswith("take "))]
+              if c.startswith("go to ")]
+    assert len(before) <= 2 and (len(before) == 1 or before[-1] == "go to countertop 2")
     summary = build_sft_data(
         ["alfworld/pick_cool_then_place_in_recep"], range(2), tmp_path / "d.jsonl",
         splits=("seen",), search=3, test_frac=0.5, valid_frac=0.0,
     )
     sources = {e.source for e in load_sft_data(tmp_path / "d.jsonl")}
     assert "search" in sources and not summary.failed_games
+
+
+def test_a_second_thing_seen_during_the_first_search_is_gone_back_to_without_searching():
+    from dramaturg.training._games import case_for_game, searching_plan
+
+    case = case_for_game("alfworld/pick_two_obj_and_place/seen/1")
+    plan = searching_plan(case, detours=30, seed=1)
+    assert plan is not None
+    gold, _, won = _replay(case, plan)
+    takes = [i for i, c in enumerate(plan) if c.startswith("take ")]
+    assert won and len(takes) == 2
+    assert [plan[i] for i in takes] == ["take cellphone 2 from bed 1", "take cellphone 1 from bed 1"]
+    assert [c for c in gold if c.startswith("take ")] == [
+        "take cellphone 3 from desk 1", "take cellphone 2 from bed 1"]
+    assert plan[takes[1] - 1] == "go to bed 1" and plan[takes[1] - 2].startswith("move cellphone 2 ")
+    assert plan[-1].startswith("move cellphone 1 ")
 
 
 def test_the_lamp_is_searched_for_too_and_a_place_already_seen_is_not():
@@ -475,6 +518,9 @@ def test_the_lamp_is_searched_for_too_and_a_place_already_seen_is_not():
             "go to shelf 1", "take vase 2 from shelf 1", "go to table 1", "move vase 2 to table 1"]
     assert _finds(gold) == {0: ("vase", "shelf 1"), 4: ("vase", "shelf 1")}
     assert _finds(["go to drawer 1", "open drawer 1", "take pen 2 from drawer 1"]) == {0: ("pen", "drawer 1")}
+    # From what stands beside the place gone to: the place it is taken from is the one sought.
+    assert _finds(["go to cabinet 4", "open cabinet 3", "take cloth 1 from cabinet 3"]) == {
+        0: ("cloth", "cabinet 3")}
     assert _finds(["go to desk 1", "use desklamp 1"]) == {0: ("desklamp", "desk 1")}
     assert _finds(["go to sinkbasin 1", "clean mug 1 with sinkbasin 1"]) == {}
     two = searching_plan(case_for_game("alfworld/pick_two_obj_and_place/seen/0"), detours=2, seed=0)
