@@ -26,10 +26,8 @@ from dramaturg.evals.cases import Case
 from dramaturg.models import Message, assistant
 from dramaturg.models.base import structured_prompt
 
-#: An ALFWorld-style take command: ``take apple 1 from fridge 1`` -> ("apple", "fridge 1").
-TAKE = re.compile(r"take (.+?) \d+ from (.+)")
-#: The same, keeping the instance: ``take apple 1 from fridge 1`` -> ("apple 1", "fridge 1").
-TAKE_ONE = re.compile(r"take (.+? \d+) from (.+)")
+#: An ALFWorld-style take command: ``take apple 1 from fridge 1`` -> ("apple 1", "apple", "fridge 1").
+TAKE = re.compile(r"take ((.+?) \d+) from (.+)")
 #: A thing or place with its number, as commands and observations name them (``mug 2``).
 INSTANCE = re.compile(r"\b[a-z]+ \d+\b")
 
@@ -212,7 +210,7 @@ def searching_plan(case: Case, *, detours: int, seed: int) -> list[str] | None:
         if not finds:
             return None
         rng = random.Random(seed)
-        home = {m.group(1): m.group(2) for c in gold if (m := TAKE_ONE.fullmatch(c))}
+        home = {m.group(1): m.group(3) for c in gold if (m := TAKE.fullmatch(c))}
         home |= {gold[j].removeprefix("use "): place for i, (_, place) in finds.items()
                  if gold[j := _act(gold, i)].startswith("use ")}
         names = {name for c in gold for name in INSTANCE.findall(c)}
@@ -326,7 +324,7 @@ def _finds(gold: Sequence[str]) -> dict[int, tuple[str, str]]:
         take = TAKE.fullmatch(rest[0])
         use = re.fullmatch(r"use (.+?) \d+", rest[0])
         if take:  # from there, or from what stands beside it (go to cabinet 4, take ... from cabinet 3)
-            finds[i] = (take.group(1), take.group(2))
+            finds[i] = (take.group(2), take.group(3))
         elif use:
             finds[i] = (use.group(1), place)
     return finds

@@ -375,7 +375,7 @@ def _takeable(example: SFTExample) -> set[str]:
     listed = [line.removeprefix(COMMANDS).split(", ") for m in example.messages
               for line in m["content"].splitlines() if line.startswith(COMMANDS)]
     commands = [example.command, *(c for line in listed for c in line)]
-    return {m.group(1) for c in commands if (m := TAKE.fullmatch(c))}
+    return {m.group(2) for c in commands if (m := TAKE.fullmatch(c))}
 
 
 def _play_game(
