@@ -78,6 +78,14 @@ def train_tool_agent(
             "(where it has been); 0: none. `train eval` plays with the same setting."
         ),
     ] = 0,
+    focus: Annotated[
+        int,
+        typer.Option(
+            min=0,
+            help="The tool agent's prompt lists up to this many admissible commands that act on a "
+            "thing the goal names (take the mug it sees); 0: none. `train eval` plays with the same setting."
+        ),
+    ] = 0,
     test_games: Annotated[
         int | None,
         typer.Option(
@@ -146,6 +154,7 @@ def train_tool_agent(
             search=search,
             rename=rename,
             recap=recap,
+            focus=focus,
             test_games=test_games,
             traces=list(traces or []),
             test_frac=test_frac,

@@ -19,7 +19,8 @@ from __future__ import annotations
 
 import functools
 import json
-from collections.abc import Mapping, Sequence
+import re
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -29,9 +30,9 @@ from dramaturg.errors import ConfigError
 from dramaturg.models import ChatModel, Message, assistant, system, user
 from dramaturg.prompts import render
 
-__all__ = ["SETTINGS", "ToolAgent", "check_settings"]
+__all__ = ["SETTINGS", "ToolAgent", "check_settings", "goal_commands"]
 
-SETTINGS = {"history_turns": 0, "max_observation_chars": 1, "recap": 0}
+SETTINGS = {"history_turns": 0, "max_observation_chars": 1, "recap": 0, "focus": 0}
 """The settings that shape the tool agent's prompt, with their least value. An adapter
 is trained on prompts written with some of them, and used with the same ones."""
 
@@ -55,6 +56,43 @@ COMMANDS = "Commands: "
 
 DONE = "Done so far: "
 """How the prompt recaps the commands already played (with ``recap``; comma-separated)."""
+
+FOCUS = "For the goal: "
+"""How the prompt lists the admissible commands that act on what the goal names
+(with ``focus``; comma-separated)."""
+
+_WORD = re.compile(r"[a-z]+")
+_LINKS = frozenset({"to", "from", "in", "on", "into", "onto", "with", "at", "under"})
+_LOOKING = frozenset({"go", "look", "examine", "inventory", "help"})  # act on nothing
+_PUTTING = frozenset({"put", "move", "insert"})
+
+
+def goal_commands(goal: str, admissible: Sequence[str], limit: int, played: Collection[str] = ()) -> list[str]:
+    """Up to ``limit`` of ``admissible`` (in their order) that act on a thing the goal
+    names: the command's first word after its verb is a word of the goal. Commands that
+    only look or walk (``go to``, ``examine``, ...) are left out, as are puts to a place
+    the goal does not name, takes from one it does (they undo the goal) and the
+    commands already ``played`` (the mug is hot already).
+
+    >>> goal_commands("put a clean mug in cabinet.", ["go to cabinet 1", "take mug 1 from sink 1",
+    ...               "clean mug 1 with sink 1", "move mug 1 to sink 1", "take apple 1 from sink 1"], 8)
+    ['take mug 1 from sink 1', 'clean mug 1 with sink 1']
+    """
+    named = set(_WORD.findall(goal.lower()))
+    found: list[str] = []
+    for command in admissible:
+        verb, *rest = _WORD.findall(command.lower()) or [""]
+        things = [w for w in rest if w not in _LINKS]
+        if verb in _LOOKING or not things or things[0] not in named or command in played:
+            continue
+        if len(things) > 1 and verb in _PUTTING and things[-1] not in named:
+            continue  # puts it somewhere else than the goal says
+        if len(things) > 1 and verb == "take" and things[-1] in named:
+            continue  # takes it back from where the goal says to put it
+        found.append(command)
+        if len(found) == limit:
+            break
+    return found
 
 
 class _FreeCommand(BaseModel):
@@ -98,6 +136,10 @@ class ToolAgent:
             latest ones, in the order of their latest use) on a line of the last
             message; 0: none. A small model with a short window otherwise forgets
             where it has been and searches the same few places again and again.
+        focus: list up to this many of the admissible commands that act on a thing the
+            goal names (see :func:`goal_commands`) on a line before the commands; 0:
+            none. A small model otherwise walks past the very thing it was sent to
+            find, and puts it back where it took it from.
             An adapter is used with the settings it was trained with (kept in its
             GGUF file; see ``build_sft_data``).
 
@@ -113,6 +155,7 @@ class ToolAgent:
     temperature: float = 0.7
     seed: int | None = None
     recap: int = 0
+    focus: int = 0
 
     def __post_init__(self) -> None:
         check_settings({name: getattr(self, name) for name in SETTINGS}, "ToolAgent")
@@ -136,6 +179,9 @@ class ToolAgent:
             # anyway, so the recap costs the prefix cache nothing
             done = list(dict.fromkeys(cmd for _, cmd in reversed(turns)))[: self.recap]
             now += "\n" + DONE + ", ".join(reversed(done))
+        if self.focus and admissible:
+            found = goal_commands(goal, admissible, self.focus, played={cmd for _, cmd in turns})
+            now += "\n" + FOCUS + (", ".join(found) or "none")
         if admissible:
             now += "\n" + COMMANDS + ", ".join(admissible)
         msgs.append(user(now))

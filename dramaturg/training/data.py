@@ -252,6 +252,7 @@ def from_traces(
     history_turns: int = 6,
     max_observation_chars: int = 600,
     recap: int = 0,
+    focus: int = 0,
 ) -> list[SFTExample]:
     """Examples from the successful world episodes of an evaluation run directory.
 
@@ -264,7 +265,7 @@ def from_traces(
         run_dir: a ``run_eval`` output directory.
         suite: the suite that was run; needed unless it was a built-in world suite
             with its default options.
-        history_turns, max_observation_chars, recap: the tool agent's settings.
+        history_turns, max_observation_chars, recap, focus: the tool agent's settings.
     """
     from dramaturg.evals.runner import read_episodes
     from dramaturg.training._games import case_for_game, play_commands
@@ -281,7 +282,8 @@ def from_traces(
                 f"{run_dir} ran the suite {name!r}; pass suite= (the Suite that was run) to "
                 "replay its games"
             )
-    agent = _agent(history_turns=history_turns, max_observation_chars=max_observation_chars, recap=recap)
+    agent = _agent(history_turns=history_turns, max_observation_chars=max_observation_chars, recap=recap,
+                   focus=focus)
     out: list[SFTExample] = []
     for episode in read_episodes(run_dir):
         if episode.get("status") != "done" or not episode.get("success"):
@@ -436,6 +438,7 @@ def build_sft_data(
     history_turns: int = 6,
     max_observation_chars: int = 600,
     recap: int = 0,
+    focus: int = 0,
     search: int = 0,
     rename: float = 0.0,
     test_games: int | None = None,
@@ -457,7 +460,7 @@ def build_sft_data(
         test_frac, valid_frac: the share of games held out for test and valid
             (at least one game each when there are two games or more).
         split_seed: seeds the assignment of games to splits.
-        history_turns, max_observation_chars, recap: the tool agent's settings
+        history_turns, max_observation_chars, recap, focus: the tool agent's settings
             (see :class:`~dramaturg.agents.ToolAgent`); they are kept in the splits
             file, and ``train eval`` plays with the same ones.
         search: ALFWorld-style games: for each thing the gold plan takes or
@@ -488,7 +491,7 @@ def build_sft_data(
     from dramaturg.training._games import games_for
 
     settings = check_settings({"history_turns": history_turns, "max_observation_chars": max_observation_chars,
-                               "recap": recap}, "build_sft_data")  # before any game is played
+                               "recap": recap, "focus": focus}, "build_sft_data")  # before any game is played
     out_path = Path(out_path)
     cases = games_for(worlds, seeds, splits=splits)
     if test_split is not None and test_games is not None:

@@ -44,7 +44,32 @@ def test_a_recap_lists_the_distinct_commands_already_played_latest_last():
     assert all(DONE not in m["content"] for m in plain)  # off by default
 
 
-@pytest.mark.parametrize("setting", [{"recap": -1}, {"recap": "2"}, {"recap": True}, {"max_observation_chars": 0}])
+def test_a_focus_line_lists_what_acts_on_the_things_the_goal_names():
+    from dramaturg.agents.tool_agent import FOCUS, goal_commands
+
+    goal = "put a hot mug in cabinet."
+    here = ["go to cabinet 1", "examine mug 1", "take mug 1 from countertop 1", "take mug 2 from countertop 1",
+            "take apple 1 from countertop 1", "move apple 1 to countertop 1"]
+    # looking and walking are left out, and what acts on an apple the goal never names
+    assert goal_commands(goal, here, 8) == ["take mug 1 from countertop 1", "take mug 2 from countertop 1"]
+    assert goal_commands(goal, here, 1) == ["take mug 1 from countertop 1"]
+    holding = ["heat mug 1 with microwave 1", "move mug 1 to microwave 1", "move mug 1 to cabinet 2",
+               "take mug 2 from cabinet 2"]
+    # a put elsewhere than the goal says, and a take from where the goal puts things, undo the goal;
+    # so does playing a command again (the mug is hot already)
+    assert goal_commands(goal, holding, 8) == ["heat mug 1 with microwave 1", "move mug 1 to cabinet 2"]
+    assert goal_commands(goal, holding, 8, played={"heat mug 1 with microwave 1"}) == ["move mug 1 to cabinet 2"]
+
+    agent = ToolAgent(model=ScriptedModel([]), focus=4)
+    history = [("You arrive at microwave 1.", "heat mug 1 with microwave 1")]
+    last = agent.prompt(goal=goal, observation="You heat the mug 1.", history=history, admissible=holding[:2])
+    assert last[-1]["content"] == (f"You heat the mug 1.\n{FOCUS}none\n"
+                                   "Commands: heat mug 1 with microwave 1, move mug 1 to microwave 1")
+    plain = ToolAgent(model=ScriptedModel([])).prompt(goal=goal, observation="here", admissible=here)
+    assert FOCUS not in plain[-1]["content"]  # off by default
+
+
+@pytest.mark.parametrize("setting", [{"recap": -1}, {"recap": "2"}, {"recap": True}, {"max_observation_chars": 0}, {"focus": -2}])
 def test_a_bad_setting_is_refused_when_the_agent_is_made(setting):
     with pytest.raises(ConfigError, match=f"ToolAgent: the tool agent setting {next(iter(setting))} must be"):
         ToolAgent(model=ScriptedModel([]), **setting)

@@ -54,6 +54,8 @@ def trained_cli(tmp_path_factory, tiny_gguf, _tiny_loaded):
                 "0",
                 "--recap",
                 "8",
+                "--focus",
+                "4",
                 "--no-progress",
             ],
         )
@@ -74,7 +76,7 @@ def test_tool_agent_builds_trains_exports_and_registers(trained_cli, monkeypatch
     from dramaturg.evals.agents import tool_agent_settings_for
     from dramaturg.models._adapters import adapter_tool_agent
 
-    recorded = {"history_turns": 6, "max_observation_chars": 600, "recap": 8}
+    recorded = {"history_turns": 6, "max_observation_chars": 600, "recap": 8, "focus": 4}
     assert adapter_tool_agent(f"local?lora={adapter}") == recorded
     assert adapter_tool_agent("local") == {} == adapter_tool_agent(None)
     case = Case(id="g", task_type="tw", world="textworld/tw-simple")

@@ -263,7 +263,7 @@ def built(tmp_path_factory) -> tuple[Path, object]:
 
 @pytest.fixture(scope="module")
 def built_with_recap(tmp_path_factory) -> tuple[Path, object]:
-    return _build_tw(tmp_path_factory, recap=5, history_turns=4)
+    return _build_tw(tmp_path_factory, recap=5, history_turns=4, focus=3)
 
 
 def test_games_played_in_one_process_or_several_give_the_same_file(built, tmp_path):
@@ -345,7 +345,7 @@ def test_the_training_prompt_is_exactly_what_the_tool_agent_sends(data, request)
     import asyncio
 
     from dramaturg.agents import ToolAgent
-    from dramaturg.agents.tool_agent import DONE
+    from dramaturg.agents.tool_agent import DONE, FOCUS
     from dramaturg.graphs import embodied
     from dramaturg.training._base import inference_prompt
     from dramaturg.training._splits import tool_agent_settings
@@ -354,10 +354,13 @@ def test_the_training_prompt_is_exactly_what_the_tool_agent_sends(data, request)
     path, _ = request.getfixturevalue(data)
     settings = tool_agent_settings(path)
     if data == "built_with_recap":
-        assert settings == {"history_turns": 4, "max_observation_chars": 600, "recap": 5}
+        assert settings == {"history_turns": 4, "max_observation_chars": 600, "recap": 5, "focus": 3}
         assert any(DONE in e.prompt[-1]["content"] for e in load_sft_data(path))
+        assert all(FOCUS in e.prompt[-1]["content"] for e in load_sft_data(path))
     else:
-        assert settings["recap"] == 0 and all(DONE not in e.prompt[-1]["content"] for e in load_sft_data(path))
+        assert settings["recap"] == settings["focus"] == 0
+        assert all(DONE not in e.prompt[-1]["content"] and FOCUS not in e.prompt[-1]["content"]
+                   for e in load_sft_data(path))
     by_game: dict[str, list[SFTExample]] = {}
     for example in load_sft_data(path):
         by_game.setdefault(example.game, []).append(example)
