@@ -55,7 +55,7 @@ HELDOUT = {
     "ALFWorld-style, unseen": (
         "alf",
         ["--world", "alfworld", "--split", "seen", "--split", "unseen", "--test-split", "unseen",
-         "--search", "12", "--recap", "24", "--rename", "1.0", "--games", "8", "--test-games", "12",
+         "--search", "12", "--recap", "24", "--focus", "8", "--rename", "1.0", "--games", "8", "--test-games", "12",
          "--epochs", "1",
          "--lr", "5e-4", "--max-len", "1024"],
         ["--temperature", "0.7", "--max-steps", "40", "--limit", "12"],
