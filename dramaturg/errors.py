@@ -73,23 +73,41 @@ class ModelOutputError(ModelError):
     Attributes:
         raw: the model's raw text (truncated to 2,000 characters for display).
         feedback: a short explanation meant to be shown back to the model.
+        kind: what went wrong: ``"invalid"`` (not JSON, or not the schema),
+            ``"truncated"`` (cut off at the token limit), ``"loop"`` (the
+            model repeated itself), ``"timeout"`` (the attempt ran past its
+            time budget).
+        field: the schema field where it went wrong, when known (``words``,
+            ``subtasks[2].description``).
     """
 
-    def __init__(self, feedback: str, *, raw: str = "") -> None:
+    def __init__(self, feedback: str, *, raw: str = "", kind: str = "invalid", field: str | None = None) -> None:
         shown = raw if len(raw) <= 200 else raw[:200] + f"... [{len(raw)} characters]"
         super().__init__(f"{feedback} (model answered: {shown!r})")
         self.feedback = feedback
         self.raw = raw[:2000]
+        self.kind = kind
+        self.field = field
 
 
 class RetryBudgetExceeded(ModelOutputError):
-    """Every attempt produced unusable output; ``errors`` lists each attempt's feedback."""
+    """Every attempt produced unusable output.
 
-    def __init__(self, errors: list[str], *, raw: str = "") -> None:
+    ``errors`` lists each attempt's feedback; ``fields`` the schema fields
+    that went wrong (looped, ran long or failed validation), most recent last.
+    """
+
+    def __init__(self, errors: list[str], *, raw: str = "", kinds: list[str] | None = None,
+                 fields: list[str] | None = None) -> None:
         self.errors = list(errors)
+        self.kinds = list(kinds or [])
+        self.fields = [f for f in dict.fromkeys(fields or []) if f]
+        where = f" (field {', '.join(repr(f) for f in self.fields)})" if self.fields else ""
         super().__init__(
-            f"no valid answer after {len(errors)} attempt(s); last error: {errors[-1] if errors else '?'}",
+            f"no valid answer after {len(errors)} attempt(s){where}; last error: {errors[-1] if errors else '?'}",
             raw=raw,
+            kind=self.kinds[-1] if self.kinds else "invalid",
+            field=self.fields[-1] if self.fields else None,
         )
 
 

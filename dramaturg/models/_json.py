@@ -8,19 +8,22 @@ megabyte of text costs one scan, not a quadratic search for JSON.
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
 from dramaturg.errors import ModelOutputError
+from dramaturg.models._text import has_surrogates
 
-__all__ = ["JsonEnd", "json_size_bound", "parse_structured", "schema_instruction", "schema_outline"]
+__all__ = ["JsonEnd", "Loop", "find_loop", "json_size_bound", "parse_structured", "schema_instruction", "schema_outline"]
 
 T = TypeVar("T", bound=BaseModel)
 
 # strict=False: raw newlines and tabs inside strings are accepted. llama.cpp's JSON
 # grammar lets a small model write them, and the meaning is never in doubt.
 _decoder = json.JSONDecoder(strict=False)
+
 
 
 def _extract_json(text: str) -> Any:
@@ -69,25 +72,60 @@ def _describe_validation_error(error: ValidationError) -> str:
     return "the JSON does not match the schema: " + "; ".join(parts)
 
 
+def _surrogate_path(node: Any, path: str = "", depth: int = 0) -> str | None:
+    """The field holding a lone surrogate (``"\\ud800"``), which no encoder can write; None if none."""
+    if depth > 64:
+        return None
+    if isinstance(node, str):
+        return (path or "(root)") if has_surrogates(node) else None
+    if isinstance(node, dict):
+        for key, value in node.items():
+            where = f"{path}.{key}" if path else str(key)
+            if has_surrogates(str(key)):
+                return where
+            found = _surrogate_path(value, where, depth + 1)
+            if found:
+                return found
+    elif isinstance(node, list):
+        for i, value in enumerate(node):
+            found = _surrogate_path(value, f"{path}[{i}]", depth + 1)
+            if found:
+                return found
+    return None
+
+
 def parse_structured(text: str, schema: type[T], *, truncated: bool = False) -> T:
     """Validate ``text`` as an instance of ``schema``.
 
     Raises:
-        ModelOutputError: with ``feedback`` written for the model to read.
+        ModelOutputError: with ``feedback`` written for the model to read,
+            ``kind`` and, where it can be told, the ``field`` at fault.
     """
     try:
         data = _extract_json(text)
     except ValueError as exc:
-        feedback = str(exc)
         if truncated:
-            feedback = "the answer was cut off at the token limit; write a shorter JSON object"
-        raise ModelOutputError(feedback, raw=text) from None
+            loop = find_loop(text)
+            if loop is not None:
+                raise ModelOutputError(loop.describe() + " until the token limit; write each value once",
+                                       raw=text, kind="loop", field=loop.field) from None
+            raise ModelOutputError("the answer was cut off at the token limit; write a shorter JSON object",
+                                   raw=text, kind="truncated") from None
+        raise ModelOutputError(str(exc), raw=text) from None
     except RecursionError:
         raise ModelOutputError("the JSON is nested too deeply", raw=text) from None
+    bad = _surrogate_path(data)
+    if bad is not None:
+        raise ModelOutputError(f"the field {bad!r} holds a lone surrogate escape (such as \\ud800), which is not "
+                               "text; write plain characters", raw=text, field=bad)
     try:
         return schema.model_validate(data)
     except ValidationError as exc:
-        raise ModelOutputError(_describe_validation_error(exc), raw=text) from None
+        first = exc.errors(include_url=False)[0]["loc"] if exc.error_count() else ()
+        field = ".".join(str(p) for p in first) or None
+        raise ModelOutputError(_describe_validation_error(exc), raw=text, field=field) from None
+    except RecursionError:
+        raise ModelOutputError("the JSON is nested too deeply", raw=text) from None
 
 
 def _resolve(node: dict[str, Any], defs: dict[str, Any]) -> dict[str, Any]:
@@ -141,28 +179,63 @@ def schema_instruction(json_schema: dict[str, Any]) -> str:
     return "Answer with one JSON object of this shape and nothing else:\n" + schema_outline(json_schema)
 
 
+@dataclass(frozen=True, slots=True)
+class Loop:
+    """A repetition found in a JSON answer: the field it is in and what repeats."""
+
+    field: str
+    value: str
+
+    def describe(self) -> str:
+        shown = self.value if len(self.value) <= 40 else self.value[:40] + "..."
+        return f"the answer repeated {shown!r} over and over in the field {self.field!r}"
+
+
+class _Frame:
+    __slots__ = ("index", "is_array", "items", "key", "start")
+
+    def __init__(self, is_array: bool, start: int) -> None:
+        self.is_array = is_array
+        self.start = start  # where this value began in the text seen
+        self.key: str | None = None  # objects: the key whose value is being written
+        self.index = 0  # arrays: the item being written
+        self.items: dict[str, int] = {}  # arrays: how often each finished item was written
+
+
 class JsonEnd:
-    """Finds where a streamed top-level JSON object or array ends.
+    """Follows a streamed top-level JSON object or array: where it ends, and whether it went wrong.
 
     Feed it text as it is generated; :meth:`feed` returns the end offset
     within the chunk once the value is complete. ``invalid`` turns true as
-    soon as the text cannot be JSON: it does not start with ``{`` or ``[``,
-    a character outside strings cannot appear in JSON, a string is not
-    followed by ``,`` ``:`` ``}`` or ``]``, a string runs past
-    ``max_string`` characters, whitespace outside strings runs past
-    ``max_space`` characters, or the value runs past ``max_chars`` (the
-    most its schema allows, see :func:`json_size_bound`): a small model caught
-    in a loop is cut off at once instead of after hundreds of tokens.
+    soon as the text cannot be a usable answer, so a small model caught in a
+    loop is cut off at once instead of after hundreds of tokens:
+
+    * it cannot be JSON: it does not start with ``{`` or ``[``, a character
+      outside strings cannot appear in JSON, a string is not followed by
+      ``,`` ``:`` ``}`` or ``]``;
+    * it runs long: a string past ``max_string`` characters, whitespace
+      outside strings past ``max_space``, the value past ``max_chars`` (the
+      most its schema allows, see :func:`json_size_bound`);
+    * it loops (``loop`` says where): an array holds the same string or
+      object ``item_repeats`` times, or a string repeats a run of ``ngram``
+      words ``repeats`` times within a few dozen words (or one character 24
+      times).
     """
 
-    __slots__ = ("after_string", "depth", "escape", "in_string", "invalid", "max_chars", "max_space", "max_string",
-                 "seen", "space_run", "started", "string_len")
+    __slots__ = ("_buf", "_frames", "_word", "_words", "_grams", "after_string", "depth", "escape", "in_string",
+                 "invalid", "item_repeats", "loop", "max_chars", "max_space", "max_string", "ngram", "repeats", "seen", "space_run",
+                 "started", "string_len", "_hex_left", "_run_char", "_run_len", "_string_start", "_text", "_is_key")
 
     _BARE = frozenset("{}[],:0123456789.-+eEtrufalsn \t\r\n")
 
-    def __init__(self, *, max_string: int = 600, max_space: int = 24, max_chars: int | None = None) -> None:
+    def __init__(self, *, max_string: int = 600, max_space: int = 24, max_chars: int | None = None,
+                 repeats: int = 3, item_repeats: int = 4, ngram: int = 4) -> None:
         self.max_space = max_space
         self.max_chars = max_chars
+        self.max_string = max_string
+        self.repeats = repeats
+        self.item_repeats = item_repeats
+        self.ngram = ngram
         self.seen = 0
         self.space_run = 0
         self.depth = 0
@@ -172,7 +245,94 @@ class JsonEnd:
         self.invalid = False
         self.after_string = False
         self.string_len = 0
-        self.max_string = max_string
+        self.loop: Loop | None = None
+        self._frames: list[_Frame] = []
+        self._buf: list[str] = []  # the string being written (keys are kept whole, values only for checks)
+        self._is_key = False
+        self._word: list[str] = []
+        self._words: list[str] = []
+        self._grams: dict[tuple[str, ...], list[int]] = {}
+        self._run_char = ""
+        self._run_len = 0
+        self._text: list[str] = []  # everything seen, to compare whole array items
+        self._string_start = 0
+        self._hex_left = 0  # hex digits of a \\uXXXX escape still to come
+
+    # -- where we are -----------------------------------------------------------------------
+    def path(self) -> str:
+        """The field being written now, as ``subtasks[2].description`` (``(root)`` at the top)."""
+        out = ""
+        for frame in self._frames:
+            if frame.is_array:
+                out += f"[{frame.index}]"
+            elif frame.key is not None:
+                out += f".{frame.key}" if out else frame.key
+        return out or "(root)"
+
+    def _looped(self, value: str) -> None:
+        self.loop = Loop(self.path(), value)
+        self.invalid = True
+
+    # -- strings ----------------------------------------------------------------------------
+    def _string_char(self, ch: str) -> bool:
+        """Check one character inside a string value; False when it loops."""
+        if ch == self._run_char:
+            self._run_len += 1
+            if self._run_len >= 24 and not ch.isspace():
+                self._looped(ch * 8)
+                return False
+        else:
+            self._run_char, self._run_len = ch, 1
+        if ch.isalnum() or ch in "'-_":
+            self._word.append(ch.lower())
+            return True
+        return self._end_word()
+
+    def _end_word(self) -> bool:
+        if not self._word:
+            return True
+        self._words.append("".join(self._word))
+        self._word = []
+        if len(self._words) >= self.ngram:
+            gram = tuple(self._words[-self.ngram:])
+            seen_at = self._grams.setdefault(gram, [])
+            seen_at.append(len(self._words))
+            # A phrase said three times in a long text is style; three times in a few dozen words, a loop.
+            if len(seen_at) >= self.repeats and seen_at[-1] - seen_at[-self.repeats] <= 12 * self.ngram:
+                self._looped(" ".join(gram))
+                return False
+        return True
+
+    def _start_string(self) -> None:
+        frame = self._frames[-1] if self._frames else None
+        self._is_key = frame is not None and not frame.is_array and frame.key is None
+        self._buf = []
+        self._word, self._words, self._grams = [], [], {}
+        self._run_char, self._run_len = "", 0
+
+    def _end_string(self) -> bool:
+        if not self._end_word():
+            return False
+        if self._is_key:
+            self._frames[-1].key = "".join(self._buf)[:60]
+        return True
+
+    # -- arrays -----------------------------------------------------------------------------
+    def _end_item(self, start: int) -> bool:
+        """A string, object or array that began at ``start`` just ended: if it is an array's item,
+        count it; False when the same item has now been written ``repeats`` times."""
+        if not self._frames or not self._frames[-1].is_array:
+            return True
+        frame = self._frames[-1]
+        item = "".join(self._text[start:])
+        if len(item) <= 2:  # "", {}, []: repeats are fine
+            return True
+        count = frame.items.get(item, 0) + 1
+        frame.items[item] = count
+        if count >= self.item_repeats:
+            self._looped(item)
+            return False
+        return True
 
     def feed(self, chunk: str) -> int | None:
         for i, ch in enumerate(chunk):
@@ -183,21 +343,41 @@ class JsonEnd:
                     self.invalid = True
                     return None
                 self.started = True
+            if self.invalid:
+                return None
             self.seen += 1
+            self._text.append(ch)
             if self.max_chars is not None and self.seen > self.max_chars:
                 self.invalid = True
                 return None
             if self.in_string:
                 self.string_len += 1
+                if self._hex_left:
+                    self._hex_left -= 1
+                    continue
                 if self.escape:
                     self.escape = False
-                elif ch == "\\":
+                    if ch == "u":
+                        self._hex_left = 4
+                    continue
+                if ch == "\\":
                     self.escape = True
+                    if not self._is_key and not self._end_word():
+                        return None
+                    continue
                 elif ch == '"':
                     self.in_string = False
                     self.after_string = True
+                    if not self._end_string() or (not self._is_key and not self._end_item(self._string_start)):
+                        return None
+                    continue
                 elif self.string_len > self.max_string:
                     self.invalid = True
+                    return None
+                if self._is_key:
+                    if len(self._buf) < 80:
+                        self._buf.append(ch)
+                elif not self._string_char(ch):
                     return None
                 continue
             if ch.isspace():
@@ -215,16 +395,42 @@ class JsonEnd:
             if ch == '"':
                 self.in_string = True
                 self.string_len = 0
+                self._string_start = len(self._text) - 1
+                self._start_string()
             elif ch not in self._BARE:
                 self.invalid = True
                 return None
             elif ch in "{[":
                 self.depth += 1
+                self._frames.append(_Frame(ch == "[", len(self._text) - 1))
             elif ch in "}]":
                 self.depth -= 1
+                frame = self._frames.pop() if self._frames else None
+                if frame is not None:
+                    if self._frames and not self._frames[-1].is_array:
+                        self._frames[-1].key = None
+                    if not self._end_item(frame.start):
+                        return None
                 if self.depth == 0:
                     return i + 1
+            elif ch == "," and self._frames:
+                frame = self._frames[-1]
+                if frame.is_array:
+                    frame.index += 1
+                else:
+                    frame.key = None
         return None
+
+
+def find_loop(text: str) -> Loop | None:
+    """The first repetition loop in a (possibly cut-off) JSON answer, if any.
+
+    Used on answers from backends that do not stream, to name the field that
+    looped when an answer was cut off at the token limit.
+    """
+    scanner = JsonEnd(max_string=1 << 30, max_space=1 << 30)
+    scanner.feed(text)
+    return scanner.loop
 
 
 def json_size_bound(schema: dict[str, Any], *, slack: int = 64) -> int | None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any, Literal
 
 from dramaturg.errors import ConfigError, ModelConnectionError, ModelError, ModelOutputError
+from dramaturg.models._text import clean_text
 from dramaturg.models.base import Completion, Usage
 
 __all__ = ["StructuredMode", "build_request", "completion_from", "response_format", "to_model_error"]
@@ -16,7 +17,7 @@ __all__ = ["StructuredMode", "build_request", "completion_from", "response_forma
 StructuredMode = Literal["auto", "json_schema", "json_object", "prompt"]
 _PASSTHROUGH = ("max_tokens", "temperature", "top_p", "stop", "seed")
 # response_model: the pydantic class behind json_schema (the local backend uses it).
-_KNOWN = {*_PASSTHROUGH, "json_schema", "response_model", "caller", "responder"}
+_KNOWN = {*_PASSTHROUGH, "json_schema", "response_model", "caller", "responder", "attempt", "timeout"}
 
 
 def response_format(schema: dict[str, Any], mode: str) -> dict[str, Any] | None:
@@ -38,6 +39,12 @@ def build_request(messages: list[dict[str, Any]], opts: dict[str, Any], mode: st
     for key in _PASSTHROUGH:
         if opts.get(key) is not None:
             request[key] = opts[key]
+    attempt = int(opts.get("attempt") or 0)
+    if attempt > 0:  # a retry: another seed, and no greedy decoding that would repeat the last answer
+        request["seed"] = int(opts.get("seed") or 0) + 1009 * attempt
+        request["temperature"] = max(float(opts.get("temperature") or 0.0), 0.2 + 0.2 * attempt)
+    if opts.get("timeout"):
+        request["timeout"] = float(opts["timeout"])
     schema = opts.get("json_schema")
     if schema is not None:
         fmt = response_format(schema, mode)
@@ -119,7 +126,7 @@ def completion_from(response: Any, *, latency_s: float, model: str, cost_usd: fl
     choice = response.choices[0]
     prompt_t, completion_t, cached = token_counts(response)
     return Completion(
-        text=choice.message.content or "",
+        text=clean_text(choice.message.content or ""),
         usage=Usage(prompt_tokens=prompt_t, completion_tokens=completion_t, cached_prompt_tokens=cached,
                     cost_usd=cost_usd),
         latency_s=latency_s,

@@ -31,7 +31,7 @@ from typing import Any, Literal, NotRequired, Protocol, TypedDict, TypeVar, runt
 
 from pydantic import BaseModel
 
-from dramaturg.errors import ConfigError
+from dramaturg.errors import ConfigError, ModelOutputError
 from dramaturg.models._json import parse_structured, schema_instruction
 
 __all__ = [
@@ -171,8 +171,12 @@ class ChatModel(Protocol):
 
     ``complete`` accepts these options (backends ignore none silently):
     ``max_tokens``, ``temperature``, ``top_p``, ``stop``, ``seed``,
-    ``json_schema`` (constrain the answer to this JSON schema) and ``caller``
-    (the agent the call is billed to).
+    ``json_schema`` (constrain the answer to this JSON schema), ``caller``
+    (the agent the call is billed to), ``timeout`` (seconds for this call;
+    the answer so far comes back with ``finish_reason="timeout"``) and
+    ``attempt`` (0 for a first try; a retry passes 1, 2, ... and the backend
+    samples differently each time: another seed, some temperature, tighter
+    bounds on the local model).
     """
 
     name: str
@@ -266,11 +270,23 @@ class BaseChatModel(abc.ABC):
         return await self._structured_attempt(structured_prompt(messages, schema), schema, **opts)
 
     async def _structured_attempt(self, prompt: Sequence[Message], schema: type[T], **opts: Any) -> T:
-        """One constrained call on a prompt that already asks for the schema."""
-        completion = await self.complete(
-            prompt, json_schema=json_schema_of(schema), response_model=schema, **opts
-        )
-        return parse_structured(completion.text, schema, truncated=completion.finish_reason == "length")
+        """One constrained call on a prompt that already asks for the schema.
+
+        ``timeout`` (seconds) bounds the attempt: backends that stream stop
+        generating at the deadline; for the others the call is abandoned a
+        second after it.
+        """
+        call = self.complete(prompt, json_schema=json_schema_of(schema), response_model=schema, **opts)
+        timeout = opts.get("timeout")
+        try:
+            completion = await (asyncio.wait_for(call, float(timeout) + 1.0) if timeout else call)
+        except TimeoutError:
+            completion = Completion(text="", finish_reason="timeout")
+        if completion.finish_reason == "timeout":
+            raise ModelOutputError(f"the answer took longer than the time budget ({timeout} s); write a shorter "
+                                   "JSON object", raw=completion.text, kind="timeout")
+        return parse_structured(completion.text, schema,
+                                truncated=completion.finish_reason in ("length", "loop", "invalid"))
 
     def complete_sync(self, messages: Sequence[Message], **opts: Any) -> Completion:
         """Blocking twin of :meth:`complete`."""

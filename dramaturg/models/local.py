@@ -37,16 +37,18 @@ from pathlib import Path
 from typing import Any
 
 from dramaturg.errors import ConfigError, MissingExtraError, ModelError
+from dramaturg.models._bounds import Bounds, bound_schema
 from dramaturg.models._gguf import read_gguf_metadata
 from dramaturg.models._json import JsonEnd, json_size_bound, parse_structured
 from dramaturg.models._prompt import PromptFormat, render_prompt
+from dramaturg.models._vocab import Vocab
 from dramaturg.models._weights import default_weights
 from dramaturg.models.base import BaseChatModel, Completion, Message, Usage
 
 __all__ = ["LocalModel", "check_adapter", "default_threads"]
 
 _KNOWN_OPTS = {"max_tokens", "temperature", "top_p", "stop", "seed", "json_schema", "response_model", "caller",
-               "responder", "repeat_penalty", "min_p", "top_k"}
+               "responder", "repeat_penalty", "min_p", "top_k", "attempt", "timeout"}
 
 
 class _Engine:
@@ -64,6 +66,8 @@ class _Engine:
         self.executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="llama.cpp")
         self.grammars: OrderedDict[str, Any] = OrderedDict()
         self.bounds: dict[str, int | None] = {}
+        self.bounded_schemas: OrderedDict[tuple[str, Bounds], dict[str, Any]] = OrderedDict()
+        self._vocab: Vocab | None = None
         self.adapters: dict[str, Any] = {}  # adapter path -> llama.cpp handle (freed with the model)
         self.active: tuple[str, float] | None = None  # the adapter set on the context now
 
@@ -109,6 +113,24 @@ class _Engine:
         if self.llm.cache is not None:
             self.llm.set_cache(type(self.llm.cache)(capacity_bytes=self.llm.cache.capacity_bytes))
         self.active = wanted
+
+    @property
+    def vocab(self) -> Vocab:
+        """Every token's bytes, read from the model once (on the engine's thread)."""
+        if self._vocab is None:
+            self._vocab = Vocab.of(self.llm)
+        return self._vocab
+
+    def bounded(self, schema: dict[str, Any], bounds: Bounds) -> dict[str, Any]:
+        """``schema`` with limits on its unbounded parts (see :mod:`dramaturg.models._bounds`), cached."""
+        key = (json.dumps(schema), bounds)
+        out = self.bounded_schemas.get(key)
+        if out is None:
+            out = bound_schema(schema, max_items=bounds.max_items, max_length=bounds.max_length)
+            self.bounded_schemas[key] = out
+            if len(self.bounded_schemas) > 256:
+                self.bounded_schemas.popitem(last=False)
+        return out
 
     def size_bound(self, schema: dict[str, Any]) -> int | None:
         """The most characters an answer to ``schema`` can take (cached with the grammars)."""
@@ -174,7 +196,9 @@ def json_schema_grammar(schema_json: str) -> str:
     converter = _Converter(prop_order={}, allow_fetch=False, dotall=False, raw_pattern=False)
     schema = converter.resolve_refs(_loosen_long_strings(json.loads(schema_json)), "stdin")
     converter.visit(schema, "")
-    return converter.format_grammar()
+    # The prompt ends at "Assistant:"; the answer may start with the space the examples put there.
+    grammar = converter.format_grammar().replace("root ::=", "value ::=", 1)
+    return 'root ::= " "? value\n' + grammar
 
 
 _engines: dict[tuple[Any, ...], _Engine] = {}
@@ -316,6 +340,13 @@ class LocalModel(BaseChatModel):
         optimistic_json: for structured calls, first decode without the grammar
             and keep the answer if it validates (much faster on a 262k-token
             vocabulary); fall back to grammar-constrained decoding otherwise.
+        max_items: for structured calls, the most items the model may write in
+            a list (and keys in a ``dict``) whose schema sets no ``max_length``;
+            halved on each retry. A schema's own limits always win.
+        max_length: likewise, the most characters in a string whose schema sets
+            no ``max_length`` (and is not an enum, a constant or a pattern).
+        token_healing: end the free pass's prompt on a token boundary the model
+            knows (see :func:`_heal`).
     """
 
     def __init__(
@@ -332,6 +363,9 @@ class LocalModel(BaseChatModel):
         temperature: float = 0.7,
         max_tokens: int = 256,
         optimistic_json: bool = True,
+        max_items: int = 8,
+        max_length: int = 200,
+        token_healing: bool = True,
     ) -> None:
         self.model_path = Path(model_path) if model_path is not None else None
         if self.model_path is not None and not self.model_path.is_file():
@@ -346,6 +380,8 @@ class LocalModel(BaseChatModel):
         self.temperature = temperature
         self.max_tokens = max_tokens
         self.optimistic_json = optimistic_json
+        self.bounds = Bounds(max_items=max_items, max_length=max_length)
+        self.token_healing = token_healing
         stem = self.model_path.stem if self.model_path else "gemma-3-270m-q4_k_m"
         self.name = f"local:{stem}" + (f"+{Path(self.lora_path).stem}" if self.lora_path else "")
         self._engine: _Engine | None = None
@@ -374,13 +410,40 @@ class LocalModel(BaseChatModel):
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(engine.executor, self._complete_blocking, engine, list(messages), opts)
 
+    def _sampling(self, opts: dict[str, Any], structured: bool, attempt: int) -> dict[str, Any]:
+        """Sampling settings; a retry (``attempt`` > 0) samples differently from the attempt before it."""
+        temperature = opts.get("temperature")
+        if temperature is None:
+            temperature = 0.0 if structured else self.temperature
+        repeat_penalty = opts.get("repeat_penalty", 1.0 if structured else 1.1)
+        seed = opts.get("seed", self.seed)
+        if attempt > 0:
+            # Greedy decoding ignores the seed: a retry that only changed the seed would write the
+            # same answer again. So a retry also samples, and penalises what it already wrote.
+            seed = (seed or 0) + 1009 * attempt
+            temperature = max(temperature, 0.2 + 0.2 * attempt)
+            repeat_penalty = max(repeat_penalty, 1.0 + 0.1 * attempt)
+        return {
+            "temperature": temperature,
+            "top_p": opts.get("top_p", 0.95),
+            "top_k": opts.get("top_k", 64),
+            "min_p": opts.get("min_p", 0.05),
+            "repeat_penalty": repeat_penalty,
+            "seed": seed,
+        }
+
     def _complete_blocking(self, engine: _Engine, messages: list[Message], opts: dict[str, Any]) -> Completion:
+        started = time.perf_counter()
         llm = engine.llm
         engine.use_adapter(self.lora_path, self.lora_scale)
         prompt, stops = render_prompt(messages, fmt=self.prompt_format, responder=opts.get("responder"))
+        attempt = int(opts.get("attempt") or 0)
+        timeout = opts.get("timeout")
+        deadline = started + float(timeout) if timeout else None
         schema = opts.get("json_schema")
         if schema is not None:
-            prompt += " "  # the JSON starts after "Assistant: "
+            # Every unbounded list and string gets a limit, halved on each retry (see _bounds).
+            schema = engine.bounded(schema, self.bounds.tightened(attempt))
             stops = []  # the grammar (or the end of the JSON value) ends the answer
         extra_stop = opts.get("stop") or []
         if isinstance(extra_stop, str):
@@ -396,48 +459,40 @@ class LocalModel(BaseChatModel):
                 f"the prompt is {len(tokens)} tokens and {max_tokens} more were asked for, but the context "
                 f"holds {self.n_ctx}; shorten the prompt or load the model with a larger n_ctx"
             )
-        temperature = opts.get("temperature")
-        if temperature is None:
-            temperature = 0.0 if schema is not None else self.temperature
-        sampling = {
-            "temperature": temperature,
-            "top_p": opts.get("top_p", 0.95),
-            "top_k": opts.get("top_k", 64),
-            "min_p": opts.get("min_p", 0.05),
-            "repeat_penalty": opts.get("repeat_penalty", 1.0 if schema is not None else 1.1),
-            "seed": opts.get("seed", self.seed),
-        }
-        started = time.perf_counter()
+        sampling = self._sampling(opts, schema is not None, attempt)
         prompt_tokens = cached = 0
         model = opts.get("response_model")
         run = None
-        grammar = None
+        constrained = False
         if schema is not None and model is not None and self.optimistic_json:
-            # Grammar-constrained sampling checks every one of Gemma's 262k tokens at every
-            # step (about 4x slower per token here). So first generate freely and stop
-            # where the JSON value ends: if that validates, it is the answer (for greedy
-            # decoding it is exactly what the grammar would have produced); if not,
-            # generate again under the grammar, reusing the cached prompt.
-            # An object schema: start the answer with "{" so a base model sees JSON begin.
-            opener = "{" if schema.get("type") == "object" else ""
-            free_tokens = llm.tokenize((prompt + opener).encode("utf-8"), add_bos=True, special=True)
+            # Grammar-constrained sampling is slower per token. So first generate freely and stop
+            # where the JSON value ends: if that validates, it is the answer (for greedy decoding
+            # it is what the grammar would have produced); if not, generate again under the
+            # grammar, reusing the cached prompt. The answer's first character ("{" for an
+            # object) goes into the prompt so a base model sees JSON begin; token healing keeps
+            # that from ending the prompt mid-token (see _heal).
+            opener = {"object": " {", "array": " ["}.get(str(schema.get("type")), " ")
+            free_tokens, first_pieces, skip = _heal(engine, prompt + opener, enabled=self.token_healing)
             cached += _common_prefix(llm, free_tokens)
             prompt_tokens += len(free_tokens)
-            run = _generate(llm, free_tokens, max_tokens, sampling, stops, None, json_end=True, opener=opener,
-                            max_chars=engine.size_bound(schema))
+            run = _generate(llm, free_tokens, max_tokens, sampling, stops, deadline=deadline,
+                            scanner=JsonEnd(max_chars=engine.size_bound(schema)), opener=opener.strip(),
+                            first_pieces=first_pieces, skip=skip)
             if run.finish_reason == "stop":
                 try:
                     parse_structured(run.text, model)
                 except ModelError:
-                    run = _Run(ttft=run.ttft, n_generated=run.n_generated, wasted=True)
-            else:
-                run = _Run(ttft=run.ttft, n_generated=run.n_generated, wasted=True)
+                    run.wasted = True
+            elif run.finish_reason != "timeout":
+                run.wasted = True
         if run is None or run.wasted:
-            grammar = engine.grammar_for(schema) if schema is not None else None
+            constrained = schema is not None
+            first = run
             cached += _common_prefix(llm, tokens)
             prompt_tokens += len(tokens)
-            first = run
-            run = _generate(llm, tokens, max_tokens, sampling, stops, grammar, json_end=False)
+            scanner = JsonEnd(max_string=1 << 30, max_space=1 << 30) if schema is not None else None
+            run = _generate(llm, tokens, max_tokens, sampling, stops, deadline=deadline, scanner=scanner,
+                            grammar=engine.grammar_for(schema) if schema is not None else None)
             if first is not None:
                 run.n_generated += first.n_generated
                 run.ttft = first.ttft
@@ -450,7 +505,7 @@ class LocalModel(BaseChatModel):
             finish_reason=run.finish_reason,
             model=self.name,
             ttft_s=run.ttft,
-            constrained=grammar is not None,
+            constrained=constrained,
         )
 
 
@@ -463,49 +518,109 @@ class _Run:
     wasted: bool = False
 
 
-def _generate(llm: Any, tokens: list[int], max_tokens: int, sampling: dict[str, Any], stops: list[str],
-              grammar: Any, *, json_end: bool, opener: str = "", max_chars: int | None = None) -> _Run:
-    """One streamed generation; with ``json_end``, stop where the JSON value closes.
+def _heal(engine: _Engine, text: str, *, enabled: bool = True) -> tuple[list[int], Any, int]:
+    """Token healing: ``text``'s tokens, less a last token that other tokens extend.
 
-    ``opener`` is text already placed at the end of the prompt as the start of
-    the answer; it is counted as part of the answer.
+    A prompt that ends with ``{`` is cut mid-token when the examples spell
+    ``{"`` as one token: the model, never having seen ``{`` followed by a
+    token starting with ``"``, writes ``thought: "`` without the quote. So the
+    last token is taken back and the first generated token must start with
+    its text. Returns ``(tokens, allowed first token ids or None, characters
+    of generated text the prompt already holds)``.
+    """
+    llm = engine.llm
+    tokens = llm.tokenize(text.encode("utf-8"), add_bos=True, special=True)
+    if not enabled or len(tokens) < 2:
+        return tokens, None, 0
+    last = engine.vocab.piece(tokens[-1])
+    allowed = engine.vocab.extending(last)
+    if len(allowed) <= 1:  # nothing longer starts with it: the prompt ends on a real boundary
+        return tokens, None, 0
+    return tokens[:-1], allowed, len(last.decode("utf-8", errors="ignore"))
+
+
+def _generate(llm: Any, tokens: list[int], max_tokens: int, sampling: dict[str, Any], stops: list[str], *,
+              deadline: float | None = None, scanner: JsonEnd | None = None, grammar: Any = None,
+              opener: str = "", first_pieces: Any = None, skip: int = 0) -> _Run:
+    """One streamed generation.
+
+    With a ``scanner``, it stops where the JSON value closes, and stops early
+    (``finish_reason`` ``"loop"``) when the value cannot be used: not JSON,
+    too long, or repeating itself. ``opener`` is text already placed at the
+    end of the prompt as the start of the answer; it is counted as part of
+    the answer. ``first_pieces`` (token ids) restricts the first token, and
+    the first ``skip`` characters generated are the prompt's own (token
+    healing, see :func:`_heal`). Past ``deadline`` (``time.perf_counter()``)
+    the run stops with ``finish_reason`` ``"timeout"``.
     """
     started = time.perf_counter()
     run = _Run(finish_reason="length")
     pieces: list[str] = [opener] if opener else []
-    tracker = JsonEnd(max_chars=max_chars) if json_end else None
-    if tracker is not None and opener:
-        tracker.feed(opener)
+    if scanner is not None and opener:
+        scanner.feed(opener)
+    processors = None
+    if first_pieces is not None:
+        processors = [_FirstTokenOnly(first_pieces)]
     try:
         stream = llm.create_completion(
-            tokens, max_tokens=max_tokens, stop=stops or None, grammar=grammar, stream=True, **sampling
+            tokens, max_tokens=max_tokens, stop=stops or None, grammar=grammar, stream=True,
+            logits_processor=processors, **sampling
         )
         for chunk in stream:
             choice = chunk["choices"][0]
             if run.ttft is None:
                 run.ttft = time.perf_counter() - started
             piece = choice.get("text") or ""
+            if skip and piece:
+                cut = min(skip, len(piece))
+                piece, skip = piece[cut:], skip - cut
             if piece:
                 run.n_generated += 1
-                if tracker is not None:
-                    end = tracker.feed(piece)
+                if scanner is not None:
+                    end = scanner.feed(piece)
                     if end is not None:
                         pieces.append(piece[:end])
                         run.finish_reason = "stop"
                         stream.close()
                         break
-                    if tracker.invalid:
+                    if scanner.invalid:
+                        pieces.append(piece)
+                        run.finish_reason = "loop" if scanner.loop is not None else "invalid"
                         stream.close()
                         break
                 pieces.append(piece)
+            elif choice.get("text") is not None and not choice.get("finish_reason"):
+                run.n_generated += 1
             if choice.get("finish_reason"):
                 run.finish_reason = choice["finish_reason"]
-                if tracker is not None:  # ended before the JSON closed
+                if scanner is not None:  # ended before the JSON closed
                     run.finish_reason = "length"
+            if deadline is not None and time.perf_counter() > deadline:
+                run.finish_reason = "timeout"
+                stream.close()
+                break
     except (RuntimeError, ValueError) as exc:
         raise ModelError(f"llama.cpp failed while generating: {exc}") from exc
     run.text = "".join(pieces)
     return run
+
+
+class _FirstTokenOnly:
+    """A logits processor that allows only ``ids`` for the first token, then anything."""
+
+    def __init__(self, ids: Any) -> None:
+        self.ids = ids
+        self.done = False
+
+    def __call__(self, input_ids: Any, scores: Any) -> Any:
+        if self.done:
+            return scores
+        import numpy as np
+
+        self.done = True
+        out = np.full_like(scores, -np.inf)
+        out[self.ids] = scores[self.ids]
+        return out
 
 
 def _common_prefix(llm: Any, tokens: list[int]) -> int:

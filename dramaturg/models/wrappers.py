@@ -37,6 +37,7 @@ from pydantic import BaseModel
 
 from dramaturg.errors import ModelConnectionError, ModelOutputError, RetryBudgetExceeded
 from dramaturg.models._redact import Redactor
+from dramaturg.models._text import clean_text, has_surrogates
 from dramaturg.models.base import (
     BaseChatModel,
     ChatModel,
@@ -112,29 +113,47 @@ class RetryingModel(ModelWrapper):
         attempt = 0
         while True:
             try:
-                return await self.inner.complete(messages, **opts)
+                result = await self.inner.complete(messages, **opts)
             except ModelConnectionError as exc:
                 if not getattr(exc, "transient", False) or attempt >= self.transport_retries:
                     raise
                 delay = self.backoff_s * (2**attempt) * (0.5 + random.random())
                 attempt += 1
                 await asyncio.sleep(delay)
+                continue
+            # A model can write a lone surrogate ("\\ud800" in a server's JSON): not text, and
+            # fatal to every encoder downstream (checkpoints, traces, the terminal).
+            if has_surrogates(result.text):
+                result.text = clean_text(result.text)
+            return result
 
     async def structured(self, messages: Sequence[Message], schema: type[T], **opts: Any) -> T:
         first = structured_prompt(messages, schema)
         prompt = first
         errors: list[str] = []
+        kinds: list[str] = []
+        fields: list[str] = []
         last_raw = ""
-        for _ in range(self.retries + 1):
+        for attempt in range(self.retries + 1):
             try:
-                return await self._structured_attempt(prompt, schema, **opts)
+                # A retry passes its number: the backend samples differently (see ChatModel).
+                return await self._structured_attempt(prompt, schema, **({**opts, "attempt": attempt}
+                                                                           if attempt else opts))
             except RetryBudgetExceeded:
                 raise
             except ModelOutputError as exc:
                 errors.append(exc.feedback)
+                kinds.append(exc.kind)
+                if exc.field:
+                    fields.append(exc.field)
                 last_raw = exc.raw
-                # Show the model its own answer (shortened) and what was wrong with it.
-                # Only the latest mistake is kept: retries do not pile up in the prompt.
+                # Show the model its own answer (shortened) and what was wrong with it, unless
+                # it looped or ran long: shown again, a loop is continued. Only the latest
+                # mistake is kept: retries do not pile up in the prompt.
+                if exc.kind in ("loop", "truncated", "timeout"):
+                    prompt = [*first, user(f"Your last answer was not usable: {exc.feedback}. Answer again with "
+                                           "one short JSON object of the shape above.")]
+                    continue
                 shown = exc.raw if len(exc.raw) <= 1000 else exc.raw[:1000] + " ..."
                 prompt = [
                     *first,
@@ -142,7 +161,7 @@ class RetryingModel(ModelWrapper):
                     user(f"That answer was not usable: {exc.feedback}. "
                          "Answer again with one JSON object of the shape above."),
                 ]
-        raise RetryBudgetExceeded(errors, raw=last_raw)
+        raise RetryBudgetExceeded(errors, raw=last_raw, kinds=kinds, fields=fields)
 
 
 @dataclass(kw_only=True)
@@ -243,7 +262,10 @@ class TracingModel(ModelWrapper):
         self._fh = self.path.open("a", encoding="utf-8")
 
     def _write(self, record: dict[str, Any]) -> None:
-        line = self._redactor.scrub(json.dumps(record, ensure_ascii=False, default=str))
+        line = json.dumps(record, ensure_ascii=False, default=str)
+        if has_surrogates(line):  # unencodable as UTF-8: keep the escapes, lose nothing else
+            line = json.dumps(record, ensure_ascii=True, default=str)
+        line = self._redactor.scrub(line)
         with self._lock:
             self._fh.write(line + "\n")
             self._fh.flush()
@@ -313,9 +335,8 @@ def wrap(
         out = TracingModel(out, trace)
     if usage:
         out = UsageModel(out)
-    if retries or transport_retries:
-        out = RetryingModel(out, retries=retries, transport_retries=transport_retries)
-    return out
+    # Always outermost, even with no retries: it also cleans lone surrogates out of answers.
+    return RetryingModel(out, retries=retries, transport_retries=transport_retries)
 
 
 class DelayedModel(ModelWrapper):
