@@ -8,6 +8,11 @@ project's own test suite turns it on for every test (see
 :class:`SchemaModel` answers every call with a valid, rule-built answer: a
 stand-in model for tests of servers and pages, where the model is not what
 is under test.
+
+:class:`FuzzModel` answers from a seeded stream of malformed outputs
+(truncated JSON, wrong types, huge strings, lone surrogates, unknown tools,
+invalid actions, ...) with a share of valid ones: a fuzzer for everything
+that reads a model's answers.
 """
 
 from __future__ import annotations
@@ -26,10 +31,19 @@ from typing import Any
 import annotated_types
 from pydantic import BaseModel
 
+from dramaturg._fuzz import FuzzModel
 from dramaturg.errors import DramaturgError, ScriptError
 from dramaturg.models.base import BaseChatModel, Completion, Message, Usage
 
-__all__ = ["NetworkBlockedError", "SchemaModel", "block_network", "free_port", "is_loopback", "llama_server"]
+__all__ = [
+    "FuzzModel",
+    "NetworkBlockedError",
+    "SchemaModel",
+    "block_network",
+    "free_port",
+    "is_loopback",
+    "llama_server",
+]
 
 _LOOPBACK_NAMES = {"localhost", "localhost.localdomain", "ip6-localhost", "ip6-loopback"}
 

@@ -81,3 +81,51 @@ def test_schema_model_keeps_strings_within_their_limits():
 
     out = SchemaModel().structured_sync([], Tight)
     assert out.short == "sho" and len(out.long) == 12 and out.long.startswith("long 1") and out.n == 5
+
+
+# --- FuzzModel ----------------------------------------------------------------
+
+
+def test_fuzz_model_is_deterministic_for_a_seed_and_counts_its_outputs():
+    from dramaturg.agents.schemas import CriticVerdict
+    from dramaturg.models import user
+    from dramaturg.testing import FuzzModel
+
+    def answers(seed: int) -> list[str]:
+        model = FuzzModel(seed)
+        texts = [model.complete_sync([user("Hamlet takes the cup.")], json_schema=CriticVerdict.model_json_schema(),
+                                     response_model=CriticVerdict).text for _ in range(60)]
+        texts += [model.complete_sync([user("Hamlet takes the cup.")]).text for _ in range(40)]
+        assert model.calls == 100 == sum(model.drawn.values())
+        assert set(model.drawn) == set(FuzzModel.KINDS)  # every kind comes up in a hundred answers
+        return texts
+
+    assert answers(3) == answers(3)
+    assert answers(3) != answers(4)
+
+
+def test_fuzz_model_valid_answers_fit_the_schema_and_broken_ones_do_not():
+    from dramaturg.agents.actor import ActorDecision
+    from dramaturg.agents.schemas import CriticVerdict
+    from dramaturg.errors import ConfigError, ModelOutputError
+    from dramaturg.models import user
+    from dramaturg.testing import FuzzModel
+
+    valid = FuzzModel(0, kinds=("valid",))
+    for schema in (CriticVerdict, ActorDecision):
+        assert all(isinstance(valid.structured_sync([user("Who acts?")], schema), schema) for _ in range(30))
+    broken = FuzzModel(0, kinds=("truncated", "empty", "nested"))
+    for _ in range(30):
+        with pytest.raises(ModelOutputError):
+            broken.structured_sync([user("Who acts?")], CriticVerdict)
+    with pytest.raises(ConfigError, match="not among"):
+        FuzzModel(kinds=("valid", "gibberish"))
+
+
+def test_fuzz_model_docstring_example_runs():
+    import doctest
+
+    import dramaturg._fuzz
+
+    result = doctest.testmod(dramaturg._fuzz)
+    assert result.attempted > 0 and result.failed == 0

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 __all__ = ["CriticVerdict", "Plan", "ReactStep", "Route", "Subtask", "WorkerResult", "topological_order"]
 
@@ -68,6 +68,21 @@ class CriticVerdict(BaseModel):
     worker: str | None = Field(default=None, max_length=40, description="for reassign")
 
 
+_MAX_ARGUMENT_DEPTH = 16  # how deep a tool call's arguments may nest (lists and objects)
+
+
+def _nesting(value: Any, limit: int) -> int:
+    """How deep lists and dicts nest in ``value`` (a scalar is 0), counted up to ``limit + 1``."""
+    deepest, todo = 0, [(value, 1)]
+    while todo and deepest <= limit:  # a loop, not recursion: the value may be thousands deep
+        item, level = todo.pop()
+        children = item.values() if isinstance(item, dict) else item if isinstance(item, list) else None
+        if children is not None:
+            deepest = max(deepest, level)
+            todo.extend((child, level + 1) for child in children)
+    return deepest
+
+
 class ReactStep(BaseModel):
     """One turn of a worker with tools: think, then call a tool or answer."""
 
@@ -77,6 +92,16 @@ class ReactStep(BaseModel):
     tool: str | None = Field(default=None, max_length=60)
     arguments: dict[str, Any] = Field(default_factory=dict)
     answer: str | None = Field(default=None, max_length=2000)
+
+    @field_validator("arguments")
+    @classmethod
+    def _not_nested_too_deeply(cls, value: dict[str, Any]) -> dict[str, Any]:
+        # Pydantic and the checkpointer's msgpack give up at 255 levels, with errors
+        # a graph cannot route; no tool wants arguments nested even a tenth that deep.
+        if _nesting(value, _MAX_ARGUMENT_DEPTH) > _MAX_ARGUMENT_DEPTH:
+            raise ValueError(f"the arguments are nested more than {_MAX_ARGUMENT_DEPTH} levels deep; "
+                             "pass plain values")
+        return value
 
 
 class WorkerResult(BaseModel):

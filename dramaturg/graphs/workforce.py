@@ -30,6 +30,7 @@ from typing import Annotated, Any, TypedDict
 
 from langgraph.graph import END, START, StateGraph
 from langgraph.types import Send, interrupt
+from pydantic import Field
 
 from dramaturg.agents.roles import Critic, Planner, Worker
 from dramaturg.agents.schemas import Subtask, topological_order
@@ -45,6 +46,14 @@ def _merge(left: dict | None, right: dict | None) -> dict:
 def _requests(left: list | None, right: list | None) -> list:
     """Append; ``None`` clears (the planner consumes the requests)."""
     return [] if right is None else [*(left or []), *right]
+
+
+class _Kept(Subtask):
+    """A subtask as the graph keeps it. Decomposition makes ids (``s1.2``) and dependency
+    lists longer than a model may write them: the graph must still read back its own records."""
+
+    id: str = Field(min_length=1)
+    depends_on: list[str] = Field(default_factory=list)
 
 
 class WorkforceState(TypedDict, total=False):
@@ -197,7 +206,7 @@ def workforce(
         ]
 
     async def work(job: dict) -> dict:
-        subtask = Subtask.model_validate(job["subtask"])
+        subtask = _Kept.model_validate(job["subtask"])
         worker = by_name[job["worker"]]
         result, transcript = await worker.attempt(
             subtask, context=job["context"], transcript=job["transcript"], feedback=job["feedback"]
@@ -267,7 +276,7 @@ def workforce(
         if state.get("outcome"):
             return {}
         status = state.get("status", {})
-        live = {i: Subtask.model_validate(t) for i, t in state.get("subtasks", {}).items()
+        live = {i: _Kept.model_validate(t) for i, t in state.get("subtasks", {}).items()
                 if status.get(i) in {"pending", "done", "failed"}}
         if live and all(status[i] == "done" for i in live):
             # The answer is what the last subtasks (those nothing depends on) produced.

@@ -217,16 +217,44 @@ class JsonEnd:
       outside strings past ``max_space``, the value past ``max_chars`` (the
       most its schema allows, see :func:`json_size_bound`);
     * it loops (``loop`` says where): an array holds the same string or
-      object ``item_repeats`` times, or a string repeats a run of ``ngram``
+      object ``item_repeats`` times, a string repeats a run of ``ngram``
       words ``repeats`` times within a few dozen words (or one character 24
-      times).
+      times), or a number runs past 24 characters.
     """
 
-    __slots__ = ("_buf", "_frames", "_word", "_words", "_grams", "after_string", "depth", "escape", "in_string",
-                 "invalid", "item_repeats", "loop", "max_chars", "max_space", "max_string", "ngram", "repeats", "seen", "space_run",
-                 "started", "string_len", "_hex_left", "_run_char", "_run_len", "_string_start", "_text", "_is_key")
+    __slots__ = (
+        "_buf",
+        "_frames",
+        "_grams",
+        "_hex_left",
+        "_is_key",
+        "_number_len",
+        "_run_char",
+        "_run_len",
+        "_string_start",
+        "_text",
+        "_word",
+        "_words",
+        "after_string",
+        "depth",
+        "escape",
+        "in_string",
+        "invalid",
+        "item_repeats",
+        "loop",
+        "max_chars",
+        "max_space",
+        "max_string",
+        "ngram",
+        "repeats",
+        "seen",
+        "space_run",
+        "started",
+        "string_len",
+    )
 
     _BARE = frozenset("{}[],:0123456789.-+eEtrufalsn \t\r\n")
+    _NUMBER = frozenset("0123456789.-+eE")
 
     def __init__(self, *, max_string: int = 600, max_space: int = 24, max_chars: int | None = None,
                  repeats: int = 3, item_repeats: int = 4, ngram: int = 4) -> None:
@@ -256,6 +284,7 @@ class JsonEnd:
         self._run_len = 0
         self._text: list[str] = []  # everything seen, to compare whole array items
         self._string_start = 0
+        self._number_len = 0
         self._hex_left = 0  # hex digits of a \\uXXXX escape still to come
 
     # -- where we are -----------------------------------------------------------------------
@@ -392,6 +421,13 @@ class JsonEnd:
                     self.invalid = True
                     return None
                 self.after_string = False
+            if ch in self._NUMBER:
+                self._number_len += 1
+                if self._number_len > 24:  # no answer needs a 25-digit number: "1000000000000..."
+                    self._looped("".join(self._text[-8:]))
+                    return None
+            else:
+                self._number_len = 0
             if ch == '"':
                 self.in_string = True
                 self.string_len = 0

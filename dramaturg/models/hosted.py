@@ -82,11 +82,10 @@ class LiteLLMModel(BaseChatModel):
             request["api_base"] = self.api_base
         if self.api_key:
             request["api_key"] = self.api_key
+        request.setdefault("timeout", self.timeout_s)  # a call's own timeout= wins
         started = time.perf_counter()
         try:
-            response = await self._litellm.acompletion(
-                model=self.model, timeout=self.timeout_s, num_retries=0, **request
-            )
+            response = await self._litellm.acompletion(model=self.model, num_retries=0, **request)
         except Exception as exc:
             if self.structured_mode == "auto" and "response_format" in request and is_response_format_rejection(exc):
                 self.structured_mode = "json_object"

@@ -148,11 +148,12 @@ class RetryingModel(ModelWrapper):
                     fields.append(exc.field)
                 last_raw = exc.raw
                 # Show the model its own answer (shortened) and what was wrong with it, unless
-                # it looped or ran long: shown again, a loop is continued. Only the latest
-                # mistake is kept: retries do not pile up in the prompt.
+                # it looped or ran long: shown again, a loop is continued, and a base model copies
+                # the complaint into its next answer. Then the retry asks the same question and
+                # the backend samples it differently (``attempt``). Only the latest mistake is
+                # kept: retries do not pile up in the prompt.
                 if exc.kind in ("loop", "truncated", "timeout"):
-                    prompt = [*first, user(f"Your last answer was not usable: {exc.feedback}. Answer again with "
-                                           "one short JSON object of the shape above.")]
+                    prompt = first
                     continue
                 shown = exc.raw if len(exc.raw) <= 1000 else exc.raw[:1000] + " ..."
                 prompt = [

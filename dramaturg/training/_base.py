@@ -57,7 +57,7 @@ class GGUFTokenizer:
             raise MissingExtraError(
                 "llama-cpp-python", "local", "Tokenizing for training"
             ) from None
-        from dramaturg.models.local import _quiet_stderr
+        from dramaturg.models._engine import quiet_stderr as _quiet_stderr
 
         with _quiet_stderr():
             self._llm = Llama(model_path=str(path), vocab_only=True, verbose=False)

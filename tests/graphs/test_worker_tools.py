@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dramaturg.agents import Critic, Planner, Worker
 from dramaturg.graphs import Budget, workforce
-from dramaturg.models import ScriptedModel
+from dramaturg.models import RetryingModel, ScriptedModel
 from dramaturg.tools import ToolSet
 
 ran: list[tuple[int, int]] = []
@@ -63,3 +63,19 @@ async def test_react_baseline_answers_a_task_with_tools():
     final = await react(worker=Worker(name="solo", model=model, tools=ToolSet([add]))).ainvoke({"task": "40+2?"})
     assert final["ok"] and final["answer"] == "42" and final["steps"] == 2
     assert final["transcript"][-2]["content"] == "Observation: 42"
+
+
+async def test_arguments_nested_too_deeply_go_back_to_the_model_instead_of_crashing():
+    from dramaturg.graphs import react
+
+    # Found by tests/test_fuzz.py: arguments 300 levels deep passed validation, then dumping
+    # the step into the transcript raised PydanticSerializationError and killed the graph.
+    deep: object = 40
+    for _ in range(300):
+        deep = [deep]
+    model = ScriptedModel([{"tool": "add", "arguments": {"a": deep}}, {"tool": "add", "arguments": {"a": 40}},
+                           {"answer": "42"}])
+    worker = Worker(name="solo", model=RetryingModel(model, retries=1), tools=ToolSet([add]))
+    final = await react(worker=worker).ainvoke({"task": "40+2?"})
+    assert final["ok"] and final["answer"] == "42"
+    assert "nested more than 16 levels deep" in model.calls[1].messages[-1]["content"]

@@ -123,6 +123,22 @@ async def test_decompose_replaces_a_subtask_and_dependents_wait_for_the_parts():
     assert final["status"]["s1"] == "replaced"
 
 
+async def test_decomposed_ids_and_dependencies_may_outgrow_what_a_model_may_write():
+    # Found by tests/test_fuzz.py: a 24-character id (the most a plan may use) decomposed into
+    # "<id>.1", which the work node then refused as a Subtask: a ValidationError killed the run.
+    long = "s" * 24
+    others = [(f"o{n}", []) for n in range(7)]
+    parts = [{"id": "a", "description": "part a"}, {"id": "b", "description": "part b"}]
+    critics = Critics({long: [verdict("decompose", subtasks=parts)]})
+    order: list[str] = []
+    graph, _ = build([plan((long, []), *others, ("last", [long, *(i for i, _ in others)]))],
+                     [echo_worker("w", order)], critics)
+    final = await graph.ainvoke({"task": "t"})
+    assert final["outcome"] == "done"
+    assert {f"{long}.1", f"{long}.2"} <= set(order) and order[-1] == "last"
+    assert len(final["subtasks"]["last"]["depends_on"]) == 9  # more than a plan's 8
+
+
 async def test_reassign_moves_the_subtask_to_another_worker():
     critics = Critics({"s1": [verdict("reassign", worker="bob")]})
     graph, _ = build([plan(("s1", []))], [echo_worker("alice"), echo_worker("bob")], critics)

@@ -58,6 +58,7 @@ def test_each_retry_halves_the_added_bounds():
          '{"id": "s1"}'),
         ('{"speaker": "to be or not to be or not to be or not to be or not', "speaker", "to be or not"),
         ('{"note": "' + "!" * 40, "note", "!!!!!!!!"),
+        ('{"owner": "John", "items": {"name": 1' + "0" * 40, "items.name", "00000000"),
     ],
 )
 def test_a_loop_is_stopped_early_and_named_by_its_field(text, field, value):
@@ -117,9 +118,9 @@ def test_retries_differ_and_a_loop_is_not_shown_back_to_the_model():
     assert model.structured_sync([user("Speak.")], Line).words == ["Alas"]
     first, second = backend.calls
     assert "attempt" not in first.opts and second.opts["attempt"] == 1
-    retry_prompt = "\n".join(m["content"] for m in second.messages)
-    assert "Hamlet\", \"Hamlet" not in retry_prompt  # the loop is not fed back to be continued
-    assert "'words[3]'" in retry_prompt
+    # The loop is not fed back to be continued (nor the complaint, which a base model copies):
+    # the same question, sampled differently.
+    assert second.messages == first.messages
 
 
 def test_the_final_error_names_the_field_that_looped():

@@ -7,7 +7,7 @@ import pytest
 from llama_cpp import LlamaGrammar
 from pydantic import BaseModel
 
-from dramaturg.models.local import json_schema_grammar
+from dramaturg.models._engine import json_schema_grammar
 
 NASTY = ("look", 'say "<line>"', "a\\b", "two\nlines", 'end with quote"', "")
 

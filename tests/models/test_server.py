@@ -54,3 +54,17 @@ def test_complete_and_structured_through_the_server(server_url, spec_of):
     # llama-cpp-python's server takes the json_object form; auto mode found that out.
     assert backend.structured_mode == "json_object"
     assert model.usage.by_caller["t"].calls >= 2
+
+
+@pytest.mark.parametrize("spec_of", [
+    lambda url: f"openai:{url}#gemma",
+    lambda url: f"litellm:openai/gemma?api_base={url}&api_key=sk-local",
+], ids=["openai", "litellm"])
+def test_a_retry_and_a_time_budget_reach_the_server(server_url, spec_of):
+    model = load_model(spec_of(server_url), retries=0)
+    first = model.complete_sync([user("Once upon a time")], max_tokens=12, temperature=0, timeout=60)
+    again = model.complete_sync([user("Once upon a time")], max_tokens=12, temperature=0, timeout=60)
+    retry = model.complete_sync([user("Once upon a time")], max_tokens=12, temperature=0, timeout=60, attempt=3)
+    assert first.text == again.text != retry.text  # greedy repeats itself; the retry samples (seed, temperature)
+    cue = model.structured_sync(PROMPT, Cue, max_tokens=80, timeout=60)
+    assert isinstance(cue, Cue)

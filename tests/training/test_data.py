@@ -386,7 +386,7 @@ def test_the_local_backend_tokenizes_exactly_the_training_text(built):
     """LocalModel's own prompt text (seen through a stand-in llama.cpp) is the training prompt."""
     from dramaturg.agents.tool_agent import _command_schema
     from dramaturg.models import LocalModel
-    from dramaturg.models.local import _Engine
+    from dramaturg.models._engine import Engine as _Engine
     from dramaturg.training._base import inference_prompt
 
     path, _ = built
@@ -406,7 +406,8 @@ def test_the_local_backend_tokenizes_exactly_the_training_text(built):
             yield {"choices": [{"text": example.answer[1:], "finish_reason": None}]}
 
     fake = FakeLlama()
-    model = LocalModel(n_ctx=4096)
+    # As with an adapter (which never heals: it learnt its answers after this very prompt).
+    model = LocalModel(n_ctx=4096, token_healing=False, constrained="gbnf")
     model._engine = _Engine(fake, 0.0, Path("unused.gguf"))
     admissible = example.prompt[-1]["content"].split("\nCommands: ")[1].split(", ")
     schema = _command_schema(admissible)

@@ -69,7 +69,7 @@ def trained(tmp_path_factory, tiny_gguf, _tiny_loaded):
 def _llama_logits(model: Path, adapter: Path | None, text: str) -> tuple[list[int], np.ndarray]:
     from llama_cpp import Llama
 
-    from dramaturg.models.local import _quiet_stderr
+    from dramaturg.models._engine import quiet_stderr as _quiet_stderr
 
     with _quiet_stderr():
         llm = Llama(
