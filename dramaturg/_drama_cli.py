@@ -10,6 +10,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from dramaturg.errors import ConfigError
+from dramaturg.models._redact import redact_spec, restore_spec
 
 __all__ = ["bundled_plays", "new_session", "play_session", "render_entry", "resolve_play"]
 
@@ -62,7 +63,8 @@ async def new_session(*, topic: str | None, characters: list[str], cards: list[P
                                         max_revisions=max_revisions)
     if loaded:
         bp = bp.with_cards(loaded)
-    session, token = DramaSession.create(bp, player=player, model=model, mode=mode,  # type: ignore[arg-type]
+    # session.json keeps the spec without its secrets; `drama play --model` brings them back.
+    session, token = DramaSession.create(bp, player=player, model=redact_spec(model), mode=mode,  # type: ignore[arg-type]
                                          max_turns=max_turns, max_scene_steps=scene_steps,
                                          reflect_every=reflect_every)
     return session.meta.id, token
@@ -95,11 +97,18 @@ def render_entry(entry: dict[str, Any], names: dict[str, str], *, thoughts: bool
 
 
 async def play_session(session_id: str, *, auto: bool, max_turns: int | None, thoughts: bool,
-                       console: Console, read_line: Any = None) -> dict[str, Any]:
-    """Play in the terminal until the end (or until the input ends); returns the session's state."""
+                       console: Console, read_line: Any = None, model: str | None = None) -> dict[str, Any]:
+    """Play in the terminal until the end (or until the input ends); returns the session's state.
+
+    ``model``: the session's model spec again, with the secrets session.json
+    does not keep (``?api_key=...``); it must name the same model.
+    """
     from dramaturg.server.sessions import DramaSession
 
     session = DramaSession.open(session_id)
+    # Only in memory: session.json is written once, when the session is made.
+    session.meta.model = restore_spec(session.meta.model, model,
+                                      how=f"dramaturg drama play {session_id} --model SPEC")
     bp = session.blueprint
     names = {cid: c.name for cid, c in bp.cast.items()}
     read_line = read_line or (lambda prompt: console.input(prompt))

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import shlex
 import sys
 from pathlib import Path
@@ -20,7 +19,12 @@ err_console = Console(stderr=True)
 
 
 def _fail(what: str, exc: Exception) -> None:
-    err_console.print(f"[bold red]{what}:[/] {exc}")
+    from rich.markup import escape
+
+    from dramaturg.models._redact import redact_spec
+
+    # The error may quote a model spec with its api_key; a file's text may look like markup.
+    err_console.print(f"[bold red]{what}:[/] {escape(redact_spec(str(exc)) or '')}")
     raise typer.Exit(1) from None
 
 
@@ -59,6 +63,9 @@ def eval_run(
     tool_model: Annotated[str | None, typer.Option("--tool-model", help="The tool agent's own model (local?lora=ADAPTER), or 'registry' for each world's registered adapter.")] = None,
     judge: Annotated[list[str] | None, typer.Option(help="Drama: a judge model spec (repeat for two judges).")] = None,
     progress: Annotated[bool, typer.Option(help="Show a progress bar.")] = True,
+    allow_code: Annotated[bool, typer.Option(
+        "--allow-code", help="Let the suite file's cases name a world factory module:callable, which imports "
+                             "and runs that Python code. Only for files you trust.")] = False,
 ) -> None:
     """Run a suite (resumable: run the same command again to finish a stopped run)."""
     from dramaturg.evals import AgentSpec, load_suite, run_eval
@@ -72,7 +79,7 @@ def eval_run(
 
             kwargs["levels"] = {ch: ({**opts, "level": level} if "level" in opts else opts)
                                 for ch, opts in TEXTWORLD_LEVELS.items()}
-        chosen = load_suite(suite, **kwargs)
+        chosen = load_suite(suite, allow_code=allow_code, **kwargs)
         spec = AgentSpec(kind=agent, model=model, temperature=temperature, tool_model=tool_model,
                          options={"judges": list(judge)} if judge else {})
         out = out or Path("runs") / f"{chosen.name}-{agent}".replace("/", "_")
@@ -132,5 +139,15 @@ def eval_show(run_dir: Annotated[Path, typer.Argument(help="A run directory.")])
     path = run_dir / "summary.json"
     if not path.is_file():
         _fail("no summary", FileNotFoundError(f"{path} does not exist; is {run_dir} a finished run?"))
-    summary = json.loads(path.read_text())
-    console.print(_summary_table(summary, f"{summary.get('suite')}: {summary.get('model')}"))
+    from dramaturg._files import load_json
+
+    try:
+        summary = load_json(path)
+        if not isinstance(summary, dict) or not all(isinstance(summary.get(k), dict)
+                                                    for k in ("overall", "by_task_type")):
+            raise DramaturgError(f"{path} is not a run summary")
+    except DramaturgError as exc:
+        _fail("no summary", exc)
+    from dramaturg.models._redact import redact_spec
+
+    console.print(_summary_table(summary, f"{summary.get('suite')}: {redact_spec(str(summary.get('model')))}"))

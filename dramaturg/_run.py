@@ -12,8 +12,10 @@ from rich.console import Console
 from rich.live import Live
 from rich.table import Table
 
+from dramaturg._files import load_json
 from dramaturg._paths import home_dir
 from dramaturg.errors import ConfigError
+from dramaturg.models._redact import redact_spec, restore_spec
 
 __all__ = ["run_graph"]
 
@@ -68,7 +70,15 @@ async def run_graph(*, world: str | None, graph: str, model: str | None, seed: i
         spec_file = folder / "run.json"
         if not spec_file.is_file():
             raise ConfigError(f"no run {resume!r} in {_runs_dir()}; `ls {_runs_dir()}` lists the runs")
-        args = json.loads(spec_file.read_text())
+        args = load_json(spec_file)
+        if not isinstance(args, dict) or "graph" not in args:
+            raise ConfigError(f"{spec_file} is not a run file; `ls {_runs_dir()}` lists the runs")
+        # run.json holds the specs without their secrets: they come back from --model (or the environment).
+        how = f"dramaturg run --resume {resume} --model SPEC"
+        args["model"] = restore_spec(args.get("model"), model, how=how)
+        if args.get("tool_model") not in (None, "registry", "main"):
+            given = tool_model if tool_model not in ("registry", "main") else None
+            args["tool_model"] = restore_spec(args["tool_model"], given, how=how.replace("--model", "--tool-model"))
         run_id = resume
     else:
         if graph not in GRAPHS:
@@ -82,15 +92,16 @@ async def run_graph(*, world: str | None, graph: str, model: str | None, seed: i
         folder.mkdir(parents=True)
         args = {"world": world, "graph": graph, "model": model, "seed": seed, "max_steps": max_steps, "task": task,
                 "tool_model": tool_model}
-        (folder / "run.json").write_text(json.dumps(args, indent=2))
+        stored = {**args, "model": redact_spec(model), "tool_model": redact_spec(tool_model)}
+        (folder / "run.json").write_text(json.dumps(stored, indent=2))
     chat = load_model(args["model"], trace=folder / "trace.jsonl")
     tool_agent = _tool_agent(args.get("tool_model", "registry"), args["world"], chat, args["model"], folder)
     tool_chat = tool_agent.model
     config = {"configurable": {"thread_id": run_id}, "recursion_limit": 4 * args["max_steps"] + 50}
     rows: list[tuple[str, str, str]] = []
     steps_log = (folder / "steps.jsonl").open("a", encoding="utf-8")
-    title = f"run {run_id}: {args['graph']} on {args['world'] or 'task'} ({chat.name}" + (
-        f", tool agent {tool_chat.name})" if tool_chat is not chat else ")")
+    title = f"run {run_id}: {args['graph']} on {args['world'] or 'task'} ({redact_spec(chat.name)}" + (
+        f", tool agent {redact_spec(tool_chat.name)})" if tool_chat is not chat else ")")
     async with open_checkpointer(folder / "checkpoints.sqlite") as saver:
         if args["graph"] == "workforce":
             built = workforce(planner=Planner(model=chat), workers=[Worker(name="worker", model=chat)],
@@ -133,7 +144,7 @@ async def run_graph(*, world: str | None, graph: str, model: str | None, seed: i
         final = (await built.aget_state(config)).values
     usage = chat.usage.as_dict() if hasattr(chat, "usage") else {}
     if tool_chat is not chat and hasattr(tool_chat, "usage"):
-        usage |= {f"{k} ({tool_chat.name})": v for k, v in tool_chat.usage.as_dict().items()}
+        usage |= {f"{k} ({redact_spec(tool_chat.name)})": v for k, v in tool_chat.usage.as_dict().items()}
     (folder / "usage.json").write_text(json.dumps(usage, indent=2))
     console.print(f"[bold]{final.get('outcome')}[/]  run id {run_id}  (folder {folder})")
     return final

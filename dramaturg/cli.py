@@ -14,6 +14,7 @@ from rich.table import Table
 
 from dramaturg import __version__
 from dramaturg.errors import DramaturgError
+from dramaturg.models._redact import redact_spec
 
 app = typer.Typer(
     name="dramaturg",
@@ -93,7 +94,7 @@ def models_check(
         started = time.perf_counter()
         chat = load_model(spec)
         loader = getattr(chat, "load", None)
-        with console.status(f"loading {spec} ..."):
+        with console.status(f"loading {redact_spec(spec)} ..."):
             if callable(loader):
                 loader()
         load_s = time.perf_counter() - started
@@ -105,7 +106,7 @@ def models_check(
                 max_tokens=64, temperature=0.7, caller="models-check",
             )
     except DramaturgError as exc:
-        err_console.print(f"[bold red]models check failed:[/] {exc}")
+        err_console.print(f"[bold red]models check failed:[/] {redact_spec(str(exc))}")
         raise typer.Exit(1) from None
     gen = speed.usage.completion_tokens
     if speed.ttft_s:
@@ -116,9 +117,9 @@ def models_check(
         prompt_tps = float("nan")
         gen_tps = gen / speed.latency_s if speed.latency_s > 0 else float("nan")
     report = {
-        "spec": spec,
+        "spec": redact_spec(spec),
         "backend": spec.split(":", 1)[0].split("?", 1)[0],
-        "model": chat.name,
+        "model": redact_spec(chat.name),
         "load_s": round(load_s, 3),
         "structured": answer.model_dump(),
         "prompt_tokens_per_s": round(prompt_tps, 1),
@@ -162,7 +163,7 @@ def run(
         final = asyncio.run(run_graph(world=world, graph=graph, model=model, seed=seed, max_steps=max_steps,
                                       task=task, resume=resume, console=console, tool_model=tool_model))
     except DramaturgError as exc:
-        err_console.print(f"[bold red]run failed:[/] {exc}")
+        err_console.print(f"[bold red]run failed:[/] {redact_spec(str(exc))}")
         raise typer.Exit(1) from None
     except KeyboardInterrupt:
         err_console.print("stopped; resume with --resume <run id> (printed above)")
@@ -211,13 +212,20 @@ def drama_new(
             blueprint_file=blueprint, player=player, mode=mode, model=model, max_turns=max_turns,
             max_revisions=max_revisions, scene_steps=scene_steps, reflect_every=reflect_every, console=err_console))
     except DramaturgError as exc:
-        err_console.print(f"[bold red]cannot make the play:[/] {exc}")
+        err_console.print(f"[bold red]cannot make the play:[/] {redact_spec(str(exc))}")
         raise typer.Exit(1) from None
     if quiet:
         print(sid)
         return
-    console.print(f"session [bold]{sid}[/] (web token: {token})")
+    from dramaturg._serve_cli import session_url
+
+    console.print(f"session [bold]{sid}[/]")
     console.print(f"play it: dramaturg drama play {sid}" + ("" if player else " --auto"))
+    if model and redact_spec(model) != model:
+        console.print("the model spec's secrets are not saved: add --model with the full spec (or set "
+                      "DRAMATURG_MODEL) when you play", markup=False, highlight=False)
+    console.print(f"or in the browser, with `dramaturg serve` running: {session_url(sid, token)}",
+                  soft_wrap=True, markup=False, highlight=False)
 
 
 @drama_app.command("play")
@@ -226,6 +234,9 @@ def drama_play(
     auto: Annotated[bool, typer.Option(help="Agents play every character, the player's too.")] = False,
     max_turns: Annotated[int | None, typer.Option("--max-turns", help="Stop the play after this many turns in all.")] = None,
     thoughts: Annotated[bool, typer.Option(help="Show the characters' private thoughts.")] = False,
+    model: Annotated[str | None, typer.Option(
+        "--model", "-m", help="The session's model spec again, when it had secrets (?api_key=...): "
+                              "session.json does not keep them.")] = None,
 ) -> None:
     """Play (or go on with) a session in the terminal. Ctrl-C stops; play again to resume."""
     import asyncio
@@ -233,9 +244,10 @@ def drama_play(
     from dramaturg._drama_cli import play_session
 
     try:
-        asyncio.run(play_session(session, auto=auto, max_turns=max_turns, thoughts=thoughts, console=console))
+        asyncio.run(play_session(session, auto=auto, max_turns=max_turns, thoughts=thoughts, console=console,
+                                 model=model))
     except DramaturgError as exc:
-        err_console.print(f"[bold red]drama failed:[/] {exc}")
+        err_console.print(f"[bold red]drama failed:[/] {redact_spec(str(exc))}")
         raise typer.Exit(1) from None
     except KeyboardInterrupt:
         err_console.print(f"stopped; go on with: dramaturg drama play {session}")
@@ -247,9 +259,10 @@ def drama_resume(
     session: Annotated[str, typer.Argument(help="The session id.")],
     auto: Annotated[bool, typer.Option(help="Agents play every character.")] = False,
     max_turns: Annotated[int | None, typer.Option("--max-turns")] = None,
+    model: ModelOpt = None,
 ) -> None:
     """Go on with a stopped session (the same as `drama play`)."""
-    drama_play(session, auto=auto, max_turns=max_turns, thoughts=False)
+    drama_play(session, auto=auto, max_turns=max_turns, thoughts=False, model=model)
 
 
 @drama_app.command("list")
@@ -259,32 +272,32 @@ def drama_list() -> None:
 
     table = Table("id", "title", "player", "mode", "model")
     for meta in DramaSession.list():
-        table.add_row(meta.id, meta.title, meta.player or "-", meta.mode, meta.model or "(default)")
+        table.add_row(meta.id, meta.title, meta.player or "-", meta.mode, redact_spec(meta.model) or "(default)")
     console.print(table)
 
 
 @app.command()
 def serve(
     host: Annotated[str, typer.Option(help="Address to listen on (127.0.0.1: this machine only).")] = "127.0.0.1",
-    port: Annotated[int, typer.Option(help="Port.")] = 8765,
+    port: Annotated[int, typer.Option(min=1, max=65535, help="Port, 1-65535.")] = 8765,
     model: ModelOpt = None,
+    trusted_host: Annotated[list[str] | None, typer.Option(
+        "--trusted-host", help="Another host name the page is opened under, NAME or NAME:PORT, e.g. a "
+                               "reverse proxy's (repeatable).")] = None,
+    max_turns: Annotated[int, typer.Option(
+        "--max-turns", min=1, help="The most turns a session made in the browser may run.")] = 500,
+    hello_timeout: Annotated[float, typer.Option(
+        "--hello-timeout", min=0.1, help="Seconds a websocket has to send its token before it is closed.")] = 10.0,
 ) -> None:
-    """Serve drama sessions in the browser (a page, a websocket per session)."""
-    try:
-        import uvicorn
+    """Serve drama sessions in the browser (a page, a websocket per session).
 
-        from dramaturg.models import load_model
-        from dramaturg.server.app import create_app
-    except ImportError:
-        err_console.print("[bold red]serve[/] needs the web extra: pip install 'dramaturg[web]'")
-        raise typer.Exit(1) from None
-    try:
-        chat = load_model(model)
-    except DramaturgError as exc:
-        err_console.print(f"[bold red]no model:[/] {exc}")
-        raise typer.Exit(1) from None
-    console.print(f"dramaturg on http://{host}:{port}/ (model {chat.name})")
-    uvicorn.run(create_app(model=chat, model_spec=model), host=host, port=port, log_level="warning")
+    Off loopback (--host 0.0.0.0), making a session needs a server key: set
+    DRAMATURG_SERVER_TOKEN, or one is made and printed at start.
+    """
+    from dramaturg._serve_cli import run_server
+
+    run_server(host=host, port=port, model=model, trusted_hosts=trusted_host or [], max_turns=max_turns,
+               hello_timeout_s=hello_timeout, console=console, err_console=err_console)
 
 
 def main() -> None:

@@ -25,6 +25,7 @@ __all__ = [
     "ModelOutputError",
     "RetryBudgetExceeded",
     "ScriptError",
+    "UntrustedContentWarning",
     "validation_issues",
 ]
 
@@ -114,6 +115,15 @@ class RetryBudgetExceeded(ModelOutputError):
 class ScriptError(DramaturgError, AssertionError):
     """A :class:`~dramaturg.models.ScriptedModel` got a call its script did not expect,
     or finished with answers left unconsumed."""
+
+
+class UntrustedContentWarning(UserWarning):
+    """Text from a character card, a web page or a tool looks like a prompt injection.
+
+    It still reaches the model, fenced and labelled as content; the warning
+    is for the person running it. ``warnings.simplefilter("error",
+    UntrustedContentWarning)`` turns it into a refusal.
+    """
 
 
 def validation_issues(exc: Any) -> list[str]:

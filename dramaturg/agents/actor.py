@@ -24,6 +24,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, create_model
 
+from dramaturg._ids import reserved_id
+from dramaturg.errors import ConfigError
 from dramaturg.models import ChatModel, system, user
 from dramaturg.prompts import render
 
@@ -50,6 +52,9 @@ class EnsembleTurn(ActorDecision):
 
 @functools.lru_cache(maxsize=64)
 def _ensemble_schema(ids: tuple[str, ...]) -> type[BaseModel]:
+    for cid in ids:  # blueprints and stages refuse these ids already; views built in code may not
+        if why := reserved_id(cid):
+            raise ConfigError(f"character id {why}; the ensemble answers with one field per id")
     fields: dict[str, Any] = {cid: (ActorDecision, ...) for cid in ids}
     return create_model("Ensemble", __config__=ConfigDict(extra="forbid"), **fields)
 

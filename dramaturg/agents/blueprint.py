@@ -25,6 +25,8 @@ from typing import Annotated, Any, Literal, TypeVar
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model, model_validator
 
+from dramaturg._files import InputFileError, load_yaml
+from dramaturg._ids import reserved_id
 from dramaturg.errors import ConfigError, validation_issues
 from dramaturg.models import ChatModel, system
 from dramaturg.prompts import render
@@ -191,15 +193,16 @@ class Blueprint(_Strict):
         """Read a blueprint file.
 
         Raises:
-            BlueprintError: the file is unreadable, not YAML, or breaks the
-                schema; the message names the file and each bad field
+            BlueprintError: the file is unreadable, over 4 MiB, not UTF-8,
+                nested over 100 levels, not YAML, or breaks the schema; the
+                message names the file and each bad field
                 (``cast.hamlet.location: unknown place 'x'``).
         """
         path = Path(path)
         try:
-            data = yaml.safe_load(path.read_text(encoding="utf-8"))
-        except OSError as exc:
-            raise BlueprintError(f"cannot read blueprint file {path}: {exc}") from exc
+            data = load_yaml(path, label=f"blueprint file {path}")
+        except InputFileError as exc:  # too big, binary, too deep, unreadable
+            raise BlueprintError(str(exc)) from None
         except yaml.YAMLError as exc:
             raise BlueprintError(f"blueprint file {path} is not valid YAML: {exc}") from exc
         if not isinstance(data, dict):
@@ -263,7 +266,7 @@ class Blueprint(_Strict):
             persona = card.to_persona()
             lore = [{"keys": list(x.keys), "text": x.content, "constant": x.constant} for x in card.memories()]
             cid = by_name.get(persona.name.casefold()) or _slug(persona.name)
-            if not re.fullmatch(r"[a-z][a-z0-9_]*", cid):
+            if not re.fullmatch(r"[a-z][a-z0-9_]*", cid) or reserved_id(cid):
                 cid = f"c_{cid}" if re.fullmatch(r"[a-z0-9_]+", cid) else f"c{len(data['cast']) + 1}"
             if cid in data["cast"]:
                 data["cast"][cid].update(background=persona.prompt_text(), lore=lore)
@@ -311,6 +314,9 @@ def _reference_issues(bp: Blueprint) -> Iterable[str]:
         for key in ids:
             if not re.fullmatch(_ID, key):
                 yield f"{group}.{key}: ids must be lower-case snake_case, like 'lady_macbeth'"
+    for cid in cast:  # cast ids become field names of the ensemble schema
+        if why := reserved_id(cid):
+            yield f"cast.{cid}: {why}"
     secret_ids: set[str] = set()
     for cid, c in cast.items():
         if c.location not in places:

@@ -52,6 +52,8 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
+from dramaturg._files import InputFileError, parse_json, read_bytes
+from dramaturg._untrusted import warn_if_injected
 from dramaturg.errors import ConfigError
 
 __all__ = [
@@ -594,11 +596,16 @@ def load_card(
         name: what to call the card in error messages (defaults to the path).
 
     Raises:
-        CardError: the card is missing, over 20 MiB, not JSON, not a valid
-            PNG (signature, truncation, CRC), has no ``chara``/``ccv3``
-            chunk, bad base64, an unknown ``spec``, or fields of the wrong
-            type (the message gives the field's path). Nothing is returned
-            half-loaded.
+        CardError: the card is missing, over 20 MiB, not UTF-8 JSON, nested
+            over 100 levels, not a valid PNG (signature, truncation, CRC),
+            has no ``chara``/``ccv3`` chunk, bad base64, an unknown
+            ``spec``, or fields of the wrong type (the message gives the
+            field's path). Nothing is returned half-loaded.
+
+    Warns:
+        UntrustedContentWarning: the text that reaches the actor looks like a
+            prompt injection ("ignore previous instructions", a ``system:``
+            line...). The card still loads; actors see it fenced as notes.
 
     Example:
         >>> load_card({"spec": "chara_card_v3", "spec_version": "3.0",
@@ -606,12 +613,12 @@ def load_card(
         'the Queen'
     """
     if isinstance(card, Mapping):
-        return _from_dict(copy.deepcopy(dict(card)), name or "<dict>")
+        return _flagged(_from_dict(copy.deepcopy(dict(card)), name or "<dict>"))
     if isinstance(card, bytes | bytearray | memoryview):
         blob = bytes(card)
         src = name or "<bytes>"
         _check_size(len(blob), src)
-        return _from_blob(blob, src, suffix="")
+        return _flagged(_from_blob(blob, src, suffix=""))
     path = Path(card)
     src = name or str(path)
     try:
@@ -621,11 +628,22 @@ def load_card(
     except OSError as e:
         raise CardError(src, f"cannot read the file ({e.strerror})") from None
     _check_size(size, src)
-    try:
-        blob = path.read_bytes()
-    except OSError as e:
-        raise CardError(src, f"cannot read the file ({e.strerror})") from None
-    return _from_blob(blob, src, suffix=path.suffix.lower())
+    try:  # read with a bound too: a FIFO or /dev/zero has no size to stat
+        blob = read_bytes(path, label=src, max_bytes=MAX_CARD_BYTES)
+    except InputFileError as e:
+        raise CardError(src, f"the file {e.problem}") from None
+    return _flagged(_from_blob(blob, src, suffix=path.suffix.lower()))
+
+
+def _flagged(card: CharacterCard) -> CharacterCard:
+    """The card, after a warning if what reaches the actor looks like a prompt injection.
+
+    It still loads: actors see its text fenced as notes, labelled as not
+    instructions (the prompt says so again when it is flagged).
+    """
+    text = "\n".join([card.prompt_text(), *(lore.text for lore in card.memories())])
+    warn_if_injected(text, f"character card {card.source}")
+    return card
 
 
 def _check_size(size: int, src: str) -> None:
@@ -659,12 +677,10 @@ def _reject_constant(name: str) -> Any:
 
 
 def _parse_json(blob: bytes, src: str, what: str) -> Any:
-    try:
-        text = blob.decode("utf-8-sig")
-    except UnicodeDecodeError as e:
-        raise CardError(src, f"{what} is not UTF-8 text ({e.reason} at byte {e.start})") from None
-    try:
-        return json.loads(text, parse_constant=_reject_constant)
+    try:  # not UTF-8, or nested deeper than any card (json.loads would raise RecursionError)
+        return parse_json(blob, parse_constant=_reject_constant)
+    except InputFileError as e:
+        raise CardError(src, f"{what} {e.problem}") from None
     except json.JSONDecodeError as e:
         raise CardError(
             src, f"{what} is not valid JSON ({e.msg} at line {e.lineno} column {e.colno})"

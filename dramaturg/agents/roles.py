@@ -16,6 +16,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from dramaturg._untrusted import warn_if_injected
 from dramaturg.agents.schemas import CriticVerdict, Plan, ReactStep, Subtask, WorkerResult
 from dramaturg.errors import ModelError
 from dramaturg.models import ChatModel, Message, assistant, system, user
@@ -128,7 +129,9 @@ class Worker:
                 messages.append(user("Observation: Error: give a tool to call or your final answer."))
                 continue
             observed = await self.tools.call(ToolCall(name=move.tool, arguments=move.arguments))
-            messages.append(user(f"Observation: {observed.text}"))
+            # Fenced and labelled: a fetched page may hold text written to steer the model.
+            warn_if_injected(str(observed.text), f"the output of tool {move.tool!r}")
+            messages.append(user(render("worker", "observation.j2", text=str(observed.text)).rstrip("\n")))
         error = f"no answer after {self.max_steps} tool calls"
         return WorkerResult(subtask_id=subtask.id, worker=self.name, output="", ok=False, steps=self.max_steps,
                             error=error), messages

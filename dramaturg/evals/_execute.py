@@ -19,6 +19,7 @@ from typing import Any
 
 from dramaturg.evals.agents import AgentSpec, StepRecord, Tracer, model_for, play_case
 from dramaturg.evals.cases import Case
+from dramaturg.models._redact import redact_spec
 
 __all__ = ["Job", "attempt_seed", "error_record", "execute", "trace_path"]
 
@@ -80,11 +81,12 @@ def execute(job: Job) -> dict[str, Any]:
             result = play_case(job.case, job.agent, seed=attempt_seed(job), max_steps=job.max_steps,
                                root=Path(job.root) if job.root else None, tracer=tracer)
         except Exception as exc:  # one episode's failure is a result, not the run's end
-            tb = traceback.format_exception(exc)
-            out.write(json.dumps({"error": "".join(tb)[-4000:]}) + "\n")
+            # An error may quote the model spec (a bad option, say): mask its secrets before writing.
+            tb = redact_spec("".join(traceback.format_exception(exc))) or ""
+            out.write(json.dumps({"error": tb[-4000:]}) + "\n")
             out.flush()
             os.replace(part, path)
-            return error_record(job, "error", f"{type(exc).__name__}: {exc}",
+            return error_record(job, "error", redact_spec(f"{type(exc).__name__}: {exc}") or "",
                                 latency_s=time.perf_counter() - started)
         prompt, completion, cost = tracer.usage()
     os.replace(part, path)

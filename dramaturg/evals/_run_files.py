@@ -16,7 +16,9 @@ from os import PathLike
 from pathlib import Path
 from typing import Any
 
+from dramaturg._files import InputFileError, load_json, parse_json
 from dramaturg.errors import ConfigError
+from dramaturg.models._redact import redact_spec
 
 # Logged under report.py's name, the one users filter these warnings by.
 log = logging.getLogger("dramaturg.evals.report")
@@ -50,6 +52,9 @@ def _load_run(run_dir: str | PathLike[str]) -> _Run:
     meta = {k: v for k, v in summary.items() if not isinstance(v, dict)}
     if (path / "run.json").is_file():
         meta |= _read_json(path / "run.json")
+    for key in ("model", "command"):  # runs made before specs were redacted on disk
+        if isinstance(meta.get(key), str):
+            meta[key] = redact_spec(meta[key])
     episodes, skipped = _read_jsonl(path / "episodes.jsonl")
     if skipped:
         log.warning("%s: skipped %d unreadable line(s) of episodes.jsonl", path, skipped)
@@ -58,11 +63,9 @@ def _load_run(run_dir: str | PathLike[str]) -> _Run:
 
 def _read_json(file: Path) -> dict[str, Any]:
     try:
-        data = json.loads(file.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        raise ConfigError(
-            f"{file} is not readable JSON ({exc}). Was the run interrupted? Run it again."
-        ) from None
+        data = load_json(file)  # capped, UTF-8, nesting checked: a run folder may come from anyone
+    except InputFileError as exc:
+        raise ConfigError(f"{exc}. Was the run interrupted? Run it again.") from None
     if not isinstance(data, dict):
         raise ConfigError(f"{file} should hold a JSON object, not {type(data).__name__}.")
     return data
@@ -78,8 +81,8 @@ def _read_jsonl(file: Path) -> tuple[list[dict[str, Any]], int]:
             if not line.strip():
                 continue
             try:
-                record = json.loads(line)
-            except ValueError:
+                record = parse_json(line)
+            except ValueError:  # not JSON, or nested too deeply (InputFileError)
                 bad += 1
                 continue
             if isinstance(record, dict):

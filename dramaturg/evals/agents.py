@@ -29,8 +29,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from dramaturg._untrusted import injection_signs
 from dramaturg.errors import ConfigError
 from dramaturg.evals.cases import Case
+from dramaturg.models._redact import redact_spec
 
 __all__ = ["AGENT_KINDS", "AgentSpec", "EpisodeOutput", "StepRecord", "tool_agent_settings_for", "tool_model_for"]
 
@@ -87,11 +89,11 @@ class AgentSpec:
 
     @property
     def label(self) -> str:
-        """How reports name it: ``embodied (local)``."""
+        """How reports name it: ``embodied (local)``; secrets in the specs are masked (it is written to disk)."""
         if self.kind not in _NEEDS_MODEL:
             return self.kind
-        model = self.model or getattr(self.model_factory, "__name__", "factory")
-        name = self.tool_model if isinstance(self.tool_model, str) else getattr(self.tool_model, "__name__", "")
+        model = redact_spec(self.model) or getattr(self.model_factory, "__name__", "factory")
+        name = redact_spec(self.tool_model) if isinstance(self.tool_model, str) else getattr(self.tool_model, "__name__", "")
         tool = f", tool agent {name}" if self.tool_model else ""
         return f"{self.kind} ({model}{tool})"
 
@@ -117,6 +119,7 @@ class StepRecord:
     constrained: int = 0  # the step's model answers that a grammar forced into shape
     latency_s: float = 0.0
     error: str | None = None
+    warning: str | None = None  # the observation looks like a prompt injection (a page written to steer)
 
 
 @dataclass(kw_only=True)
@@ -210,6 +213,9 @@ class Tracer:
         return prompt, completion, cost
 
     def step(self, action: str, observation: str, **extra: Any) -> None:
+        signs = injection_signs(observation)
+        if signs:
+            extra.setdefault("warning", f"the observation looks like a prompt injection: {signs[0]!r}")
         prompt, completion, _ = self.usage()
         constrained = self.constrained()
         now = time.perf_counter()

@@ -18,6 +18,10 @@ File formats (``load_suite_file``):
 * ``.jsonl``: one case per line. A GAIA ``metadata.jsonl`` (lines with
   ``task_id`` and ``Question``) is read as GAIA questions; attached files are
   looked up next to it.
+
+A file is at most 4 MiB of UTF-8, nested at most 100 levels, and its cases
+name registered worlds: a ``module:callable`` world runs Python code, so it
+needs ``allow_code=True`` (``dramaturg eval run --allow-code``).
 """
 
 from __future__ import annotations
@@ -29,6 +33,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from dramaturg._files import InputFileError, check_values, check_yaml_depth, parse_json, read_text
 from dramaturg.errors import ConfigError
 from dramaturg.evals.gaia import DatasetError, load_gaia
 
@@ -46,7 +51,8 @@ class Case(BaseModel):
             challenge, GAIA level, play).
         split: ``seen``/``unseen`` where the suite has splits.
         world: a registered world id (``alfworld/pick_and_place_simple``) or an
-            entry point ``module:callable`` returning a world.
+            entry point ``module:callable`` returning a world (from a suite
+            file only with ``allow_code``: it runs that code).
         world_kwargs: keyword arguments for the world's factory.
         options: passed to ``world.reset(options=...)`` (TextWorld's
             ``tw-make`` options, for example ``{"level": 3}``).
@@ -158,36 +164,34 @@ def _gaia_cases(path: Path) -> list[tuple[Case, int]]:
     return out
 
 
-def _is_gaia(path: Path) -> bool:
-    for text in path.read_text(encoding="utf-8").splitlines():
-        if text.strip():
-            try:
-                first = json.loads(text)
-            except json.JSONDecodeError:
-                return False
-            return isinstance(first, dict) and "task_id" in first and "Question" in first
-    return False
-
-
-def _load_jsonl(path: Path) -> tuple[list[tuple[Case, int]], bool]:
-    if _is_gaia(path):
-        return _gaia_cases(path), True
-    cases: list[tuple[Case, int]] = []
-    for n, text in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
-        if not text.strip():
-            continue
-        try:
-            raw = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise DatasetError(f"not JSON ({exc.msg} at column {exc.colno})", path=path, line=n) from None
-        cases.append((_case(raw, path=path, line=n), n))
-    return cases, False
-
-
-def _load_yaml(path: Path) -> tuple[dict[str, Any], list[tuple[Case, int]]]:
-    text = path.read_text(encoding="utf-8")
+def _json_line(text: str, *, path: Path, line: int) -> Any:
     try:
+        return parse_json(text)
+    except InputFileError as exc:  # nested too deeply
+        raise DatasetError(exc.problem, path=path, line=line) from None
+    except json.JSONDecodeError as exc:
+        raise DatasetError(f"not JSON ({exc.msg} at column {exc.colno})", path=path, line=line) from None
+
+
+def _load_jsonl(path: Path, text: str) -> tuple[list[tuple[Case, int]], bool]:
+    rows = [(n, line) for n, line in enumerate(text.split("\n"), 1) if line.strip()]  # JSON may hold U+2028
+    if rows:
+        try:
+            first = parse_json(rows[0][1])
+        except (InputFileError, json.JSONDecodeError):
+            first = None
+        if isinstance(first, dict) and "task_id" in first and "Question" in first:
+            return _gaia_cases(path), True
+    return [(_case(_json_line(line, path=path, line=n), path=path, line=n), n) for n, line in rows], False
+
+
+def _load_yaml(path: Path, text: str) -> tuple[dict[str, Any], list[tuple[Case, int]]]:
+    try:
+        # The pure-Python composer (kept for line numbers) recurses per level: check the depth first.
+        check_yaml_depth(text)
         node = yaml.compose(text, Loader=yaml.SafeLoader)
+    except InputFileError as exc:
+        raise DatasetError(exc.problem, path=path) from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         raise DatasetError(f"not YAML: {getattr(exc, 'problem', exc)}", path=path,
@@ -208,31 +212,64 @@ def _load_yaml(path: Path) -> tuple[dict[str, Any], list[tuple[Case, int]]]:
                                        line=value_node.start_mark.line + 1, field="cases")
                 items = value_node.value
             elif key in ("name", "description"):
-                head[key] = yaml.safe_load(yaml.serialize(value_node))
+                head[key] = _value(value_node, path=path)
             else:
                 raise DatasetError("unknown key (expected name, description, cases)", path=path,
                                    line=key_node.start_mark.line + 1, field=key)
     else:
         raise DatasetError("expected a list of cases or a mapping with 'cases'", path=path, line=1)
-    cases = [(_case(yaml.safe_load(yaml.serialize(item)), path=path, line=item.start_mark.line + 1),
+    cases = [(_case(_value(item, path=path), path=path, line=item.start_mark.line + 1),
               item.start_mark.line + 1) for item in items]
     return head, cases
 
 
-def load_suite_file(path: str | Path) -> Suite:
-    """Load a suite from a ``.yaml``/``.yml`` or ``.jsonl`` file (see the module docstring)."""
+def _value(node: yaml.Node, *, path: Path) -> Any:
+    value = yaml.safe_load(yaml.serialize(node))
+    try:
+        check_values(value)  # aliases can make a few lines stand for a billion values
+    except InputFileError as exc:
+        raise DatasetError(exc.problem, path=path, line=node.start_mark.line + 1) from None
+    return value
+
+
+def _check_worlds(cases: list[tuple[Case, int]], *, path: Path) -> None:
+    """A suite file names registered worlds; ``module:callable`` would import and run that code."""
+    for case, line in cases:
+        if case.world and ":" in case.world:
+            raise DatasetError(
+                f"world {case.world!r} is Python code to import and run (module:callable); a suite file "
+                "may only name registered worlds (`dramaturg worlds` lists them). If you trust this file, "
+                "allow it with `dramaturg eval run --allow-code`, or load_suite_file(path, allow_code=True)",
+                path=path, line=line, field="world")
+
+
+def load_suite_file(path: str | Path, *, allow_code: bool = False) -> Suite:
+    """Load a suite from a ``.yaml``/``.yml`` or ``.jsonl`` file (see the module docstring).
+
+    Args:
+        path: the file (at most 4 MiB, UTF-8, nested at most 100 levels).
+        allow_code: let cases name a world factory ``module:callable``, which
+            imports and calls that Python code. Off, such a file is refused:
+            a suite file from elsewhere must not run code.
+    """
     path = Path(path)
     if not path.is_file():
         raise ConfigError(f"no suite file {path}")
-    if path.suffix in (".yaml", ".yml"):
-        head, cases = _load_yaml(path)
-    elif path.suffix == ".jsonl":
-        cases, gaia = _load_jsonl(path)
+    if path.suffix not in (".yaml", ".yml", ".jsonl"):
+        raise ConfigError(f"{path}: a suite file is .yaml, .yml or .jsonl")
+    try:
+        text = read_text(path)
+    except InputFileError as exc:  # too big, not text
+        raise DatasetError(exc.problem, path=path) from None
+    if path.suffix == ".jsonl":
+        cases, gaia = _load_jsonl(path, text)
         head = {"name": "gaia" if gaia else path.stem}
     else:
-        raise ConfigError(f"{path}: a suite file is .yaml, .yml or .jsonl")
+        head, cases = _load_yaml(path, text)
     if not cases:
         raise DatasetError("no cases", path=path)
+    if not allow_code:
+        _check_worlds(cases, path=path)
     first: dict[str, int] = {}
     for case, line in cases:
         if case.id in first:

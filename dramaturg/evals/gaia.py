@@ -43,6 +43,7 @@ import string
 from pathlib import Path
 from typing import Any
 
+from dramaturg._files import InputFileError, parse_json, read_text
 from dramaturg.errors import ConfigError
 
 __all__ = [
@@ -264,26 +265,31 @@ def load_gaia(path: str | os.PathLike[str]) -> list[dict[str, Any]]:
     folder = source.parent
     tasks: list[dict[str, Any]] = []
     seen: dict[str, int] = {}
-    with open(source, encoding="utf-8-sig") as f:
-        for number, raw in enumerate(f, 1):
-            if not raw.strip():
-                continue
+    try:  # at most 4 MiB of UTF-8 text
+        text = read_text(source)
+    except InputFileError as exc:
+        raise DatasetError(exc.problem, path=source) from None
+    for number, raw in enumerate(text.split("\n"), 1):  # not splitlines(): JSON may hold U+2028
+        if not raw.strip():
+            continue
 
-            def err(problem: str, field: str | None = None, number: int = number) -> DatasetError:
-                return DatasetError(problem, path=source, line=number, field=field)
+        def err(problem: str, field: str | None = None, number: int = number) -> DatasetError:
+            return DatasetError(problem, path=source, line=number, field=field)
 
-            try:
-                record = json.loads(raw)
-            except json.JSONDecodeError as exc:
-                raise err(f"not valid JSON ({exc.msg} at column {exc.colno})") from None
-            if not isinstance(record, dict):
-                raise err(f"expected a JSON object, got {type(record).__name__}")
-            _check_record(record, folder, err)
-            task_id = record["task_id"]
-            if task_id in seen:
-                raise err(f"task_id {task_id!r} repeats line {seen[task_id]}", "task_id")
-            seen[task_id] = number
-            tasks.append(record)
+        try:
+            record = parse_json(raw)
+        except InputFileError as exc:  # nested too deeply
+            raise err(exc.problem) from None
+        except json.JSONDecodeError as exc:
+            raise err(f"not valid JSON ({exc.msg} at column {exc.colno})") from None
+        if not isinstance(record, dict):
+            raise err(f"expected a JSON object, got {type(record).__name__}")
+        _check_record(record, folder, err)
+        task_id = record["task_id"]
+        if task_id in seen:
+            raise err(f"task_id {task_id!r} repeats line {seen[task_id]}", "task_id")
+        seen[task_id] = number
+        tasks.append(record)
     return tasks
 
 

@@ -27,6 +27,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from dramaturg._files import InputFileError, parse_yaml, read_text
 from dramaturg.errors import ConfigError, ScriptError, validation_issues
 from dramaturg.evals._agreement import Agreement, agreement
 from dramaturg.models import ChatModel, Message, system, user
@@ -125,7 +126,9 @@ class Rubric(BaseModel):
             RubricError: invalid YAML, or one line per bad field (``criteria.1.scale: ...``).
         """
         try:
-            data = yaml.safe_load(text)
+            data = parse_yaml(text, label=source)  # nesting checked before the C loader sees it
+        except InputFileError as exc:
+            raise RubricError(str(exc)) from None
         except yaml.YAMLError as exc:
             raise RubricError(f"{source} is not valid YAML: {exc}") from exc
         if not isinstance(data, dict):
@@ -142,9 +145,9 @@ class Rubric(BaseModel):
         """Read a rubric file (see :meth:`from_yaml_text` for the errors)."""
         path = Path(path)
         try:
-            text = path.read_text(encoding="utf-8")
-        except OSError as exc:
-            raise RubricError(f"cannot read rubric file {path}: {exc}") from exc
+            text = read_text(path, label=f"rubric file {path}")
+        except InputFileError as exc:  # missing, over 4 MiB, not UTF-8
+            raise RubricError(str(exc)) from None
         return cls.from_yaml_text(text, source=f"rubric file {path}")
 
 

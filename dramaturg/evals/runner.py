@@ -42,11 +42,13 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from dramaturg._files import InputFileError, load_json, parse_json
 from dramaturg.errors import ConfigError, MissingExtraError
 from dramaturg.evals._execute import Job, error_record, execute, trace_path
 from dramaturg.evals.agents import AgentSpec
 from dramaturg.evals.cases import Suite
 from dramaturg.evals.metrics import summarize
+from dramaturg.models._redact import redact_spec, same_spec
 
 __all__ = ["BACKENDS", "read_episodes", "run_eval"]
 
@@ -64,10 +66,12 @@ def read_episodes(run_dir: str | Path, *, repair: bool = False) -> list[dict[str
         with path.open("r+b") as f:
             f.truncate(good)
     out = []
-    for n, line in enumerate(data[:good].splitlines(), 1):
+    for n, line in enumerate(data[:good].split(b"\n"), 1):
         if line.strip():
             try:
-                out.append(json.loads(line))
+                out.append(parse_json(line, label=f"{path} line {n}"))
+            except InputFileError as exc:  # not UTF-8, or nested too deeply
+                raise ConfigError(f"{exc}; the run directory is damaged: remove that line to resume") from None
             except json.JSONDecodeError as exc:
                 raise ConfigError(f"{path} line {n} is not JSON ({exc.msg}); the run directory is "
                                   "damaged: remove that line to resume") from None
@@ -83,8 +87,10 @@ def _prepare(out: Path, ident: dict[str, Any], extra: dict[str, Any]) -> None:
     out.mkdir(parents=True, exist_ok=True)
     run_file = out / "run.json"
     if run_file.is_file():
-        old = json.loads(run_file.read_text())
-        differ = [k for k, v in ident.items() if old.get(k) != v]
+        old = load_json(run_file)
+        # The model is compared without its secrets: run.json never holds them, and a key may change.
+        differ = [k for k, v in ident.items()
+                  if (not same_spec(old.get(k), v) if k == "model" else old.get(k) != v)]
         if differ:
             shown = ", ".join(f"{k}: {old.get(k)!r} there, {ident[k]!r} now" for k in differ)
             raise ConfigError(f"{out} holds a different run ({shown}); choose another --out, or "
@@ -222,7 +228,7 @@ def run_eval(
     from dramaturg import __version__
 
     _prepare(out, ident, {"backend": backend, "n_cases": len(suite.cases), "version": __version__,
-                          "command": command or " ".join(sys.argv),
+                          "command": redact_spec(command or " ".join(sys.argv)),
                           "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())})
     known = {c.id for c in suite.cases}
     done = {(e["case_id"], e["attempt"]) for e in read_episodes(out, repair=True)}

@@ -93,13 +93,17 @@ def builtin_suite(name: str, *, n: int | None = None, splits: Sequence[str] = ("
                       "or give a .yaml/.jsonl file")
 
 
-def load_suite(name_or_path: str | Path, **kwargs: Any) -> Suite:
-    """A built-in suite by name, or a suite file (``n`` then keeps that many cases per task type)."""
+def load_suite(name_or_path: str | Path, *, allow_code: bool = False, **kwargs: Any) -> Suite:
+    """A built-in suite by name, or a suite file (``n`` then keeps that many cases per task type).
+
+    ``allow_code``: let the file's cases name world factories ``module:callable``
+    (see :func:`~dramaturg.evals.load_suite_file`).
+    """
     path = Path(name_or_path)
     if str(name_or_path) in BUILTIN_SUITES:
         return builtin_suite(str(name_or_path), **kwargs)
     if path.suffix in (".yaml", ".yml", ".jsonl") or path.exists():
-        suite = load_suite_file(path)
+        suite = load_suite_file(path, allow_code=allow_code)
         n = kwargs.get("n")
         return suite.head(n) if n is not None else suite
     return builtin_suite(str(name_or_path), **kwargs)

@@ -1,4 +1,4 @@
-"""Scrubbing secrets out of text that is written to disk (traces, logs)."""
+"""Scrubbing secrets out of text that is written to disk (traces, logs) and out of model specs."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import os
 import re
 from collections.abc import Iterable
 
-__all__ = ["Redactor"]
+__all__ = ["Redactor", "is_secret_option", "redact_spec", "restore_spec", "same_spec"]
 
 _SECRET_ENV = re.compile(r"(KEY|TOKEN|SECRET|PASSWORD|PASSWD|CREDENTIAL)", re.IGNORECASE)
 # Well-known key shapes: OpenAI/Anthropic-style sk-..., bearer tokens, AWS ids, Google keys.
@@ -45,3 +45,91 @@ class Redactor:
         for pattern in _PATTERNS:
             text = pattern.sub(MASK, text)
         return text
+
+
+# ------------------------------------------------------------------ model specs
+# Option names (query string of a spec) that hold secrets, as words of the name:
+# api_key, apiKey, x-api-key, access_token, client_secret, password... but not max_tokens.
+_SECRET_WORDS = frozenset({
+    "key", "apikey", "token", "secret", "password", "passwd", "pwd", "credential", "credentials",
+    "auth", "authorization", "bearer", "cookie", "signature", "sig",
+})
+_OPTION = re.compile(r"(?P<lead>[?&;])(?P<name>[A-Za-z0-9_.\-]+)=(?P<value>[^&;#\s'\"]*)")
+# For comparing: a value ends at ")" too, so a spec inside a label ("react (openai:...)") keeps its paren.
+_OPTION_IN_TEXT = re.compile(r"(?P<lead>[?&;])(?P<name>[A-Za-z0-9_.\-]+)=(?P<value>[^&;#\s'\")]*)")
+_USERINFO = re.compile(r"(?P<lead>[A-Za-z][A-Za-z0-9+.\-]*://[^:@/\s'\"]*:)(?P<password>[^@/\s'\"]+)(?=@)")
+
+
+def is_secret_option(name: str) -> bool:
+    """Whether a spec option by this name holds a secret (``api_key``, ``X-Api-Key``, ``token``...)."""
+    words = re.split(r"[_.\-]+|(?<=[a-z])(?=[A-Z])", name)
+    return any(w.lower() in _SECRET_WORDS for w in [*words, re.sub(r"[_.\-]", "", name)])
+
+
+def redact_spec(spec: str | None) -> str | None:
+    """``spec`` (or any text holding specs, such as a command line) with its secrets masked.
+
+    The values of secret-like options (see :func:`is_secret_option`), a
+    password in a URL (``https://user:pw@host``) and key-shaped strings
+    (``sk-...``, ``hf_...``) become ``[REDACTED]``. Everything that stores or
+    shows a model spec (session and run files, reports, the terminal) passes
+    it through here first.
+
+    Example:
+        >>> redact_spec("openai:http://127.0.0.1:8080/v1#gemma?api_key=abc&max_tokens=9")
+        'openai:http://127.0.0.1:8080/v1#gemma?api_key=[REDACTED]&max_tokens=9'
+    """
+    if not spec:
+        return spec
+
+    def option(m: re.Match[str]) -> str:
+        if not m["value"] or m["value"].startswith(MASK) or not is_secret_option(m["name"]):
+            return m[0]  # nothing to mask, or masked already (keep what follows it, like a ")")
+        return f"{m['lead']}{m['name']}={MASK}"
+
+    text = _USERINFO.sub(lambda m: m["lead"] + MASK, _OPTION.sub(option, spec))
+    for pattern in _PATTERNS:
+        text = pattern.sub(MASK, text)
+    return text
+
+
+def _identity(spec: str) -> tuple[str, list[str]]:
+    """What two specs must share to name the same model: all but their secrets (and option order)."""
+    text = redact_spec(spec) or ""
+    options = sorted(m[0][1:] for m in _OPTION_IN_TEXT.finditer(text) if not is_secret_option(m["name"]))
+    return _OPTION_IN_TEXT.sub("", text), options
+
+
+def same_spec(a: str | None, b: str | None) -> bool:
+    """Whether two specs name the same model, whatever their secrets (``api_key=...`` or none)."""
+    if not a or not b:
+        return a == b
+    return _identity(a) == _identity(b)
+
+
+def restore_spec(stored: str | None, given: str | None = None, *, how: str = "--model SPEC") -> str | None:
+    """The spec to load when resuming from ``stored``, a spec written with :func:`redact_spec`.
+
+    A stored spec without masked secrets is used as it is (unless ``given``
+    names the same model, then ``given`` wins: it may carry a fresh key).
+    Otherwise the secret must come back from outside the file: ``given`` (the
+    spec passed again) or ``$DRAMATURG_MODEL``, if either names the same model
+    (:func:`same_spec`; without the secret option it is fine too: the backend
+    then reads its own variable, such as ``OPENAI_API_KEY``).
+
+    Raises:
+        ConfigError: the stored spec had secrets and nothing names that model
+            again; the message says how to pass it (``how``).
+    """
+    from dramaturg.errors import ConfigError
+
+    for candidate in (given, os.environ.get("DRAMATURG_MODEL")):
+        if candidate and stored and same_spec(candidate, stored):
+            return candidate
+    if stored is None or MASK not in stored:
+        return stored
+    raise ConfigError(
+        f"the saved model spec {stored!r} had secrets, which are never written to disk; give the spec "
+        f"again with them ({how}) or set DRAMATURG_MODEL to it. A key the backend reads from its own "
+        "environment variable (OPENAI_API_KEY, ...) need not be in the spec at all."
+    )

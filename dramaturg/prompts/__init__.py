@@ -4,6 +4,8 @@ Templates are read with ``importlib.resources`` (so they work from a wheel or
 a zip) and rendered with ``StrictUndefined``: a missing variable is an error,
 never an empty string. Keep the stable part of a prompt first and the
 changing part last, so llama.cpp and hosted providers reuse the cached prefix.
+Text from outside (a card, a web page, a tool's output) goes in fenced and
+labelled as content, through the ``untrusted`` filter (see :mod:`dramaturg._untrusted`).
 
 Example:
     >>> from dramaturg.prompts import render
@@ -27,12 +29,19 @@ def _env() -> jinja2.Environment:
         res = resources.files("dramaturg.prompts").joinpath(*name.split("/"))
         return res.read_text(encoding="utf-8") if res.is_file() else None
 
-    return jinja2.Environment(
+    from dramaturg._untrusted import injection_signs, untrusted
+
+    env = jinja2.Environment(
         loader=jinja2.FunctionLoader(load),
         undefined=jinja2.StrictUndefined,
         keep_trailing_newline=True,
         autoescape=False,  # prompts are plain text, not HTML
     )
+    # Text from outside (cards, pages, tools) goes in as `{{ text | untrusted }}` inside a labelled
+    # fence, and `{% if text is injected %}` adds a line saying it tries to give orders.
+    env.filters["untrusted"] = untrusted
+    env.tests["injected"] = lambda text: bool(injection_signs(str(text)))
+    return env
 
 
 @functools.lru_cache(maxsize=256)

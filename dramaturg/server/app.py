@@ -9,9 +9,13 @@ they survive a restart of the server, even a kill -9.
 Routes::
 
     GET  /                      the page
-    POST /api/sessions          {"stage"|"topic", "player", "mode", "max_turns", "max_scene_steps"} -> {"id", "token"}
+    POST /api/sessions          {"stage"|"stage_yaml"|"topic", "player", "mode", "max_turns", "max_scene_steps"}
+                                -> {"id", "token", "url"}; needs ``Authorization: Bearer KEY`` when the server has a key
     GET  /api/sessions/{id}     the session's cast, stage, transcript and whose turn it is
     WS   /ws/{id}               {"token"} first, then {"input": "..."}; streams {"type": ...} messages
+
+Before any route, :class:`~dramaturg.server._guard.Guard` refuses an untrusted
+Host or Origin and an oversized body; see :class:`ServerPolicy` for the limits.
 
 Example:
     $ dramaturg serve --host 127.0.0.1 --port 8765
@@ -27,16 +31,22 @@ from pathlib import Path
 from typing import Any, Literal
 
 from dramaturg.errors import ConfigError, DramaturgError, MissingExtraError
+from dramaturg.server._guard import Guard, ServerPolicy
+from dramaturg.server._stages import MAX_STAGE_CHARS
 
-__all__ = ["create_app"]
+__all__ = ["ServerPolicy", "create_app"]
 
 MAX_MESSAGE = 4096  # bytes of one websocket message
 
 
-def create_app(*, model: Any = None, home: Path | None = None, model_spec: str | None = None):
-    """The FastAPI app. ``model``: a ready ChatModel shared by every session (else each loads its spec)."""
+def create_app(*, model: Any = None, home: Path | None = None, model_spec: str | None = None,
+               policy: ServerPolicy | None = None):
+    """The FastAPI app. ``model``: a ready ChatModel shared by every session (else each loads its spec).
+
+    ``policy``: the hosts it answers to, the server key, and its limits (default: loopback use, no key).
+    """
     try:
-        from fastapi import FastAPI, Header, HTTPException, WebSocket, WebSocketDisconnect
+        from fastapi import FastAPI, Header, HTTPException, Request, WebSocket, WebSocketDisconnect
         from fastapi.responses import HTMLResponse
         from pydantic import BaseModel, ConfigDict, Field
     except ImportError as exc:  # pragma: no cover - the extra is missing
@@ -44,17 +54,20 @@ def create_app(*, model: Any = None, home: Path | None = None, model_spec: str |
 
     from dramaturg.server.sessions import DramaSession
 
-    app = FastAPI(title="dramaturg", docs_url=None, redoc_url=None)
+    policy = policy or ServerPolicy()
+    app = FastAPI(title="dramaturg", docs_url=None, redoc_url=None, openapi_url=None)
+    app.add_middleware(Guard, policy=policy)
     locks: dict[str, asyncio.Lock] = {}
 
     class NewSession(BaseModel):
         model_config = ConfigDict(extra="forbid")
 
         stage: str | None = Field(default=None, max_length=200)
+        stage_yaml: str | None = Field(default=None, max_length=MAX_STAGE_CHARS)
         topic: str | None = Field(default=None, max_length=500)
         player: str | None = Field(default=None, max_length=64)
         mode: Literal["per_actor", "ensemble"] = "per_actor"
-        max_turns: int | None = Field(default=None, ge=1, le=10_000)
+        max_turns: int | None = Field(default=None, ge=1)
         max_scene_steps: int = Field(default=12, ge=1, le=1000)
 
     def open_session(sid: str, token: str | None) -> DramaSession:
@@ -74,28 +87,37 @@ def create_app(*, model: Any = None, home: Path | None = None, model_spec: str |
         return resources.files("dramaturg.server").joinpath("page.html").read_text(encoding="utf-8")
 
     @app.post("/api/sessions")
-    async def new(req: NewSession) -> dict[str, str]:
-        from dramaturg.agents.blueprint import Blueprint, design_blueprint
+    async def new(req: NewSession, request: Request,
+                  authorization: str | None = Header(default=None)) -> dict[str, str]:
+        from dramaturg.agents.blueprint import design_blueprint
+        from dramaturg.server._stages import bundled_stage, stage_blueprint, uploaded_stage
 
-        if (req.stage is None) == (req.topic is None):
-            raise HTTPException(status_code=422, detail="give a stage or a topic")
+        if not policy.key_ok(authorization):
+            raise HTTPException(status_code=401, headers={"WWW-Authenticate": 'Bearer realm="dramaturg"'},
+                                detail="this server needs its key to create a session: the one printed when "
+                                       "it started (or its DRAMATURG_SERVER_TOKEN), as Authorization: Bearer KEY")
+        if sum(x is not None for x in (req.stage, req.stage_yaml, req.topic)) != 1:
+            raise HTTPException(status_code=422, detail="give one of stage, stage_yaml or topic")
+        if req.max_turns is not None and req.max_turns > policy.max_turns:
+            raise HTTPException(status_code=422, detail=f"max_turns: at most {policy.max_turns} on this server")
         try:
             if req.stage is not None:
-                from dramaturg.worlds.theatre import load_stage
-
-                if "/" in req.stage or "\n" in req.stage:
-                    raise ConfigError("stage: the name of a bundled stage")
-                bp = Blueprint.from_stage(load_stage(req.stage), topic=req.stage)
+                bp = stage_blueprint(bundled_stage(req.stage), req.stage)
+            elif req.stage_yaml is not None:
+                stage = uploaded_stage(req.stage_yaml)
+                bp = stage_blueprint(stage, stage.title)
             else:
                 from dramaturg.models import load_model
 
                 bp = await design_blueprint(req.topic or "", model=model or load_model(model_spec))
             session, token = DramaSession.create(bp, player=req.player, model=model_spec, mode=req.mode,
-                                                 max_turns=req.max_turns,
+                                                 max_turns=req.max_turns or policy.max_turns,
                                                  max_scene_steps=req.max_scene_steps, home=home)
         except DramaturgError as exc:
             raise HTTPException(status_code=422, detail=str(exc)) from None
-        return {"id": session.meta.id, "token": token}
+        # The Host passed the guard: it is a name this server answers to.
+        base = f"{request.url.scheme}://{request.headers['host']}/"
+        return {"id": session.meta.id, "token": token, "url": f"{base}#{session.meta.id}:{token}"}
 
     @app.get("/api/sessions/{sid}")
     async def show(sid: str, authorization: str | None = Header(default=None)) -> dict[str, Any]:
@@ -125,7 +147,12 @@ def create_app(*, model: Any = None, home: Path | None = None, model_spec: str |
     @app.websocket("/ws/{sid}")
     async def play(ws: WebSocket, sid: str) -> None:
         await ws.accept()
-        first = await ws.receive()
+        try:  # a socket that never says who it is would stay open for ever
+            first = await asyncio.wait_for(ws.receive(), policy.hello_timeout_s)
+        except TimeoutError:
+            await ws.send_json({"type": "error", "text": f"no token within {policy.hello_timeout_s:g} s; closing"})
+            await ws.close(code=4408)
+            return
         if first.get("type") == "websocket.disconnect":
             return
         try:

@@ -35,6 +35,7 @@ from typing import Any, Literal
 
 from dramaturg._paths import home_dir
 from dramaturg.errors import ConfigError
+from dramaturg.models._redact import redact_spec
 
 __all__ = ["DramaSession", "SessionMeta", "sessions_dir"]
 
@@ -75,6 +76,7 @@ class DramaSession:
         self._model: Any = None
         self._tool_model: Any = None
         self._given = False  # a ready model was handed in (use_model): it plays every part
+        self._spec: str | None = None  # the model spec with its secrets, when this process made the session
 
     # ------------------------------------------------------------ lifecycle
     @classmethod
@@ -93,12 +95,15 @@ class DramaSession:
             raise ConfigError(f"session {sid!r} exists already ({folder})")
         folder.mkdir(parents=True)
         token = secrets.token_urlsafe(24)
-        meta = SessionMeta(id=sid, title=blueprint.title, player=player, model=model, mode=mode,
+        # The spec is kept whole in memory only; the file gets it with its secrets masked.
+        meta = SessionMeta(id=sid, title=blueprint.title, player=player, model=redact_spec(model), mode=mode,
                            reflect_every=reflect_every, max_scene_steps=max_scene_steps, max_turns=max_turns,
                            created=time.time(), token_sha256=_hash(token))
         blueprint.save(folder / "blueprint.yaml")
         _write_json(folder / "session.json", meta.to_json())
-        return cls(folder, meta), token
+        session = cls(folder, meta)
+        session._spec = model
+        return session, token
 
     @classmethod
     def open(cls, session_id: str, *, home: Path | None = None) -> DramaSession:
@@ -144,7 +149,7 @@ class DramaSession:
         if self._model is None:
             from dramaturg.models import load_model
 
-            self._model = load_model(self.meta.model, trace=self.folder / "model-trace.jsonl")
+            self._model = load_model(self._spec or self.meta.model, trace=self.folder / "model-trace.jsonl")
         return self._model
 
     def _tool_chat(self) -> Any:

@@ -1,55 +1,53 @@
 """A sandboxed Python tool: run model-written code in a locked-down child process.
 
 There is no container here, so the isolation is built from layers, each of
-which holds on its own (the tests turn each one off in turn to prove it):
+which holds on its own (the tests turn each one off in turn to prove it).
+The child is three processes (see ``_bootstrap.py``): an outer one, an init
+in a new PID namespace, and the runner that executes the code.
 
 ================  ==========================================================
 layer             what it gives
 ================  ==========================================================
 process           ``sys.executable -I -B``: a fresh interpreter in its own
-                  session (process group) and working folder, environment
-                  cleared, ``HOME``/``TMPDIR`` pointed at the work folder.
+                  session, environment cleared, ``HOME``/``TMPDIR`` pointed
+                  at the work folder; a child subreaper kills whatever the
+                  code left running when it ends.
 rlimits           ``RLIMIT_AS`` (memory), ``RLIMIT_CPU``, ``RLIMIT_FSIZE``
-                  (largest file), ``RLIMIT_NOFILE``, ``RLIMIT_CORE=0``, set in
-                  ``preexec_fn``; a wall-clock timeout kills the whole group.
-network ns        ``unshare(CLONE_NEWNET)`` through ctypes in ``preexec_fn``
-                  (needs root or ``CAP_SYS_ADMIN``): the child sees only a
-                  downed loopback, so nothing, 127.0.0.1 included, is
-                  reachable and no name resolves. Skipped silently where
-                  not permitted.
-Landlock          Linux >= 5.13 LSM, applied by the child to itself before
-                  the code runs: no file creation/write/removal/rename
-                  outside the work folder, no ``execve`` at all, no TCP
-                  bind/connect (ABI >= 4), no signals to processes outside
-                  (ABI >= 6). Kernel-enforced and irreversible; skipped
-                  where the kernel lacks it.
-audit hook        ``sys.addaudithook`` (PEP 578) refusing socket
-                  connect/bind/resolve, writes/removals/renames outside the
-                  work folder (and, since events do not carry ``dir_fd``,
-                  ``os.open`` of outside folders, symlinks pointing out and
-                  relative write paths with ``..``), process spawning,
-                  ``ctypes`` and ``gc`` introspection. Works everywhere but
-                  is a guard, not a wall: PEP 578 says plainly that hooks
-                  can be bypassed by determined native-level code.
+                  (largest file), ``RLIMIT_NOFILE``, ``RLIMIT_CORE=0``; a
+                  wall-clock timeout kills the code.
+network ns        ``unshare(CLONE_NEWNET)``: only a downed loopback.
+PID ns            ``unshare(CLONE_NEWPID)``: the code sees only its own
+                  processes, and all of them die with the run.
+mount ns          a fresh /proc (no host process, the parent included), a
+                  /dev with only null/zero/full/random/urandom, and the work
+                  folder on a tmpfs capped at ``max_disk_mb``.
+user ns           not root: the namespaces above come from an unprivileged
+                  user namespace, where the kernel allows one.
+Landlock          no writes outside the work folder, no ``execve``, no TCP,
+                  no signals out (ABI >= 6), no device nodes.
+seccomp           no new processes (``fork``/``vfork``/``clone`` without
+                  ``CLONE_THREAD``; threads work), no ``socket(AF_UNIX)``.
+capabilities      all dropped, bounding set included: root in the sandbox
+                  cannot ptrace, mknod, mount, load modules or do raw I/O.
+audit hook        ``sys.addaudithook`` (PEP 578) refusing network, writes
+                  outside, process spawning (``_posixsubprocess`` included),
+                  ``ctypes``, ``gc`` walks and tracing. A guard, not a wall.
 ================  ==========================================================
 
-:attr:`SandboxRun.layers` says which layers were active for a run.
-Known limits: reads are not restricted (the child can read what the user
-running dramaturg can); ``RLIMIT_NPROC`` is per user and ignored for root,
-so it is not set (forks are refused by the audit hook, exec by Landlock);
-a CPU-bound thread cannot be interrupted except by killing the process,
-which is what the timeout does.
+The namespaces need root, ``CAP_SYS_ADMIN`` or unprivileged user namespaces;
+where they are refused they are skipped and :attr:`SandboxRun.layers` says so
+(its ``"skipped"`` entry gives the reason). ``docs/security.md`` says what
+each layer does not protect: notably, reads are not restricted.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import ctypes
 import errno
+import functools
 import json
 import os
-import resource
 import shutil
 import signal
 import sys
@@ -65,11 +63,34 @@ from dramaturg.tools.errors import ToolDefinitionError, ToolError
 
 __all__ = ["Sandbox", "SandboxRun", "python_tool"]
 
-Limit = Literal["time", "cpu", "memory", "file_size"]
-_BOOTSTRAP = (Path(__file__).with_name("_bootstrap.py")).read_text(encoding="utf-8")
-_MEMORY_EXIT = 86  # _bootstrap.MEMORY_EXIT
-_CLONE_NEWNET = 0x40000000
+Limit = Literal["time", "cpu", "memory", "file_size", "disk"]
+_HERE = Path(__file__).parent
+_BOOTSTRAP = str(_HERE / "_bootstrap.py")
+_MODULES = {name: str(_HERE / f"{name}.py") for name in ("_confine", "_audit", "_workcopy")}
+# The child's whole program: load _bootstrap.py by path (cached bytecode if any), run it.
+_STUB = (
+    "import sys\n"
+    "from importlib.util import module_from_spec, spec_from_file_location\n"
+    "spec = spec_from_file_location('_bootstrap', sys.argv[1])\n"
+    "bootstrap = module_from_spec(spec)\n"
+    "spec.loader.exec_module(bootstrap)\n"
+    "bootstrap.main()\n"
+)
+_MEMORY_EXIT, _TIME_EXIT = 86, 87  # _bootstrap.MEMORY_EXIT, TIME_EXIT
+_GRACE_S = 5.0  # after the time limit, for the child to save the work folder and exit
 _EFBIG = f"[Errno {errno.EFBIG}]"
+_ENOSPC = f"[Errno {errno.ENOSPC}]"
+
+
+@functools.cache
+def _compile_child_modules() -> None:
+    """Write the child's modules' bytecode once (the child runs with -B, reads but never writes
+    it); where the package folder is read-only the child compiles them itself."""
+    import compileall
+
+    for path in (_BOOTSTRAP, *_MODULES.values()):
+        with contextlib.suppress(Exception):
+            compileall.compile_file(path, quiet=2, optimize=0)  # the child runs without -O
 
 
 def _parent_netns() -> str:
@@ -89,7 +110,8 @@ class SandboxRun:
         limit: which limit stopped it, if any.
         duration_s: wall-clock seconds.
         truncated: true when stdout or stderr was cut.
-        layers: which isolation layers were active (see the module docstring).
+        layers: which isolation layers were active (see the module docstring);
+            its ``"skipped"`` entry, when present, says why a layer asked for is off.
     """
 
     stdout: str
@@ -124,12 +146,14 @@ class Sandbox:
         workdir: the only folder the code may write to (created if missing);
             a fresh temporary folder, removed by :meth:`close`, if ``None``.
             Files persist between runs; Python state does not.
-        timeout_s: wall-clock limit per run; the process group is killed.
+        timeout_s: wall-clock limit per run; every process of the run is killed.
         memory_mb: address-space limit (``RLIMIT_AS``).
         max_file_mb: largest file the code may write (``RLIMIT_FSIZE``).
+        max_disk_mb: most the work folder may hold while the code runs (a
+            tmpfs; needs the PID namespace). ``0`` for no cap beyond ``max_file_mb``.
         max_output_chars: cap on each of stdout and stderr.
-        network_namespace, landlock, audit_hook: the optional layers; turn one
-            off only to test the others.
+        network_namespace, pid_namespace, landlock, seccomp, capabilities,
+            audit_hook: the optional layers; turn one off only to test the others.
 
     Example:
         >>> box = Sandbox(timeout_s=5)
@@ -146,9 +170,13 @@ class Sandbox:
         timeout_s: float = 10.0,
         memory_mb: int = 512,
         max_file_mb: int = 64,
+        max_disk_mb: int = 256,
         max_output_chars: int = 8_000,
         network_namespace: bool = True,
+        pid_namespace: bool = True,
         landlock: bool = True,
+        seccomp: bool = True,
+        capabilities: bool = True,
         audit_hook: bool = True,
     ) -> None:
         if timeout_s <= 0:
@@ -157,6 +185,8 @@ class Sandbox:
             raise ToolDefinitionError(
                 "memory_mb must be at least 64 (the interpreter itself needs ~30 MB)"
             )
+        if max_disk_mb < 0:
+            raise ToolDefinitionError("max_disk_mb must be 0 (no cap) or a positive number")
         self._owned = workdir is None
         self.workdir = Path(
             tempfile.mkdtemp(prefix="dramaturg-sandbox-") if workdir is None else workdir
@@ -166,35 +196,19 @@ class Sandbox:
         self.timeout_s = timeout_s
         self.memory_mb = memory_mb
         self.max_file_mb = max_file_mb
+        self.max_disk_mb = max_disk_mb
         self.max_output_chars = max_output_chars
         self.network_namespace = network_namespace
+        self.pid_namespace = pid_namespace
         self.landlock = landlock
+        self.seccomp = seccomp
+        self.capabilities = capabilities
         self.audit_hook = audit_hook
 
     def close(self) -> None:
         """Remove the work folder if the sandbox created it."""
         if self._owned:
             shutil.rmtree(self.workdir, ignore_errors=True)
-
-    def _preexec(self) -> None:
-        # Runs in the forked child before exec: only async-signal-tolerant work.
-        mem = self.memory_mb * 1024 * 1024
-        cpu = (
-            int(self.timeout_s) + 2
-        )  # wall clock fires first; this catches a runaway if it does not
-        fsize = self.max_file_mb * 1024 * 1024
-        for res, value in (
-            (resource.RLIMIT_AS, mem),
-            (resource.RLIMIT_CPU, cpu),
-            (resource.RLIMIT_FSIZE, fsize),
-            (resource.RLIMIT_CORE, 0),
-            (resource.RLIMIT_NOFILE, 256),
-        ):
-            with contextlib.suppress(ValueError, OSError):
-                resource.setrlimit(res, (value, value))
-        if self.network_namespace:
-            with contextlib.suppress(Exception):
-                ctypes.CDLL(None, use_errno=True).unshare(_CLONE_NEWNET)
 
     async def run(self, code: str) -> SandboxRun:
         """Run ``code`` as ``__main__`` in a fresh child process and report."""
@@ -210,16 +224,29 @@ class Sandbox:
 
         return run_sync(self.run(code))
 
-    async def _run(self, code: str, private: Path) -> SandboxRun:
-        (private / "code.py").write_text(code, encoding="utf-8")
-        config = {
+    def _config(self, private: Path) -> dict[str, Any]:
+        return {
             "workdir": str(self.workdir),
+            "private": str(private),
             "code_path": str(private / "code.py"),
             "status_path": str(private / "status.json"),
+            "modules": _MODULES,
+            "timeout_s": self.timeout_s,
+            "memory_mb": self.memory_mb,
+            "max_file_mb": self.max_file_mb,
+            "max_disk_mb": self.max_disk_mb,
+            "network_namespace": self.network_namespace,
+            "pid_namespace": self.pid_namespace,
             "landlock": self.landlock,
+            "seccomp": self.seccomp,
+            "capabilities": self.capabilities,
             "audit_hook": self.audit_hook,
             "parent_netns": _parent_netns(),
         }
+
+    async def _run(self, code: str, private: Path) -> SandboxRun:
+        (private / "code.py").write_text(code, encoding="utf-8")
+        _compile_child_modules()
         env = {
             "PATH": "/usr/bin:/bin",
             "HOME": str(self.workdir),
@@ -233,18 +260,23 @@ class Sandbox:
         }
         start = time.perf_counter()
         limit: Limit | None = None
+        # No preexec_fn (unsafe with threads, and it rules out vfork): the child sets its
+        # own limits and namespaces.
         with open(private / "stdout", "wb") as out, open(private / "stderr", "wb") as err:
             proc = await asyncio.create_subprocess_exec(
-                sys.executable, "-I", "-B", "-X", "utf8", "-c", _BOOTSTRAP, json.dumps(config),
+                sys.executable, "-I", "-B", "-X", "utf8", "-c", _STUB, _BOOTSTRAP,
+                json.dumps(self._config(private)),
                 stdin=asyncio.subprocess.DEVNULL, stdout=out, stderr=err, cwd=self.workdir, env=env,
-                start_new_session=True, preexec_fn=self._preexec,
+                start_new_session=True,
             )  # fmt: skip
             try:
-                await asyncio.wait_for(proc.wait(), self.timeout_s)
+                # The child enforces the time limit itself (and saves the work folder);
+                # this is the backstop should it hang.
+                await asyncio.wait_for(proc.wait(), self.timeout_s + _GRACE_S)
             except TimeoutError:
                 limit = "time"
             finally:
-                # Kill the whole group: the code may have left children behind.
+                # Whatever is left of the child's group (after the backstop) dies here.
                 with contextlib.suppress(ProcessLookupError, PermissionError):
                     os.killpg(proc.pid, signal.SIGKILL)
                 if proc.returncode is None:
@@ -288,6 +320,8 @@ def _read_capped(path: Path, limit: int) -> tuple[str, bool]:
 
 
 def _which_limit(exit_code: int, stderr: str) -> Limit | None:
+    if exit_code == _TIME_EXIT:
+        return "time"
     if exit_code == _MEMORY_EXIT or (exit_code != 0 and "MemoryError" in stderr[-2000:]):
         return "memory"
     if exit_code == -signal.SIGXCPU:
@@ -295,6 +329,8 @@ def _which_limit(exit_code: int, stderr: str) -> Limit | None:
     # Python ignores SIGXFSZ, so an oversized write fails with EFBIG instead of killing it.
     if exit_code == -signal.SIGXFSZ or (exit_code != 0 and _EFBIG in stderr[-2000:]):
         return "file_size"
+    if exit_code != 0 and _ENOSPC in stderr[-2000:]:
+        return "disk"
     return None
 
 
@@ -333,6 +369,10 @@ def python_tool(
             )
         if run.limit == "memory":
             raise ToolError(f"memory limit of {box.memory_mb} MB reached.\n{run.report()}")
+        if run.limit == "disk":
+            raise ToolError(
+                f"the work folder is full (limit {box.max_disk_mb} MB).\n{run.report()}"
+            )
         if run.limit is not None:
             raise ToolError(f"{run.limit} limit reached; the code was stopped.\n{run.report()}")
         if run.exit_code != 0:

@@ -8,13 +8,13 @@ every reader checks that no game is in two of them.
 
 from __future__ import annotations
 
-import json
 import os
 import random
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from dramaturg._files import load_json
 from dramaturg.errors import ConfigError
 from dramaturg.evals.cases import Case, Suite
 
@@ -66,9 +66,9 @@ def _read_splits(data: str | os.PathLike[str]) -> tuple[dict[str, Any], dict[str
             "tool-agent`), which writes the game splits next to it"
         )
     try:
-        raw = json.loads(path.read_text(encoding="utf-8"))
+        raw = load_json(path, label="it")
         splits = {name: [str(g) for g in raw.get(name, [])] for name in SPLITS}
-    except (ValueError, AttributeError, TypeError) as exc:
+    except (ValueError, AttributeError, TypeError) as exc:  # InputFileError: not JSON, too big, binary, too deep
         raise ConfigError(f"{path} is not a splits file ({exc})") from None
     check_splits(splits)
     return raw, splits

@@ -32,6 +32,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from dramaturg._files import InputFileError, iter_lines, load_json, parse_json
 from dramaturg.errors import ConfigError
 from dramaturg.evals.cases import DatasetError, Suite
 from dramaturg.models import Message
@@ -63,6 +64,9 @@ __all__ = [
     "splits_path",
     "tool_agent_settings",
 ]
+
+#: A data file's cap: data sets are far bigger than the files people write (each line is capped at 4 MiB).
+MAX_DATA_BYTES = 512 * 2**20
 
 _ROLES = ("system", "user", "assistant")
 _FIELDS = {"messages", "game", "world", "source", "step"}
@@ -207,18 +211,22 @@ def load_sft_data(path: str | os.PathLike[str], *, split: str | None = None) -> 
     if not path.is_file():
         raise ConfigError(f"training data not found: {path}")
     examples = []
-    with path.open(encoding="utf-8") as fh:
-        for n, text in enumerate(fh, 1):
+    # Streamed with a cap per line (and a larger one for the file: data sets are big); a binary
+    # or deeply nested line is a DatasetError naming the line, not a traceback.
+    try:
+        for n, text in iter_lines(path, max_bytes=MAX_DATA_BYTES):
             if not text.strip():
                 continue
             try:
-                raw = json.loads(text)
+                raw = parse_json(text, label=f"{path} line {n}")
             except json.JSONDecodeError as exc:
                 raise DatasetError(
                     f"not JSON ({exc.msg} at column {exc.colno})", path=path, line=n
                 ) from None
             example = _example(raw, path=path, line=n)
             examples.append((n, example))
+    except InputFileError as exc:
+        raise DatasetError(exc.problem, path=exc.label) from None
     if split is None:
         return [e for _, e in examples]
     if split not in SPLITS:
@@ -276,7 +284,8 @@ def from_traces(
         raise ConfigError(f"{run_dir} is not an evaluation run directory (no run.json)")
     by_id = {c.id: c for c in suite.cases} if suite is not None else {}
     if suite is None:
-        name = json.loads(run_file.read_text(encoding="utf-8")).get("suite")
+        meta = load_json(run_file)
+        name = meta.get("suite") if isinstance(meta, dict) else None
         if name not in ("alfworld-style", "textworld"):
             raise ConfigError(
                 f"{run_dir} ran the suite {name!r}; pass suite= (the Suite that was run) to "

@@ -21,13 +21,13 @@ Example:
 
 from __future__ import annotations
 
-import json
 import math
 import os
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
 
+from dramaturg._files import load_json
 from dramaturg.errors import ConfigError, MissingExtraError
 from dramaturg.models._adapters import (
     BASE_KEYS,
@@ -58,7 +58,9 @@ def _read_peft(folder: Path) -> tuple[dict[str, Any], dict[str, Any]]:
             f"{folder} is not a PEFT adapter folder (it needs adapter_config.json and "
             "adapter_model.safetensors)"
         )
-    config = json.loads(config_file.read_text())
+    config = load_json(config_file)  # capped, UTF-8, nesting checked: an adapter folder may come from anyone
+    if not isinstance(config, dict):
+        raise ConfigError(f"{config_file} should hold a JSON object")
     if config.get("peft_type", "LORA") != "LORA":
         raise ConfigError(
             f"{folder} holds a {config.get('peft_type')} adapter; only LoRA exports to GGUF"
@@ -111,7 +113,7 @@ def export_lora_gguf(
     tool_agent = check_settings(tool_agent or {}, "export_lora_gguf(tool_agent=)")
     config, weights = _read_peft(folder)
     trained_on = (
-        json.loads((folder / BASE_FILE).read_text()) if (folder / BASE_FILE).is_file() else None
+        load_json(folder / BASE_FILE) if (folder / BASE_FILE).is_file() else None
     )
     if base_gguf is None:
         recorded = Path(trained_on["path"]) if trained_on and trained_on.get("path") else None

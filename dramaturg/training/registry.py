@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
+from dramaturg._files import InputFileError, load_json
 from dramaturg._paths import home_dir
 from dramaturg.errors import ConfigError
 
@@ -69,9 +70,9 @@ class AdapterRegistry:
         if not self.path.is_file():
             return {}
         try:
-            raw = json.loads(self.path.read_text(encoding="utf-8"))
-        except ValueError as exc:
-            raise ConfigError(f"{self.path} is not JSON ({exc}); fix or delete it") from None
+            raw = load_json(self.path)
+        except InputFileError as exc:  # not JSON, over 4 MiB, binary, too deep
+            raise ConfigError(f"{exc}; fix or delete it") from None
         adapters = raw.get("adapters") if isinstance(raw, dict) else None
         if not isinstance(adapters, dict):
             raise ConfigError(

@@ -114,3 +114,26 @@ def test_head_keeps_n_per_task_type_and_split():
     assert len(suite.head(1).cases) == 4
     with pytest.raises(ValueError, match="appears twice"):
         Suite(name="s", cases=[suite.cases[0], suite.cases[0]])
+
+
+def test_a_suite_file_may_not_run_code_unless_allowed(tmp_path, monkeypatch):
+    """The attack: `world: 'os:system'` in a suite file ran a shell command."""
+    import os
+
+    ran = []
+    monkeypatch.setattr(os, "system", lambda command: ran.append(command) or 0)
+    path = tmp_path / "evil.yaml"
+    path.write_text("cases:\n- {id: a, task_type: t, world: 'os:system', world_kwargs: {command: 'touch pwned'}}\n")
+    with pytest.raises(DatasetError, match=r"evil\.yaml line 2, field 'world'.*--allow-code") as info:
+        load_suite_file(path)
+    assert "allow_code=True" in str(info.value)
+    with pytest.raises(DatasetError, match="module:callable"):
+        load_suite(path)
+    jsonl = write_jsonl(tmp_path / "evil.jsonl", [{**GOOD, "world": "os:system"}])
+    with pytest.raises(DatasetError, match=r"evil\.jsonl line 1, field 'world'"):
+        load_suite_file(jsonl)
+    assert ran == []
+    # Registered worlds need no permission; a caller who trusts the file can allow code.
+    assert load_suite_file(write_jsonl(tmp_path / "ok.jsonl", [GOOD])).cases[0].world == GOOD["world"]
+    assert load_suite_file(path, allow_code=True).cases[0].world == "os:system"
+    assert load_suite(path, allow_code=True).cases[0].world_kwargs == {"command": "touch pwned"}

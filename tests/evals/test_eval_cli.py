@@ -18,7 +18,8 @@ def test_run_report_compare_and_show(tmp_path, monkeypatch):
     runner = CliRunner()
     for agent in ("oracle", "random"):
         result = runner.invoke(app, ["eval", "run", str(suite), "--agent", agent, "--backend", "seq",
-                                     "--max-steps", "6", "--out", str(tmp_path / agent), "--no-progress"])
+                                     "--max-steps", "6", "--out", str(tmp_path / agent), "--no-progress",
+                                     "--allow-code"])  # the test world is a module:callable
         assert result.exit_code == 0, result.output
         assert "overall" in result.output
     assert json.loads((tmp_path / "oracle" / "summary.json").read_text())["overall"]["success_rate"] == 1.0
@@ -43,3 +44,15 @@ def test_bad_input_is_a_clear_error(tmp_path):
     assert result.exit_code == 1 and "broken.jsonl line 2, field 'task_type'" in said
     result = runner.invoke(app, ["eval", "report", str(tmp_path)])
     assert result.exit_code == 1
+
+
+def test_a_suite_file_naming_python_code_needs_allow_code(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    suite = tmp_path / "evil.yaml"
+    suite.write_text(json.dumps({"cases": [{"id": "a", "task_type": "t", "world": "os:system",
+                                            "world_kwargs": {"command": f"touch {tmp_path / 'pwned'}"}}]}))
+    result = CliRunner().invoke(app, ["eval", "run", str(suite), "--agent", "oracle", "--backend", "seq",
+                                      "--out", str(tmp_path / "run"), "--no-progress"])
+    said = " ".join(result.output.split())
+    assert result.exit_code == 1 and "field 'world'" in said and "--allow-code" in said
+    assert not (tmp_path / "pwned").exists() and not (tmp_path / "run").exists()

@@ -100,7 +100,7 @@ def test_rubric_file_errors_name_the_field(tmp_path, text, expected):
 
 
 def test_a_missing_rubric_file_says_which(tmp_path):
-    with pytest.raises(RubricError, match=r"cannot read rubric file .*nope\.yaml"):
+    with pytest.raises(RubricError, match=r"rubric file .*nope\.yaml cannot read"):
         Rubric.from_yaml(tmp_path / "nope.yaml")
 
 

@@ -156,7 +156,7 @@ def test_a_run_killed_with_sigkill_resumes_with_every_episode_once(tmp_path):
     suite_file.write_text(json.dumps({"name": "slow-steps", "cases": cases}))  # JSON is YAML
     out = tmp_path / "run"
     cmd = [sys.executable, "-m", "dramaturg.cli", "eval", "run", str(suite_file), "--agent", "oracle",
-           "--out", str(out), "--workers", "2", "--attempts", "2", "--no-progress"]
+           "--out", str(out), "--workers", "2", "--attempts", "2", "--no-progress", "--allow-code"]
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     log = out / "episodes.jsonl"

@@ -41,7 +41,7 @@ async def test_unknown_tool_and_invalid_arguments_are_fed_back_and_the_worker_re
     assert "unknown tool 'ad'" in observations[0] and "add" in observations[0]
     assert "a" in observations[1] and ("integer" in observations[1] or "int" in observations[1])
     assert "c" in observations[1]  # the extra argument is named
-    assert observations[2] == "Observation: 3"
+    assert observations[2] == "Observation: <output>3</output>"  # fenced: tool output is data
     assert ran == [(1, 2)]  # bad calls never reached the function
     assert "add(" in worker_model.calls[0].messages[0]["content"] or "add" in worker_model.calls[0].messages[0]["content"]
 
@@ -62,7 +62,7 @@ async def test_react_baseline_answers_a_task_with_tools():
     model = ScriptedModel([{"tool": "add", "arguments": {"a": 40}}, {"answer": "42"}])
     final = await react(worker=Worker(name="solo", model=model, tools=ToolSet([add]))).ainvoke({"task": "40+2?"})
     assert final["ok"] and final["answer"] == "42" and final["steps"] == 2
-    assert final["transcript"][-2]["content"] == "Observation: 42"
+    assert final["transcript"][-2]["content"] == "Observation: <output>42</output>"
 
 
 async def test_arguments_nested_too_deeply_go_back_to_the_model_instead_of_crashing():

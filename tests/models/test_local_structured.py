@@ -14,8 +14,8 @@ from pydantic import BaseModel
 
 from dramaturg.errors import ConfigError, RetryBudgetExceeded
 from dramaturg.models import LocalModel, system, user, wrap
-from dramaturg.models.base import json_schema_of
 from dramaturg.models._decode import heal as _heal
+from dramaturg.models.base import json_schema_of
 
 from .schemas import USER_SCHEMAS, Line
 

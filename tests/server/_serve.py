@@ -15,21 +15,23 @@ from typing import Any
 
 from dramaturg.testing import free_port
 
-# argv: home, port, seconds of model latency per call. The latency keeps a turn in flight long
-# enough to kill the server in the middle of it.
+# argv: home, port, seconds of model latency per call, the ServerPolicy's fields as JSON. The latency
+# keeps a turn in flight long enough to kill the server in the middle of it.
 LAUNCHER = """
+import json
 import sys
 from pathlib import Path
 
 import uvicorn
 
 from dramaturg.models import DelayedModel
-from dramaturg.server.app import create_app
+from dramaturg.server.app import ServerPolicy, create_app
 from dramaturg.testing import SchemaModel
 
 model = DelayedModel(SchemaModel(), float(sys.argv[3]))
-uvicorn.run(create_app(model=model, home=Path(sys.argv[1])), host="127.0.0.1", port=int(sys.argv[2]),
-            log_level="warning")
+policy = ServerPolicy(**json.loads(sys.argv[4]))
+uvicorn.run(create_app(model=model, home=Path(sys.argv[1]), policy=policy), host="127.0.0.1",
+            port=int(sys.argv[2]), log_level="warning")
 """
 
 # Loopback only, never through a proxy from the environment.
@@ -39,8 +41,8 @@ _opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 class Server:
     """``dramaturg serve`` with a stand-in model; start, kill -9, start again on the same home."""
 
-    def __init__(self, home: Path, *, delay_s: float = 0.0) -> None:
-        self.home, self.delay_s = home, delay_s
+    def __init__(self, home: Path, *, delay_s: float = 0.0, **policy: Any) -> None:
+        self.home, self.delay_s, self.policy = home, delay_s, policy
         self.port = free_port()
         self.proc: subprocess.Popen | None = None
         self.log = home.parent / f"server-{self.port}.log"
@@ -57,7 +59,8 @@ class Server:
         self.home.mkdir(parents=True, exist_ok=True)
         with self.log.open("ab") as log:
             self.proc = subprocess.Popen(
-                [sys.executable, "-c", LAUNCHER, str(self.home), str(self.port), str(self.delay_s)],
+                [sys.executable, "-c", LAUNCHER, str(self.home), str(self.port), str(self.delay_s),
+                 json.dumps(self.policy)],
                 stdout=log, stderr=subprocess.STDOUT, env={**os.environ, "PYTHONUNBUFFERED": "1"})
         deadline = time.monotonic() + timeout_s
         while True:

@@ -102,3 +102,29 @@ def test_play_reload_and_go_on_in_the_browser(server, page):
         [f'"{line}"' for line in LINES]
     assert "thought" not in page.content()
     print(f"\nsubmit -> first streamed entry (ms): {', '.join(f'{t:.1f}' for t in timings)}")
+
+
+def test_the_page_asks_for_the_server_key_and_takes_it_from_a_link(tmp_path, page):
+    key = "a-server-key-for-the-page-0123"
+    with Server(tmp_path / "home", key=key) as keyed:
+        page.goto(keyed.url + "/")
+        page.click("#create-btn")
+        page.wait_for_selector("#key-row:not([hidden])")
+        assert "needs its key" in page.text_content("#create-error")
+        assert page.evaluate("location.hash") == ""
+        page.fill("#key", key)
+        page.click("#create-btn")
+        page.wait_for_function("location.hash.includes(':')")
+        my_turn(page)
+
+        # A #key= link: the key is kept for the tab and taken out of the address bar.
+        page.evaluate("sessionStorage.clear()")
+        page.goto("about:blank")  # else only the hash changes: no new page load
+        page.goto(keyed.url + "/#key=" + key)
+        page.wait_for_selector("#start:not([hidden])")
+        assert page.evaluate("location.href") == keyed.url + "/"
+        page.click("#create-btn")
+        page.wait_for_function("location.hash.includes(':')")
+        my_turn(page)
+        sessions = list((keyed.home / "drama").glob("*/session.json"))
+        assert len(sessions) == 2

@@ -2,57 +2,21 @@
 
 Escape attempts run once per isolation layer on its own (the others turned
 off), so each layer is proven to hold by itself, and once with all layers.
-A layer the kernel here does not offer is skipped, with the reason.
+A layer the kernel here does not offer is skipped, with the reason. See also
+``test_sandbox_isolation.py`` (processes, secrets), ``test_sandbox_disk.py``
+and ``test_sandbox_hook.py``.
 """
 
 from __future__ import annotations
 
 import socket
-import textwrap
 import uuid
 from pathlib import Path
 
 import pytest
 
 from dramaturg.tools import Sandbox, ToolCall, ToolSet, python_tool
-
-ONLY = {
-    "all": {},
-    "audit_hook": {"landlock": False, "network_namespace": False},
-    "landlock": {"audit_hook": False, "network_namespace": False},
-    "netns": {"audit_hook": False, "landlock": False},
-}
-
-
-@pytest.fixture(scope="module")
-def available() -> dict:
-    box = Sandbox(timeout_s=20, audit_hook=False)
-    try:
-        return box.run_sync("pass").layers
-    finally:
-        box.close()
-
-
-def make_box(layer: str, available: dict, workdir: Path, **options) -> Sandbox:
-    if layer == "landlock" and not available.get("landlock"):
-        pytest.skip("Landlock is not available on this kernel")
-    if layer == "netns" and not available.get("netns"):
-        pytest.skip("unshare(CLONE_NEWNET) is not permitted here (needs root or CAP_SYS_ADMIN)")
-    return Sandbox(workdir, timeout_s=20, **ONLY[layer], **options)
-
-
-def run(box: Sandbox, code: str):
-    return box.run_sync(textwrap.dedent(code))
-
-
-@pytest.fixture
-def dirs(tmp_path):
-    work, outside = tmp_path / "work", tmp_path / "outside"
-    work.mkdir()
-    outside.mkdir()
-    (outside / "keep.txt").write_text("precious")
-    (work / "inside.txt").write_text("mine")
-    return work, outside
+from tests.tools._sandbox import NONE, make_box, run
 
 
 def test_can_read_write_and_print_inside_its_folder(dirs, available):
@@ -120,7 +84,7 @@ def test_cannot_write_outside_its_folder(attempt, layer, dirs, available):
 def test_controls_unconfined_code_does_escape(dirs):
     """With every layer off, the same attempts succeed: the checks above can fail."""
     work, outside = dirs
-    bare = Sandbox(work, timeout_s=20, audit_hook=False, landlock=False, network_namespace=False)
+    bare = Sandbox(work, timeout_s=20, **NONE)
     listener = socket.socket()
     listener.bind(("127.0.0.1", 0))
     listener.listen(8)
@@ -173,6 +137,40 @@ def test_cannot_reach_the_network(layer, tmp_path, available):
         assert result.stdout.count("refused") == (3 if resolve else 2)
         with pytest.raises(BlockingIOError):
             listener.accept()  # nothing ever reached the listener
+    finally:
+        listener.close()
+
+
+@pytest.mark.parametrize("layer", ["all", "audit_hook", "seccomp", "none"])
+def test_cannot_reach_unix_sockets(layer, tmp_path, available):
+    """A Unix socket's path (the Docker or systemd socket, say) is reachable from any network
+    namespace and Landlock does not cover connecting to it: seccomp refuses
+    socket(AF_UNIX), the hook refuses the connect."""
+    path = str(tmp_path / "s.sock")
+    listener = socket.socket(socket.AF_UNIX)
+    listener.bind(path)
+    listener.listen(8)
+    listener.setblocking(False)
+    box = make_box(layer, available, tmp_path / "work")
+    code = f"""
+        import asyncio, socket
+        asyncio.run(asyncio.sleep(0))  # socketpair, used by every event loop, still works
+        try:
+            socket.socket(socket.AF_UNIX).connect({path!r})
+            print("connected")
+        except OSError as exc:
+            print("refused:", type(exc).__name__)
+    """
+    try:
+        result = run(box, code)
+        assert result.ok, result.stderr
+        if layer == "none":  # the control
+            assert result.stdout == "connected\n"
+            listener.accept()[0].close()
+            return
+        assert result.stdout == "refused: PermissionError\n"
+        with pytest.raises(BlockingIOError):
+            listener.accept()
     finally:
         listener.close()
 

@@ -15,6 +15,8 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from dramaturg._files import MAX_FILE_BYTES, InputFileError, parse_yaml, read_text
+from dramaturg._ids import reserved_id
 from dramaturg.errors import ConfigError
 
 __all__ = [
@@ -171,6 +173,9 @@ class Stage(_Strict):
             for key in getattr(self, group):
                 if not re.match(_ID, key):
                     raise ValueError(f"{group}.{key}: ids must be lower-case snake_case")
+        for cid in self.characters:  # character ids become field names of the ensemble schema
+            if why := reserved_id(cid):
+                raise ValueError(f"characters.{cid}: {why}")
         for lid, loc in self.locations.items():
             for direction, ex in loc.exits.items():
                 if ex.to not in self.locations:
@@ -203,15 +208,13 @@ class Stage(_Strict):
         return self
 
 
-_Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-
-
 @functools.lru_cache(maxsize=32)
 def _parse(text: str) -> Any:
     # Parsing is most of the cost of opening a stage (about 30 ms in pure
     # Python for Elsinore); servers and benchmarks open the same few stages
-    # many times, so the parsed tree is cached and copied.
-    return yaml.load(text, Loader=_Loader)
+    # many times, so the parsed tree is cached and copied. parse_yaml checks
+    # the nesting before libyaml's C loader sees the text (a deep one crashes it).
+    return parse_yaml(text)
 
 
 def _format_validation(exc: ValidationError, source: str) -> str:
@@ -226,8 +229,9 @@ def load_stage(source: str | Path | dict[str, Any]) -> Stage:
     """Load a stage from a dict, a YAML string, a path, or a bundled stage name.
 
     Raises:
-        StageFileError: the file is not valid YAML or breaks the schema; the
-            message names each bad field (``characters.ann.location: ...``).
+        StageFileError: the file is over 4 MiB, not UTF-8, nested over 100
+            levels, not valid YAML or breaks the schema; the message names
+            each bad field (``characters.ann.location: ...``).
     """
     label = "<dict>"
     if isinstance(source, dict):
@@ -236,19 +240,26 @@ def load_stage(source: str | Path | dict[str, Any]) -> Stage:
         text: str
         path = Path(source) if not (isinstance(source, str) and "\n" in source) else None
         bundled = Path(__file__).parent / "stages" / f"{source}.yaml"
-        if path is not None and path.is_file():
-            text, label = path.read_text(encoding="utf-8"), str(path)
-        elif isinstance(source, str) and "\n" not in source and bundled.is_file():
-            text, label = bundled.read_text(encoding="utf-8"), f"{source} (bundled)"
-        elif isinstance(source, str) and "\n" in source:
-            text, label = source, "<yaml string>"
-        else:
-            known = sorted(p.stem for p in (Path(__file__).parent / "stages").glob("*.yaml"))
-            raise StageFileError(f"no stage file {source!r}; bundled stages: {known}")
         try:
+            if path is not None and path.is_file():
+                label = str(path)
+                text = read_text(path, label=f"stage file {label}")
+            elif isinstance(source, str) and "\n" not in source and bundled.is_file():
+                text, label = bundled.read_text(encoding="utf-8"), f"{source} (bundled)"
+            elif isinstance(source, str) and "\n" in source:
+                text, label = source, "<yaml string>"
+                if len(text) > MAX_FILE_BYTES:
+                    raise InputFileError(label, f"is over the {MAX_FILE_BYTES // 2**20} MiB limit")
+            else:
+                known = sorted(p.stem for p in (Path(__file__).parent / "stages").glob("*.yaml"))
+                raise StageFileError(f"no stage file {source!r}; bundled stages: {known}")
             data = copy.deepcopy(_parse(text))
+        except InputFileError as exc:  # too big, binary, too deep
+            raise StageFileError(f"stage file {label} {exc.problem}") from None
         except yaml.YAMLError as exc:
             raise StageFileError(f"stage file {label} is not valid YAML: {exc}") from exc
+        except OSError as exc:  # a name too long to be a path, say
+            raise StageFileError(f"cannot read stage {str(source)[:80]!r}: {exc.strerror or exc}") from None
         if not isinstance(data, dict):
             raise StageFileError(f"stage file {label}: the top level must be a mapping")
     try:
