@@ -23,6 +23,7 @@ import enum
 import ipaddress
 import json
 import socket
+import subprocess
 import types
 import typing
 from collections.abc import Iterator, Sequence
@@ -43,6 +44,7 @@ __all__ = [
     "free_port",
     "is_loopback",
     "llama_server",
+    "stop_process",
 ]
 
 _LOOPBACK_NAMES = {"localhost", "localhost.localdomain", "ip6-localhost", "ip6-loopback"}
@@ -241,6 +243,16 @@ def _literal_options(tp: Any) -> tuple[Any, ...]:
     return tuple(o for a in typing.get_args(tp) for o in _literal_options(a))
 
 
+def stop_process(proc: subprocess.Popen, *, grace_s: float = 10) -> None:
+    """Ask a server started for a test to stop; kill it if it has not within ``grace_s``."""
+    proc.terminate()
+    try:
+        proc.wait(timeout=grace_s)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
 def free_port(host: str = "127.0.0.1") -> int:
     """A TCP port that is free on ``host`` right now."""
     with socket.socket() as s:
@@ -269,7 +281,6 @@ def llama_server(
         >>> with llama_server() as url:                                   # doctest: +SKIP
         ...     model = load_model(f"openai:{url}#gemma")
     """
-    import subprocess
     import sys
     import tempfile
     import time
@@ -308,10 +319,5 @@ def llama_server(
             time.sleep(0.25)
         yield url
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop_process(proc)
         log.close()

@@ -25,7 +25,6 @@ T = TypeVar("T", bound=BaseModel)
 _decoder = json.JSONDecoder(strict=False)
 
 
-
 def _extract_json(text: str) -> Any:
     """Decode the first JSON value in ``text``.
 

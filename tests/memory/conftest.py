@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 
 from dramaturg.memory import HashingEmbedder, MiniLMEmbedder, SemanticMemory
-from dramaturg.testing import block_network
+from dramaturg.testing import block_network, stop_process
 
 
 @pytest.fixture(scope="session")
@@ -84,11 +84,7 @@ def chroma_server(tmp_path_factory):
             raise RuntimeError(f"chroma server did not start; see {data / 'server.log'}")
         time.sleep(0.2)
     yield ("127.0.0.1", port)
-    proc.terminate()
-    try:
-        proc.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        proc.kill()
+    stop_process(proc)
     log.close()
 
 

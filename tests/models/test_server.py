@@ -29,16 +29,20 @@ PROMPT = [
 ]
 
 
+# The same server through each remote backend.
+BOTH_BACKENDS = pytest.mark.parametrize("spec_of", [
+    lambda url: f"openai:{url}#gemma",
+    lambda url: f"litellm:openai/gemma?api_base={url}&api_key=sk-local",
+], ids=["openai", "litellm"])
+
+
 @pytest.fixture(scope="module")
 def server_url():
     with llama_server(n_ctx=2048, chat_format="gemma") as url:
         yield url
 
 
-@pytest.mark.parametrize("spec_of", [
-    lambda url: f"openai:{url}#gemma",
-    lambda url: f"litellm:openai/gemma?api_base={url}&api_key=sk-local",
-], ids=["openai", "litellm"])
+@BOTH_BACKENDS
 def test_complete_and_structured_through_the_server(server_url, spec_of):
     model = load_model(spec_of(server_url), retries=2)
     backend = model.inner.inner
@@ -56,10 +60,7 @@ def test_complete_and_structured_through_the_server(server_url, spec_of):
     assert model.usage.by_caller["t"].calls >= 2
 
 
-@pytest.mark.parametrize("spec_of", [
-    lambda url: f"openai:{url}#gemma",
-    lambda url: f"litellm:openai/gemma?api_base={url}&api_key=sk-local",
-], ids=["openai", "litellm"])
+@BOTH_BACKENDS
 def test_a_retry_and_a_time_budget_reach_the_server(server_url, spec_of):
     model = load_model(spec_of(server_url), retries=0)
     first = model.complete_sync([user("Once upon a time")], max_tokens=12, temperature=0, timeout=60)

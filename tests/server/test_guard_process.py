@@ -21,7 +21,7 @@ pytest.importorskip("websockets")
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 from websockets.sync.client import connect
 
-from dramaturg.testing import free_port
+from dramaturg.testing import free_port, stop_process
 
 pytestmark = pytest.mark.server
 
@@ -46,12 +46,7 @@ def serve(tmp_path: Path, *args: str, env: dict[str, str] | None = None) -> Iter
             time.sleep(0.2)
         yield port, log
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop_process(proc)
 
 
 def request(port: int, method: str, path: str, body: object = None,
