@@ -14,8 +14,9 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from dramaturg.agents import Actor, ActorView, Critic, Director, Planner, ToolAgent, Worker
+from dramaturg.agents import Critic, Planner, ToolAgent, Worker
 from dramaturg.agents.schemas import Subtask, WorkerResult
+from dramaturg.drama import Actor, ActorView, Director
 from dramaturg.errors import DramaturgError
 from dramaturg.models import Completion, Message
 from dramaturg.models.base import BaseChatModel

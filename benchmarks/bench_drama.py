@@ -27,9 +27,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from _results import write_section
 
-from dramaturg.agents import Actor, ActorView, Blueprint, Director, ToolAgent
+from dramaturg.agents import ToolAgent
+from dramaturg.drama import Actor, ActorView, Blueprint, Director, drama
 from dramaturg.errors import ModelError
-from dramaturg.graphs import drama
 from dramaturg.models import RetryingModel, load_model
 from dramaturg.models.local import LocalModel
 
@@ -38,7 +38,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def five_actors() -> Blueprint:
     """The bundled Elsinore with Polonius added: five characters in the hall."""
-    data = Blueprint.load(ROOT / "dramaturg" / "agents" / "plays" / "elsinore.yaml").model_dump()
+    data = Blueprint.load(ROOT / "dramaturg" / "drama" / "plays" / "elsinore.yaml").model_dump()
     data["cast"]["polonius"] = {"name": "Polonius", "background": "The king's old counsellor, Ophelia's father.",
                                 "goals": ["find out what troubles Hamlet"], "emotion": "busy", "location": "hall"}
     scene = data["scenes"][0]

@@ -9,39 +9,23 @@ from typing import Any
 from rich.console import Console
 from rich.markup import escape
 
+from dramaturg.drama._bundled import resolve_play
 from dramaturg.errors import ConfigError
 from dramaturg.models._redact import redact_spec, restore_spec
 
-__all__ = ["bundled_plays", "new_session", "play_session", "render_entry", "resolve_play"]
-
-_PLAYS = Path(__file__).parent / "agents" / "plays"
-
-
-def bundled_plays() -> list[str]:
-    return sorted(p.stem for p in _PLAYS.glob("*.yaml"))
-
-
-def resolve_play(name: Path) -> Path:
-    """A blueprint file, or the name of a bundled play (``elsinore``)."""
-    if name.exists() or name.suffix:
-        return name
-    bundled = _PLAYS / f"{name}.yaml"
-    if bundled.is_file():
-        return bundled
-    raise ConfigError(f"no blueprint file {str(name)!r} and no bundled play of that name; bundled: {bundled_plays()}")
-
+__all__ = ["new_session", "play_session", "render_entry"]
 
 async def new_session(*, topic: str | None, characters: list[str], cards: list[Path], scenes: int,
                       stage: str | None, blueprint_file: Path | None, player: str | None, mode: str,
                       model: str | None, max_turns: int | None, max_revisions: int, console: Console,
                       scene_steps: int = 12, reflect_every: int = 4) -> tuple[str, str]:
     """Create a session from a topic (designed by the model), a stage or a blueprint file."""
-    from dramaturg.agents.blueprint import Blueprint, design_blueprint
-    from dramaturg.server.sessions import DramaSession
+    from dramaturg.drama.blueprint import Blueprint, design_blueprint
+    from dramaturg.drama.session import DramaSession
 
     loaded = []
     if cards:
-        from dramaturg.agents.cards import load_card
+        from dramaturg.drama.cards import load_card
 
         loaded = [load_card(p) for p in cards]  # a broken card stops here, before anything is made
         characters = [*characters, *(c.to_persona().name for c in loaded)]
@@ -103,7 +87,7 @@ async def play_session(session_id: str, *, auto: bool, max_turns: int | None, th
     ``model``: the session's model spec again, with the secrets session.json
     does not keep (``?api_key=...``); it must name the same model.
     """
-    from dramaturg.server.sessions import DramaSession
+    from dramaturg.drama.session import DramaSession
 
     session = DramaSession.open(session_id)
     # Only in memory: session.json is written once, when the session is made.

@@ -268,7 +268,7 @@ def drama_resume(
 @drama_app.command("list")
 def drama_list() -> None:
     """The sessions on this machine."""
-    from dramaturg.server.sessions import DramaSession
+    from dramaturg.drama.session import DramaSession
 
     table = Table("id", "title", "player", "mode", "model")
     for meta in DramaSession.list():

@@ -69,7 +69,7 @@ def test_run_plays_a_world_on_the_embedded_model_and_keeps_a_resumable_record(_i
 def test_drama_new_prints_the_url_that_opens_the_session(_isolated_home):
     import re
 
-    from dramaturg.server.sessions import DramaSession
+    from dramaturg.drama.session import DramaSession
 
     result = runner.invoke(app, ["drama", "new", "--stage", "elsinore", "--player", "hamlet"])
     assert result.exit_code == 0, result.output

@@ -23,8 +23,11 @@ from typing import Any
 import pytest
 from langgraph.types import Command
 
-from dramaturg.agents import Actor, ActorView, Critic, Director, Planner, ToolAgent, Worker
-from dramaturg.agents.blueprint import (
+from dramaturg.agents import Critic, Planner, ToolAgent, Worker
+from dramaturg.agents.roles import plan_schema
+from dramaturg.agents.schemas import CriticVerdict, Plan, ReactStep
+from dramaturg.drama import Actor, ActorView, Director, drama
+from dramaturg.drama.blueprint import (
     Blueprint,
     BlueprintDirector,
     CastDraft,
@@ -35,12 +38,10 @@ from dramaturg.agents.blueprint import (
     StageDraft,
     design_blueprint,
 )
-from dramaturg.agents.director import Reflection
-from dramaturg.agents.roles import plan_schema
-from dramaturg.agents.schemas import CriticVerdict, Plan, ReactStep
+from dramaturg.drama.director import Reflection
 from dramaturg.errors import DramaturgError
 from dramaturg.evals.judge import CriterionAnswer, Judge
-from dramaturg.graphs import Budget, Episode, drama, embodied, open_checkpointer, react, workforce
+from dramaturg.graphs import Budget, Episode, embodied, open_checkpointer, react, workforce
 from dramaturg.memory import HashingEmbedder, Memory
 from dramaturg.memory.importance import ImportanceRating, ModelImportance
 from dramaturg.memory.reflection import FocalQuestions, Insights, Reflector
@@ -49,7 +50,7 @@ from dramaturg.testing import FuzzModel
 from dramaturg.tools import ToolSet, file_reader
 from dramaturg.worlds import make_world
 
-ELSINORE = Path(__file__).parents[1] / "dramaturg" / "agents" / "plays" / "elsinore.yaml"
+ELSINORE = Path(__file__).parents[1] / "dramaturg" / "drama" / "plays" / "elsinore.yaml"
 
 # Every fixed schema a role asks a model for. The schemas built per call (the
 # director's pick, an actor's decision and the ensemble's, the tool agent's

@@ -13,15 +13,15 @@ import pytest
 from typer.testing import CliRunner
 
 from dramaturg._ids import reserved_id
-from dramaturg.agents import Actor, Blueprint, load_card
-from dramaturg.agents.actor import ActorView
-from dramaturg.agents.blueprint import BlueprintError
 from dramaturg.cli import app
+from dramaturg.drama import Actor, Blueprint, load_card
+from dramaturg.drama.actor import ActorView
+from dramaturg.drama.blueprint import BlueprintError
 from dramaturg.errors import ConfigError
 from dramaturg.models import ScriptedModel
 from dramaturg.worlds.theatre import StageFileError, load_stage
 
-PLAY = Path(__file__).resolve().parents[1] / "dramaturg" / "agents" / "plays" / "elsinore.yaml"
+PLAY = Path(__file__).resolve().parents[1] / "dramaturg" / "drama" / "plays" / "elsinore.yaml"
 
 
 @pytest.mark.parametrize("cid", ["model_config", "model_fields", "json", "copy", "schema", "validate",

@@ -29,8 +29,8 @@ from dramaturg._files import (
     parse_yaml,
     read_text,
 )
-from dramaturg.agents.blueprint import Blueprint, BlueprintError
-from dramaturg.agents.cards import CardError, load_card
+from dramaturg.drama.blueprint import Blueprint, BlueprintError
+from dramaturg.drama.cards import CardError, load_card
 from dramaturg.errors import ConfigError
 from dramaturg.evals import DatasetError, load_suite_file
 from dramaturg.evals.gaia import load_gaia
@@ -161,7 +161,7 @@ def test_real_files_still_load_however_their_brackets_and_indentation_look(tmp_p
     with pytest.raises(InputFileError):
         check_yaml_depth("".join(" " * (2 * i) + "- \n" for i in range(150)))
     assert load_stage("elsinore").title  # bundled stages and plays load as before
-    assert Blueprint.load(ROOT / "dramaturg" / "agents" / "plays" / "elsinore.yaml").title
+    assert Blueprint.load(ROOT / "dramaturg" / "drama" / "plays" / "elsinore.yaml").title
 
 
 def test_a_broken_json_file_says_what_is_wrong(tmp_path):

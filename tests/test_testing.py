@@ -35,9 +35,9 @@ def test_is_not_loopback(host):
 
 async def test_schema_model_answers_the_drama_roles_with_valid_rotating_choices():
     from dramaturg.agents import ToolAgent
-    from dramaturg.agents.actor import Actor, ActorView
-    from dramaturg.agents.director import Director, Reflection
     from dramaturg.agents.schemas import CriticVerdict, Plan
+    from dramaturg.drama.actor import Actor, ActorView
+    from dramaturg.drama.director import Director, Reflection
     from dramaturg.models import user
     from dramaturg.testing import SchemaModel
 
@@ -105,8 +105,8 @@ def test_fuzz_model_is_deterministic_for_a_seed_and_counts_its_outputs():
 
 
 def test_fuzz_model_valid_answers_fit_the_schema_and_broken_ones_do_not():
-    from dramaturg.agents.actor import ActorDecision
     from dramaturg.agents.schemas import CriticVerdict
+    from dramaturg.drama.actor import ActorDecision
     from dramaturg.errors import ConfigError, ModelOutputError
     from dramaturg.models import user
     from dramaturg.testing import FuzzModel

@@ -10,10 +10,11 @@ from __future__ import annotations
 import pytest
 
 from dramaturg._untrusted import UntrustedContentWarning, injection_signs, untrusted
-from dramaturg.agents import Actor, Blueprint, ToolAgent, Worker, load_card
-from dramaturg.agents.actor import ActorView
+from dramaturg.agents import ToolAgent, Worker
 from dramaturg.agents.schemas import Subtask
 from dramaturg.agents.tool_agent import INJECTED
+from dramaturg.drama import Actor, Blueprint, load_card
+from dramaturg.drama.actor import ActorView
 from dramaturg.evals.agents import StepRecord, Tracer, _TracedTools
 from dramaturg.models import ScriptedModel
 from dramaturg.prompts import render

@@ -6,9 +6,9 @@ Example:
     >>> summary = run_eval(suite, AgentSpec(kind="oracle"), out="runs/oracle")  # doctest: +SKIP
 """
 
+from dramaturg.drama.metrics import DramaMetrics, drama_metrics
 from dramaturg.evals.agents import AGENT_KINDS, AgentSpec
 from dramaturg.evals.cases import Case, DatasetError, Suite, load_suite_file
-from dramaturg.evals.drama import DramaMetrics, drama_metrics
 from dramaturg.evals.gaia import extract_final_answer, gaia_score, load_gaia
 from dramaturg.evals.judge import DEFAULT_DRAMA_RUBRIC, Judge, Rubric, agreement
 from dramaturg.evals.metrics import pass_at_k, summarize

@@ -18,10 +18,10 @@ __all__ = ["play_drama_case"]
 
 async def play_drama_case(case: Case, spec: AgentSpec, *, seed: int, max_steps: int,
                           tracer: Tracer) -> EpisodeOutput:
-    from dramaturg._drama_cli import resolve_play
-    from dramaturg.agents import Actor, Blueprint, Director, ToolAgent
-    from dramaturg.evals.drama import drama_metrics
-    from dramaturg.graphs import drama
+    from dramaturg.agents import ToolAgent
+    from dramaturg.drama import Actor, Blueprint, Director, drama
+    from dramaturg.drama._bundled import resolve_play
+    from dramaturg.drama.metrics import drama_metrics
 
     model = tracer.model
     blueprint = Blueprint.load(resolve_play(Path(str(case.data["play"]))))

@@ -84,7 +84,7 @@ def builtin_suite(name: str, *, n: int | None = None, splits: Sequence[str] = ("
         suite = suite.model_copy(update={"name": name, "description": "GAIA-format questions, offline"})
         return suite.head(n) if n is not None else suite
     if name == "drama":
-        from dramaturg._drama_cli import bundled_plays
+        from dramaturg.drama._bundled import bundled_plays
 
         n = 1 if n is None else n
         cases = [Case(id=f"drama/{play}/{i}", kind="drama", task_type=play, seed=seed + i, data={"play": play}) for play in bundled_plays() for i in range(n)]

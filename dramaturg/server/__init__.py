@@ -1,6 +1,8 @@
-"""Interactive drama sessions: on disk (:mod:`.sessions`) and on the web (``dramaturg serve``)."""
+"""The web app for interactive drama sessions (``dramaturg serve``).
+
+Sessions themselves live in :mod:`dramaturg.drama.session`.
+"""
 
 from dramaturg.server._guard import ServerPolicy
-from dramaturg.server.sessions import DramaSession, SessionMeta, sessions_dir
 
-__all__ = ["DramaSession", "ServerPolicy", "SessionMeta", "sessions_dir"]
+__all__ = ["ServerPolicy"]

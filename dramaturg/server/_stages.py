@@ -73,7 +73,7 @@ def uploaded_stage(text: str) -> Stage:
 
 def stage_blueprint(stage: Stage, topic: str) -> Any:
     """The one-scene blueprint of ``stage``; a stage valid as a stage but not as a play is refused (422)."""
-    from dramaturg.agents.blueprint import Blueprint
+    from dramaturg.drama.blueprint import Blueprint
 
     try:
         return Blueprint.from_stage(stage, topic=topic)

@@ -3,7 +3,7 @@
 One page (stage, cast, props, transcript, input) talks to the server over a
 websocket; each turn streams in as it happens. Every session sits behind an
 unguessable token, given once when the session is made; the server keeps
-only its hash. Sessions live on disk (:mod:`dramaturg.server.sessions`), so
+only its hash. Sessions live on disk (:mod:`dramaturg.drama.session`), so
 they survive a restart of the server, even a kill -9.
 
 Routes::
@@ -52,7 +52,7 @@ def create_app(*, model: Any = None, home: Path | None = None, model_spec: str |
     except ImportError as exc:  # pragma: no cover - the extra is missing
         raise MissingExtraError("the web app needs the `web` extra: pip install 'dramaturg[web]'") from exc
 
-    from dramaturg.server.sessions import DramaSession
+    from dramaturg.drama.session import DramaSession
 
     policy = policy or ServerPolicy()
     app = FastAPI(title="dramaturg", docs_url=None, redoc_url=None, openapi_url=None)
@@ -89,7 +89,7 @@ def create_app(*, model: Any = None, home: Path | None = None, model_spec: str |
     @app.post("/api/sessions")
     async def new(req: NewSession, request: Request,
                   authorization: str | None = Header(default=None)) -> dict[str, str]:
-        from dramaturg.agents.blueprint import design_blueprint
+        from dramaturg.drama.blueprint import design_blueprint
         from dramaturg.server._stages import bundled_stage, stage_blueprint, uploaded_stage
 
         if not policy.key_ok(authorization):

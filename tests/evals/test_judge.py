@@ -8,7 +8,7 @@ import re
 
 import pytest
 
-from dramaturg.agents.blueprint import Blueprint
+from dramaturg.drama.blueprint import Blueprint
 from dramaturg.errors import ConfigError, ModelConnectionError, ScriptError
 from dramaturg.evals.judge import (
     DEFAULT_DRAMA_RUBRIC,

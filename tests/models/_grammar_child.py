@@ -2,10 +2,10 @@
 
 import sys
 
-from dramaturg.agents.actor import ActorDecision
-from dramaturg.agents.director import DirectorPick, Reflection
 from dramaturg.agents.schemas import CriticVerdict, Plan, ReactStep
 from dramaturg.agents.tool_agent import _command_schema
+from dramaturg.drama.actor import ActorDecision
+from dramaturg.drama.director import DirectorPick, Reflection
 from dramaturg.errors import ModelError
 from dramaturg.evals.judge import CriterionAnswer
 from dramaturg.models import user

@@ -21,7 +21,8 @@ from fastapi.testclient import TestClient
 from starlette.testclient import WebSocketDenialResponse
 from starlette.websockets import WebSocketDisconnect
 
-from dramaturg.server import DramaSession, ServerPolicy
+from dramaturg.drama import DramaSession
+from dramaturg.server import ServerPolicy
 from dramaturg.server._guard import Guard
 from dramaturg.server._stages import MAX_STAGE_CHARS
 from dramaturg.server.app import create_app

@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 
-from dramaturg.agents.cards import (
+from dramaturg.drama.cards import (
     MAX_CARD_BYTES,
     CardDataV2,
     CardDataV3,

@@ -136,7 +136,7 @@ class DramaSession:
     # ------------------------------------------------------------ playing
     @property
     def blueprint(self) -> Any:
-        from dramaturg.agents.blueprint import Blueprint
+        from dramaturg.drama.blueprint import Blueprint
 
         return Blueprint.load(self.folder / "blueprint.yaml")
 
@@ -166,9 +166,9 @@ class DramaSession:
 
     def _graph(self, saver: Any, *, auto: bool = False, max_turns: int | None = None) -> Any:
         from dramaturg.agents import ToolAgent
-        from dramaturg.agents.actor import Actor
-        from dramaturg.agents.director import Director
-        from dramaturg.graphs.drama import drama
+        from dramaturg.drama.actor import Actor
+        from dramaturg.drama.director import Director
+        from dramaturg.drama.graph import drama
 
         chat = self._chat()
         return drama(self.blueprint, actor=Actor(model=chat), director=Director(model=chat),
@@ -250,7 +250,7 @@ class DramaSession:
             tmp.replace(path)
 
     def write_metrics(self, values: dict[str, Any]) -> dict[str, Any]:
-        from dramaturg.evals.drama import drama_metrics
+        from dramaturg.drama.metrics import drama_metrics
 
         calls = None
         usage = getattr(self._model, "usage", None)

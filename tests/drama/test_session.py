@@ -8,12 +8,12 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from dramaturg.agents.blueprint import Blueprint
-from dramaturg.agents.cards import CardError, load_card
 from dramaturg.cli import app
+from dramaturg.drama.blueprint import Blueprint
+from dramaturg.drama.cards import CardError, load_card
+from dramaturg.drama.graph import MAX_PLAYER_INPUT
+from dramaturg.drama.session import DramaSession
 from dramaturg.errors import ConfigError
-from dramaturg.graphs.drama import MAX_PLAYER_INPUT
-from dramaturg.server.sessions import DramaSession
 from dramaturg.testing import SchemaModel
 from dramaturg.worlds.theatre import load_stage
 

@@ -7,12 +7,12 @@ from langgraph.checkpoint.memory import InMemorySaver
 from langgraph.types import Command
 
 from dramaturg.agents import ToolAgent
-from dramaturg.agents.actor import Actor
-from dramaturg.agents.blueprint import Blueprint
-from dramaturg.agents.director import Director
+from dramaturg.drama.actor import Actor
+from dramaturg.drama.blueprint import Blueprint
+from dramaturg.drama.director import Director
+from dramaturg.drama.graph import MAX_PLAYER_INPUT, check_player_input, drama
+from dramaturg.drama.metrics import drama_metrics
 from dramaturg.errors import ConfigError
-from dramaturg.evals.drama import drama_metrics
-from dramaturg.graphs.drama import MAX_PLAYER_INPUT, check_player_input, drama
 from dramaturg.models import ScriptedModel
 from dramaturg.worlds.theatre import load_stage
 
@@ -187,8 +187,8 @@ def test_an_unknown_player_is_a_config_error():
 
 
 async def test_from_topic_to_curtain_blueprint_yaml_and_play(tmp_path):
-    from dramaturg.agents.blueprint import design_blueprint
-    from tests.agents.test_blueprint import TOPIC, draft, keep_order, ok, reject
+    from dramaturg.drama.blueprint import design_blueprint
+    from tests.drama.test_blueprint import TOPIC, draft, keep_order, ok, reject
 
     designer = ScriptedModel([*draft(), reject("Give Ophelia a reason to be in the garden."), *draft(), ok(),
                               keep_order()])

@@ -39,9 +39,9 @@ from typing import Annotated, Any, Literal, TypedDict
 from langgraph.graph import END, START, StateGraph
 from langgraph.types import interrupt
 
-from dramaturg.agents.actor import Actor, ActorDecision, ActorView
-from dramaturg.agents.director import Director, apply_reflection
 from dramaturg.agents.tool_agent import ToolAgent
+from dramaturg.drama.actor import Actor, ActorDecision, ActorView
+from dramaturg.drama.director import Director, apply_reflection
 from dramaturg.errors import ConfigError, ModelError
 from dramaturg.worlds.theatre import TheatreWorld
 from dramaturg.worlds.theatre.actions import ActionParseError, parse_action
@@ -112,7 +112,7 @@ def drama(
     """Build the drama graph for a blueprint.
 
     Args:
-        blueprint: a :class:`dramaturg.agents.blueprint.Blueprint`.
+        blueprint: a :class:`dramaturg.drama.blueprint.Blueprint`.
         actor, director, tool_agent: the roles (they may share one model).
         player: the id of the character a person plays; ``None`` plays every
             character with agents (``--auto``).

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from dramaturg.agents.blueprint import Blueprint
-from dramaturg.evals.drama import drama_metrics, mentions
+from dramaturg.drama.blueprint import Blueprint
+from dramaturg.drama.metrics import drama_metrics, mentions
 from dramaturg.worlds.theatre import load_stage
 
 SECRET = "Claudius poured poison in the old king's ear"

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from dramaturg.agents import Actor, Blueprint, Director, ToolAgent, load_card
-from dramaturg.graphs import drama
+from dramaturg.agents import ToolAgent
+from dramaturg.drama import Actor, Blueprint, Director, drama, load_card
 from dramaturg.models import ScriptedModel
 from dramaturg.worlds.theatre import load_stage
 

@@ -1,0 +1,43 @@
+"""Drama: plays designed from a topic, played by actor agents under a director.
+
+* :mod:`.blueprint`: the play (cast, scenes, beats) and its design by a model;
+* :mod:`.cards`: character cards (TavernHelper V2/V3, SillyTavern PNGs);
+* :mod:`.actor` and :mod:`.director`: the roles, with a structured path for
+  instruction-tuned models and a script-completion path for base models
+  (:mod:`.script`);
+* :mod:`.graph`: the drama graph (scenes, turns, the player's interrupt);
+* :mod:`.session`: sessions on disk that survive ``kill -9``;
+* :mod:`.metrics`: what a played transcript shows;
+* ``plays/``: bundled blueprints (``elsinore``).
+"""
+
+from dramaturg.drama.actor import Actor, ActorDecision, ActorView
+from dramaturg.drama.blueprint import Blueprint, BlueprintError, design_blueprint
+from dramaturg.drama.cards import CardError, CharacterCard, load_card
+from dramaturg.drama.director import Director, Reflection, apply_reflection
+from dramaturg.drama.graph import DramaState, check_player_input, drama
+from dramaturg.drama.metrics import DramaMetrics, drama_metrics
+from dramaturg.drama.session import DramaSession, SessionMeta, sessions_dir
+
+__all__ = [
+    "Actor",
+    "ActorDecision",
+    "ActorView",
+    "Blueprint",
+    "BlueprintError",
+    "CardError",
+    "CharacterCard",
+    "Director",
+    "DramaMetrics",
+    "DramaSession",
+    "DramaState",
+    "Reflection",
+    "SessionMeta",
+    "apply_reflection",
+    "check_player_input",
+    "design_blueprint",
+    "drama",
+    "drama_metrics",
+    "load_card",
+    "sessions_dir",
+]
