@@ -133,12 +133,26 @@ class Beat(_Strict):
     status: Literal["pending", "done"] = "pending"
 
 
+class Line(_Strict):
+    """One authored line: who says it, and the words."""
+
+    speaker: str
+    text: str = Field(min_length=1, max_length=400)
+
+
 class Scene(_Strict):
+    """A scene: where, who, the beats it must reach, and optional authored opening lines.
+
+    ``opening`` lines are spoken first, as written, before any actor decides;
+    on a base model they are the strongest steering a scene has.
+    """
+
     id: str
     title: str
     place: str
     cast: list[str] = Field(min_length=1)
     beats: list[Beat] = Field(min_length=1)
+    opening: list[Line] = Field(default_factory=list, max_length=6)
 
 
 class Blueprint(_Strict):
@@ -358,6 +372,9 @@ def _reference_issues(bp: Blueprint) -> Iterable[str]:
             if beat.id in beat_ids:
                 yield f"scenes.{i}.beats.{j}.id: duplicate beat id {beat.id!r}"
             beat_ids.add(beat.id)
+        for j, line in enumerate(scene.opening):
+            if line.speaker not in scene.cast:
+                yield f"scenes.{i}.opening.{j}.speaker: {line.speaker!r} is not in the scene's cast"
 
 
 

@@ -17,7 +17,7 @@ __all__ = ["StructuredMode", "build_request", "completion_from", "response_forma
 StructuredMode = Literal["auto", "json_schema", "json_object", "prompt"]
 _PASSTHROUGH = ("max_tokens", "temperature", "top_p", "stop", "seed")
 # response_model: the pydantic class behind json_schema (the local backend uses it).
-_KNOWN = {*_PASSTHROUGH, "json_schema", "response_model", "caller", "responder", "attempt", "timeout"}
+_KNOWN = {*_PASSTHROUGH, "json_schema", "response_model", "caller", "responder", "attempt", "timeout", "raw"}
 
 
 def response_format(schema: dict[str, Any], mode: str) -> dict[str, Any] | None:
@@ -35,7 +35,12 @@ def build_request(messages: list[dict[str, Any]], opts: dict[str, Any], mode: st
     unknown = set(opts) - _KNOWN
     if unknown:
         raise ConfigError(f"unknown option(s): {sorted(unknown)}; known: {sorted(_KNOWN)}")
-    request: dict[str, Any] = {"messages": messages}
+    if opts.get("raw"):  # a text completion (/v1/completions): the contents are the prompt
+        if opts.get("json_schema") is not None:
+            raise ConfigError("raw=True continues text; it cannot be combined with json_schema")
+        request: dict[str, Any] = {"prompt": "".join(str(m["content"]) for m in messages)}
+    else:
+        request = {"messages": messages}
     for key in _PASSTHROUGH:
         if opts.get(key) is not None:
             request[key] = opts[key]
@@ -125,8 +130,10 @@ def completion_from(response: Any, *, latency_s: float, model: str, cost_usd: fl
         raise ModelOutputError("the server returned no choices", raw="")
     choice = response.choices[0]
     prompt_t, completion_t, cached = token_counts(response)
+    message = getattr(choice, "message", None)
+    text = message.content if message is not None else getattr(choice, "text", None)  # chat or text completion
     return Completion(
-        text=clean_text(choice.message.content or ""),
+        text=clean_text(text or ""),
         usage=Usage(prompt_tokens=prompt_t, completion_tokens=completion_t, cached_prompt_tokens=cached,
                     cost_usd=cost_usd),
         latency_s=latency_s,

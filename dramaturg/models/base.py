@@ -39,11 +39,13 @@ __all__ = [
     "ChatModel",
     "Completion",
     "Message",
+    "ModelKind",
     "Usage",
     "assistant",
     "caller",
     "current_caller",
     "json_schema_of",
+    "model_kind",
     "run_sync",
     "structured_prompt",
     "system",
@@ -53,6 +55,25 @@ __all__ = [
 T = TypeVar("T", bound=BaseModel)
 R = TypeVar("R")
 Role = Literal["system", "user", "assistant"]
+#: What a model is: a ``"base"`` model continues text (the embedded Gemma 3 270M);
+#: an ``"instruct"`` model follows instructions and fills schemas. Roles pick
+#: their strategy from it (script completion and short forms on a base model,
+#: structured calls on an instruct model).
+ModelKind = Literal["base", "instruct"]
+MODEL_KINDS = ("base", "instruct")
+
+
+def model_kind(model: Any) -> ModelKind:
+    """``model.kind`` (through any wrappers), ``"instruct"`` for a model that does not say."""
+    kind = getattr(model, "kind", "instruct")
+    return kind if kind in MODEL_KINDS else "instruct"
+
+
+def check_kind(kind: str) -> ModelKind:
+    """``kind`` if it is a model kind, else :class:`ConfigError` naming the choices."""
+    if kind not in MODEL_KINDS:
+        raise ConfigError(f"kind must be 'base' or 'instruct', not {kind!r}")
+    return kind  # type: ignore[return-value]
 
 
 class Message(TypedDict):
@@ -176,7 +197,12 @@ class ChatModel(Protocol):
     the answer so far comes back with ``finish_reason="timeout"``) and
     ``attempt`` (0 for a first try; a retry passes 1, 2, ... and the backend
     samples differently each time: another seed, some temperature, tighter
-    bounds on the local model).
+    bounds on the local model), and ``raw`` (the messages' contents, joined,
+    are the whole prompt: continued as text, with no chat template and no
+    stop sequences but ``stop``; what a base model is for).
+
+    ``kind`` says whether the model is a base or an instruction-tuned model
+    (read it with :func:`model_kind`, which defaults to ``"instruct"``).
     """
 
     name: str
@@ -260,6 +286,7 @@ class BaseChatModel(abc.ABC):
     """
 
     name: str = "model"
+    kind: ModelKind = "instruct"
 
     @abc.abstractmethod
     async def complete(self, messages: Sequence[Message], **opts: Any) -> Completion:

@@ -25,7 +25,7 @@ from dramaturg.models._remote import (
     is_response_format_rejection,
     to_model_error,
 )
-from dramaturg.models.base import BaseChatModel, Completion, Message
+from dramaturg.models.base import BaseChatModel, Completion, Message, ModelKind, check_kind
 
 __all__ = ["LiteLLMModel"]
 
@@ -51,6 +51,8 @@ class LiteLLMModel(BaseChatModel):
         api_key: default: the provider's usual environment variable.
         timeout_s: per-request timeout.
         structured: as for :class:`~dramaturg.models.OpenAIModel`.
+        kind: ``"instruct"`` (the default) or ``"base"`` (``?kind=base``);
+            a base model's roles continue text through litellm's text completion.
     """
 
     def __init__(
@@ -61,7 +63,9 @@ class LiteLLMModel(BaseChatModel):
         api_key: str | None = None,
         timeout_s: float = 120.0,
         structured: StructuredMode = "auto",
+        kind: ModelKind = "instruct",
     ) -> None:
+        self.kind = check_kind(kind)
         self._litellm = _import_litellm()
         self.model = model
         self.api_base = api_base
@@ -85,7 +89,10 @@ class LiteLLMModel(BaseChatModel):
         request.setdefault("timeout", self.timeout_s)  # a call's own timeout= wins
         started = time.perf_counter()
         try:
-            response = await self._litellm.acompletion(model=self.model, num_retries=0, **request)
+            if "prompt" in request:
+                response = await self._litellm.atext_completion(model=self.model, num_retries=0, **request)
+            else:
+                response = await self._litellm.acompletion(model=self.model, num_retries=0, **request)
         except Exception as exc:
             if self.structured_mode == "auto" and "response_format" in request and is_response_format_rejection(exc):
                 self.structured_mode = "json_object"

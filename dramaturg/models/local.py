@@ -37,12 +37,12 @@ from dramaturg.models._json import JsonEnd, parse_structured
 from dramaturg.models._mask import available as mask_available
 from dramaturg.models._prompt import PromptFormat, render_prompt
 from dramaturg.models._weights import default_weights
-from dramaturg.models.base import BaseChatModel, Completion, Message, Usage
+from dramaturg.models.base import BaseChatModel, Completion, Message, ModelKind, Usage, check_kind
 
 __all__ = ["LocalModel", "check_adapter", "default_threads"]
 
 _KNOWN_OPTS = {"max_tokens", "temperature", "top_p", "stop", "seed", "json_schema", "response_model", "caller",
-               "responder", "repeat_penalty", "min_p", "top_k", "attempt", "timeout"}
+               "responder", "repeat_penalty", "min_p", "top_k", "attempt", "timeout", "raw"}
 
 
 def check_adapter(lora_path: str | os.PathLike[str], *, base: str | os.PathLike[str]) -> None:
@@ -124,6 +124,9 @@ class LocalModel(BaseChatModel):
             pass is needed); ``"gbnf"``, llama.cpp's grammar (about 3x slower per
             token, so a free pass is tried first when ``optimistic_json``);
             ``"auto"``, masks where llguidance is installed.
+        kind: ``"base"`` (the packaged Gemma 3 270M is a pretrained base
+            model) or ``"instruct"`` for an instruction-tuned GGUF; roles pick
+            their strategy from it.
     """
 
     def __init__(
@@ -144,7 +147,9 @@ class LocalModel(BaseChatModel):
         max_length: int = 200,
         token_healing: bool = True,
         constrained: Literal["auto", "mask", "gbnf"] = "auto",
+        kind: ModelKind = "base",
     ) -> None:
+        self.kind = check_kind(kind)
         self.model_path = Path(model_path) if model_path is not None else None
         if self.model_path is not None and not self.model_path.is_file():
             raise ConfigError(f"model file not found: {self.model_path}")
@@ -219,7 +224,10 @@ class LocalModel(BaseChatModel):
         started = time.perf_counter()
         llm = engine.llm
         engine.use_adapter(self.lora_path, self.lora_scale)
-        prompt, stops = render_prompt(messages, fmt=self.prompt_format, responder=opts.get("responder"))
+        if opts.get("raw"):  # the text itself is the prompt: a base model continues it
+            prompt, stops = "".join(m["content"] for m in messages), []
+        else:
+            prompt, stops = render_prompt(messages, fmt=self.prompt_format, responder=opts.get("responder"))
         attempt = int(opts.get("attempt") or 0)
         timeout = opts.get("timeout")
         deadline = started + float(timeout) if timeout else None

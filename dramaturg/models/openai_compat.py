@@ -21,7 +21,7 @@ from dramaturg.models._remote import (
     to_model_error,
     token_counts,
 )
-from dramaturg.models.base import BaseChatModel, Completion, Message
+from dramaturg.models.base import BaseChatModel, Completion, Message, ModelKind, check_kind
 
 __all__ = ["OpenAIModel"]
 
@@ -39,6 +39,9 @@ class OpenAIModel(BaseChatModel):
             ``json_schema`` response format and falls back to the
             ``json_object`` + schema form that llama-cpp-python's server takes.
         price_per_mtok: ``(input, output)`` USD per million tokens, to report cost.
+        kind: ``"instruct"`` (the default: chat models) or ``"base"`` for a
+            base model behind the server (``openai:URL#name?kind=base``); a base
+            model's roles continue text through ``/v1/completions``.
     """
 
     def __init__(
@@ -50,7 +53,9 @@ class OpenAIModel(BaseChatModel):
         timeout_s: float = 120.0,
         structured: StructuredMode = "auto",
         price_per_mtok: tuple[float, float] | None = None,
+        kind: ModelKind = "instruct",
     ) -> None:
+        self.kind = check_kind(kind)
         try:
             import openai
         except ImportError:  # pragma: no cover - a core dependency
@@ -72,7 +77,10 @@ class OpenAIModel(BaseChatModel):
         request = build_request([dict(m) for m in messages], opts, mode)
         started = time.perf_counter()
         try:
-            response = await self._client.chat.completions.create(model=self.model, **request)
+            if "prompt" in request:
+                response = await self._client.completions.create(model=self.model, **request)
+            else:
+                response = await self._client.chat.completions.create(model=self.model, **request)
         except Exception as exc:
             if self.structured_mode == "auto" and "response_format" in request and is_response_format_rejection(exc):
                 self.structured_mode = "json_object"  # remember for this server

@@ -23,7 +23,15 @@ from typing import Any, Literal
 from pydantic import BaseModel
 
 from dramaturg.errors import ScriptError
-from dramaturg.models.base import BaseChatModel, Completion, Message, Usage, current_caller
+from dramaturg.models.base import (
+    BaseChatModel,
+    Completion,
+    Message,
+    ModelKind,
+    Usage,
+    check_kind,
+    current_caller,
+)
 
 __all__ = ["Reply", "ScriptedCall", "ScriptedModel"]
 
@@ -78,11 +86,15 @@ class ScriptedModel(BaseChatModel):
         answers: the script. Plain items accept any call; wrap one in
             :class:`Reply` to also check the call that consumes it.
         name: the name reported in completions and traces.
+        kind: the kind of model it stands in for (``"base"`` drives the
+            roles' script-completion paths).
     """
 
-    def __init__(self, answers: Iterable[Answer | Reply] = (), *, name: str = "scripted") -> None:
+    def __init__(self, answers: Iterable[Answer | Reply] = (), *, name: str = "scripted",
+                 kind: ModelKind = "instruct") -> None:
         self.answers: list[Answer | Reply] = list(answers)
         self.name = name
+        self.kind = check_kind(kind)
         self.calls: list[ScriptedCall] = []
         self._cursor = 0
 

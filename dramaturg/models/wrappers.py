@@ -79,6 +79,10 @@ class ModelWrapper(BaseChatModel):
     async def complete(self, messages: Sequence[Message], **opts: Any) -> Completion:
         return await self.inner.complete(messages, **opts)
 
+    @property
+    def kind(self) -> Any:  # the class default on BaseChatModel would hide the inner model's
+        return getattr(self.inner, "kind", "instruct")
+
     def __getattr__(self, item: str) -> Any:
         # Only called for attributes not found normally: reach through wrappers.
         if item == "inner":
