@@ -1,9 +1,10 @@
-"""Drama on the embedded model: one round of a 5-actor scene, actor turns with and
-without prefix reuse, a 3-scene --auto play with its metrics, and the web page's
-latency from a player's submit.
+"""Drama on the embedded model: one round of a 5-actor scene next to the floor (one
+25-token line on a cached prefix, same run), the web page's latency from a player's
+submit, the main job's 8 turns, and three auto-played plays printed verbatim with
+their metrics (two designed from a topic).
 
-    python benchmarks/bench_drama.py                 # everything (about 15 minutes on 2 cores)
-    python benchmarks/bench_drama.py --skip-play     # leave out the 3-scene play
+    python benchmarks/bench_drama.py                 # everything (about 3 minutes on 2 cores)
+    python benchmarks/bench_drama.py --structured    # also the structured path's round, for comparison
 
 For scale: Concordia's users report about 30 minutes for one step of 5 agents
 on a hosted model.
@@ -28,10 +29,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from _results import write_section
 
 from dramaturg.agents import ToolAgent
-from dramaturg.drama import Actor, ActorView, Blueprint, Director, drama
-from dramaturg.errors import ModelError
-from dramaturg.models import RetryingModel, load_model
-from dramaturg.models.local import LocalModel
+from dramaturg.drama import Actor, Blueprint, Director, drama
+from dramaturg.drama.graph import actor_for, director_for
+from dramaturg.drama.script import script_heading
+from dramaturg.models import load_model, system
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -43,50 +44,53 @@ def five_actors() -> Blueprint:
                                 "goals": ["find out what troubles Hamlet"], "emotion": "busy", "location": "hall"}
     scene = data["scenes"][0]
     scene["cast"] = ["hamlet", "claudius", "horatio", "ophelia", "polonius"]
+    scene["opening"] = []  # every line of the round is the model's
     data["scenes"] = [scene]
     return Blueprint.model_validate(data)
 
 
 async def one_round(mode: str) -> dict[str, float]:
+    """One round of the 5-actor scene, every character acting once.
+
+    ``script``: the embedded model's default, script completion (speaker chosen in code, one call a
+    line). ``per_actor``/``ensemble``: the structured path instruct models use, on the same model.
+    """
     model = load_model("local")
-    # A round: every character acts once. Per actor: the director takes turns in order (no calls of
-    # its own), one decision per character. Ensemble: one director pick, then one call for all five.
-    director = Director(model=None if mode == "per_actor" else model)
-    graph = drama(five_actors(), actor=Actor(model=model), director=director,
-                  tool_agent=ToolAgent(model=model), mode=mode, max_turns=5, reflect_every=100)  # type: ignore[arg-type]
+    model.load()
+    bp = five_actors()
+    if mode == "script":
+        actor, director = actor_for(model), director_for(model)
+    else:
+        actor = Actor(model=model)
+        director = Director(model=None if mode == "per_actor" else model)
+    graph = drama(bp, actor=actor, director=director, tool_agent=ToolAgent(model=model),
+                  mode="ensemble" if mode == "ensemble" else "per_actor", max_turns=5, reflect_every=100)
     t0 = time.perf_counter()
     final = await graph.ainvoke({}, {"recursion_limit": 200})
     took = time.perf_counter() - t0
     turns = [t for t in final["transcript"] if t["kind"] == "turn"]
+    lines = [t.get("public", "") for t in turns]
     return {"s": took, "calls": model.usage.total.calls, "turns": len(turns),
-            "actors": len({t["actor"] for t in turns})}
+            "actors": len({t["actor"] for t in turns}), "lines": lines,
+            "tokens": model.usage.total.usage.completion_tokens}
 
 
-def actor_turns(reuse: bool, rounds: int = 3) -> dict[str, float]:
-    """Actor decisions for 5 characters in turn, with llama.cpp's prefix reuse or with the KV cache cleared."""
-    local = LocalModel(prefix_cache_mb=512 if reuse else 0)
-    actor = Actor(model=RetryingModel(local, retries=2))
+async def floor_line() -> dict[str, float]:
+    """The floor: one 25-token line on a cached prefix (the round's script), same model, same run."""
+    model = load_model("local")
+    model.load()
     bp = five_actors()
-    heard: list[str] = []
-    times: list[float] = []
-    from dramaturg.models import run_sync
-    for r in range(rounds):
-        for cid, c in bp.cast.items():
-            view = ActorView(character=cid, name=c.name, persona=f"{c.background}\nGoals: {'; '.join(c.goals)}.",
-                             scene="The feast in the hall (hall)", beat="Claudius greets Hamlet as a son",
-                             perceived=heard[-8:], surroundings="Great Hall. Torches gutter along the stone walls.",
-                             others=[o for o in bp.cast if o != cid])
-            if not reuse:
-                local.engine.llm.reset()
-            t0 = time.perf_counter()
-            try:
-                line = run_sync(actor.decide(view)).line or "..."
-            except ModelError:
-                line = "..."
-            if r:  # the first round warms the caches
-                times.append(time.perf_counter() - t0)
-            heard.append(f"{c.name} says: {line}")
-    return {"turn_s": statistics.median(times)}
+    graph = drama(bp, actor=actor_for(model), tool_agent=ToolAgent(model=model), max_turns=1)
+    final = await graph.ainvoke({}, {"recursion_limit": 50})
+    prefix = script_heading(bp, 0, place_name="Great Hall", place_text="Torches gutter along the stone walls.")
+    prefix += "".join(f"{x}\n" for t in final["transcript"] for x in t.get("script", ())) + "HAMLET."
+    times = []
+    for i in range(6):
+        out = await model.complete([system(prefix)], raw=True, max_tokens=25, temperature=0.8, seed=i,
+                                   repeat_penalty=1.3, min_p=0.0, caller="floor")
+        if i:  # the first call fills the cache
+            times.append(out.latency_s * 25 / max(1, out.usage.completion_tokens))
+    return {"line_s": statistics.median(times)}
 
 
 def web_latency(model_spec: str = "local") -> dict[str, float]:
@@ -150,66 +154,94 @@ def _until(ws, kinds: set[str]) -> dict:
             return m
 
 
-def three_scene_play() -> dict:
-    """`dramaturg drama new --blueprint elsinore` then `drama play --auto`, as a user runs it."""
+def auto_play(source: list[str], turns: int, seed: int = 0) -> dict:
+    """`dramaturg drama new SOURCE` then `drama play --auto --max-turns N`, as a user runs them."""
     with tempfile.TemporaryDirectory() as home:
         env = {**os.environ, "DRAMATURG_HOME": home, "DRAMATURG_MODEL": "local"}
-        new = ["dramaturg", "drama", "new", "--blueprint", "elsinore", "--scene-steps", "6", "--quiet"]
-        sid = subprocess.run([sys.executable, "-m", "dramaturg.cli", *new[1:]], env=env, check=True,
-                             capture_output=True, text=True).stdout.strip()
+        new = ["drama", "new", *source, "--seed", str(seed), "--quiet"]
         t0 = time.perf_counter()
-        subprocess.run([sys.executable, "-m", "dramaturg.cli", "drama", "play", sid, "--auto"], env=env, check=True,
-                       stdout=subprocess.DEVNULL)
+        sid = subprocess.run([sys.executable, "-m", "dramaturg.cli", *new], env=env, check=True,
+                             capture_output=True, text=True).stdout.strip()
+        design_s = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        subprocess.run([sys.executable, "-m", "dramaturg.cli", "drama", "play", sid, "--auto",
+                        "--max-turns", str(turns)], env=env, check=True, stdout=subprocess.DEVNULL)
         took = time.perf_counter() - t0
-        metrics = json.loads((Path(home) / "drama" / sid / "metrics.json").read_text())
-    metrics["wall_s"] = took
-    metrics["command"] = " ".join(new) + " && dramaturg drama play <id> --auto"
-    return metrics
+        folder = Path(home) / "drama" / sid
+        metrics = json.loads((folder / "metrics.json").read_text())
+        entries = [json.loads(x) for x in (folder / "transcript.jsonl").read_text().splitlines()]
+        title = Blueprint.load(folder / "blueprint.yaml").title
+    turns_ = [e for e in entries if e.get("kind") == "turn"]
+    return {"command": "dramaturg " + " ".join(new[:-1]) + f" && dramaturg drama play <id> --auto --max-turns {turns}",
+            "title": title, "design_s": design_s, "play_s": took, "metrics": metrics,
+            "model_s": sum(e.get("seconds") or 0 for e in turns_),
+            "lines": [(e.get("by"), e.get("public")) for e in turns_]}
+
+
+TOPICS = ["a royal court quarrels over a letter", "two sisters fight over their father's farm"]
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--skip-play", action="store_true")
+    parser.add_argument("--structured", action="store_true",
+                        help="also time the structured (instruct-path) round on the embedded model (about 1 minute)")
+    parser.add_argument("--skip-web", action="store_true")
     args = parser.parse_args()
-    per_actor = asyncio.run(one_round("per_actor"))
-    print("round per_actor", per_actor, flush=True)
-    ensemble = asyncio.run(one_round("ensemble"))
-    print("round ensemble", ensemble, flush=True)
-    cold, warm = actor_turns(False), actor_turns(True)
-    print("actor turns", cold, warm, flush=True)
-    web = web_latency()
+    floor = asyncio.run(floor_line())
+    rounds = [asyncio.run(one_round("script")) for _ in range(3)]
+    print("floor", floor, "rounds", [r["s"] for r in rounds], flush=True)
+    structured = asyncio.run(one_round("per_actor")) if args.structured else None
+    web = None if args.skip_web else web_latency()
     print("web", web, flush=True)
-    play = None if args.skip_play else three_scene_play()
-    print("play", play, flush=True)
-    rows = [
-        f"| one round of a 5-actor scene, a call per actor (+ the tool agent for acts and moves) | "
-        f"{per_actor['s']:.1f} s | {per_actor['calls']} | {per_actor['turns']} turns by {per_actor['actors']} actors |",
-        f"| the same round, one director pick + one ensemble call for all five | {ensemble['s']:.1f} s | {ensemble['calls']} | "
-        f"{ensemble['turns']} turns by {ensemble['actors']} actors |",
-    ]
+    main_job = auto_play(["--blueprint", "elsinore"], 8)
+    print("main job", main_job["metrics"]["shown_share"], main_job["model_s"], flush=True)
+    plays = [auto_play(["--blueprint", "elsinore"], 10, seed=1)]
+    plays += [auto_play(["--topic", t, "--model", "local"], 10, seed=i) for i, t in enumerate(TOPICS, 2)]
+    r = statistics.median(x["s"] for x in rounds)
+    per_line = r / 5
+    each = ", ".join(f"{x['s']:.2f}" for x in rounds)
+    rows = [f"| one round of a 5-actor scene, script completion (the embedded model's default) | {r:.2f} s "
+            f"(median of 3: {each}) | {rounds[0]['calls']} | "
+            f"{per_line:.2f} s a line = **{per_line / floor['line_s']:.2f}x** the floor |",
+            f"| floor: one 25-token line on the cached script prefix | {floor['line_s']:.2f} s | 1 | same run |"]
+    if structured is not None:
+        rows.append(f"| the same round on the structured path (JSON decisions, what instruct models use) | "
+                    f"{structured['s']:.1f} s | {structured['calls']} | {structured['turns']} turns |")
+    if web is not None:
+        rows.append(f"| web: player's submit -> their own turn streamed back | {web['echo_ms']:.0f} ms | 0 | "
+                    "`dramaturg serve`, websocket |")
+        rows.append(f"| web: player's submit -> the next character's line streamed | {web['npc_s']:.2f} s | 1 | |")
+    m = main_job["metrics"]
     body = f"""## Drama on the embedded model
+
+Script completion on the base model (speaker, beats and stage actions chosen
+in code; see `dramaturg/drama/script.py`). `python benchmarks/bench_drama.py`.
 
 | measure | wall time | model calls | notes |
 |---|---|---|---|
 {chr(10).join(rows)}
-| actor turn (one decision), KV cache cleared before each call | {cold['turn_s']:.2f} s | 1 | median over 10 turns |
-| actor turn with prefix reuse (llama.cpp KV cache + 512 MB prompt-state cache) | {warm['turn_s']:.2f} s | 1 | speed-up {cold['turn_s'] / warm['turn_s']:.2f}x |
-| web: player's submit -> their own turn streamed back | {web['echo_ms']:.0f} ms | 0 | `dramaturg serve`, websocket |
-| web: player's submit -> the next character's turn streamed | {web['npc_s']:.1f} s | 2-3 | director pick + actor decision |
 
-For scale, Concordia's users report about 30 minutes for one step of 5 agents.
-The web page streams whole turns as each one is decided (token-by-token
-streaming of a line is not implemented).
+The round's lines, verbatim: {" / ".join(rounds[0]["lines"])}
+
+### The main job (`bash scripts/main.sh`: Elsinore, 8 turns, `--auto`)
+
+| turns | spoken or shown | exact repeats | near repeats | prompt copies (8-grams) | model time | play wall time (with model load) |
+|---|---|---|---|---|---|---|
+| {m['steps']} | {m['shown_share']:.0%} | {m['exact_repeats']} | {m['near_repeats']} | {m['prompt_copies']} | {main_job['model_s']:.1f} s | {main_job['play_s']:.1f} s |
+
+### Three plays, auto-played, verbatim
+
+Two are designed from a topic by the embedded model (`drama new --topic`), the third is the bundled Elsinore
+with another seed. Lines marked (authored) are the scenes' opening lines, written in the blueprint.
 """
-    if play is not None:
+    for play in plays:
+        pm = play["metrics"]
         body += f"""
-A 3-scene `--auto` play of the bundled Elsinore on the embedded model
-(`{play['command']}`, at most 6 turns a scene) finished in {play['wall_s'] / 60:.1f} minutes:
+**{play['title']}** (`{play['command']}`; design {play['design_s']:.0f} s, play {play['play_s']:.1f} s)
+: {pm['steps']} turns, {pm['shown_share']:.0%} spoken or shown, repeats {pm['exact_repeats']} exact / {pm['near_repeats']} near, prompt copies {pm['prompt_copies']}, topic words {', '.join(pm.get('topic_words') or []) or '-'}, {pm['seconds_per_turn'] or 0:.2f} s a turn
 
-| steps | scenes | beats reached | knowledge leaks | prop-state errors | refused actions | actor-initiated | repetition | model calls / step |
-|---|---|---|---|---|---|---|---|---|
-| {play['steps']} | {play['scenes']} | {play['beats_done']}/{play['beats_planned']} ({play['beat_completion']:.0%}) | {play['knowledge_leaks']} | {play['prop_state_errors']} | {play['refused_actions']} | {play['actor_initiated_share']:.0%} | {play['repetition']:.0%} | {play['model_calls_per_step'] or float('nan'):.2f} |
 """
+        body += "\n".join(f"> {text}" + (" (authored)" if by == "script" else "") + "  " for by, text in play["lines"]) + "\n"
     write_section("bench_drama", body)
 
 

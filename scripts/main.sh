@@ -6,5 +6,5 @@ cd "$(dirname "$0")/.."
 bash scripts/install.sh
 export DRAMATURG_MODEL="${DRAMATURG_MODEL:-local}"
 .venv/bin/dramaturg models check
-session=$(.venv/bin/dramaturg drama new --stage elsinore --quiet)
+session=$(.venv/bin/dramaturg drama new --blueprint elsinore --quiet)
 .venv/bin/dramaturg drama play "$session" --auto --max-turns "${MAX_TURNS:-8}"

@@ -17,6 +17,12 @@
 * The player's character interrupts the graph; the person's free text is
   checked, mapped to a command and, if the world refuses it, explained and
   asked again, with nothing changed.
+* A scene's authored opening lines are spoken first, as written.
+* On a base model (``actor=ScriptActor(...)``, see :mod:`dramaturg.drama.script`)
+  the actors continue the scene's script one line at a time; the speaker,
+  the live beat and the stage actions that play a beat are chosen in code,
+  and the director makes no model calls. :func:`actor_for` and
+  :func:`director_for` pick the roles for a model by its kind.
 
 The theatre world's whole state is kept in the graph state after every
 step, so a session stopped at any point (even by kill -9) resumes exactly
@@ -33,6 +39,7 @@ Example:
 from __future__ import annotations
 
 import operator
+import time
 import unicodedata
 from typing import Annotated, Any, Literal, TypedDict
 
@@ -42,17 +49,27 @@ from langgraph.types import interrupt
 from dramaturg.agents.tool_agent import ToolAgent
 from dramaturg.drama.actor import Actor, ActorDecision, ActorView
 from dramaturg.drama.director import Director, apply_reflection
+from dramaturg.drama.script import (
+    ScriptActor,
+    beat_action,
+    beat_subject,
+    pick_speaker,
+    script_heading,
+)
 from dramaturg.errors import ConfigError, ModelError
+from dramaturg.models import model_kind
 from dramaturg.worlds.theatre import TheatreWorld
 from dramaturg.worlds.theatre.actions import ActionParseError, parse_action
 from dramaturg.worlds.theatre.schema import Stage
 
-__all__ = ["MAX_PLAYER_INPUT", "DramaState", "check_player_input", "drama"]
+__all__ = ["MAX_PLAYER_INPUT", "DramaState", "actor_for", "check_player_input", "director_for", "drama"]
 
 MAX_PLAYER_INPUT = 500  # characters
 NOTHING_FITS = "none of these"  # the tool agent's way to say free text matches no command
 Mode = Literal["per_actor", "ensemble"]
 _SPEECH_TEMPLATES = ("say ", "whisper ", "aside ")
+_BEAT_TURNS = 2  # on a base model, a beat is done after this many turns on it
+_QUIET_TURNS = {"wait": "{who} waits.", "look": "{who} looks around.", "inventory": "{who} checks what they carry."}
 
 
 class DramaState(TypedDict, total=False):
@@ -94,11 +111,21 @@ def check_player_input(value: Any) -> str:
     return " ".join(text.split())
 
 
+def actor_for(model: Any, *, seed: int = 0) -> Actor | ScriptActor:
+    """The actor that suits ``model``: script completion on a base model, structured decisions otherwise."""
+    return ScriptActor(model=model, seed=seed) if model_kind(model) == "base" else Actor(model=model)
+
+
+def director_for(model: Any) -> Director:
+    """The director that suits ``model``: code alone on a base model (no calls), the model otherwise."""
+    return Director(model=None if model_kind(model) == "base" else model)
+
+
 def drama(
     blueprint: Any,
     *,
-    actor: Actor,
-    director: Director,
+    actor: Actor | ScriptActor,
+    director: Director | None = None,
     tool_agent: ToolAgent,
     player: str | None = None,
     mode: Mode = "per_actor",
@@ -113,7 +140,12 @@ def drama(
 
     Args:
         blueprint: a :class:`dramaturg.drama.blueprint.Blueprint`.
-        actor, director, tool_agent: the roles (they may share one model).
+        actor: :class:`~dramaturg.drama.actor.Actor` (structured decisions, for
+            instruct models) or :class:`~dramaturg.drama.script.ScriptActor`
+            (script completion, for base models); :func:`actor_for` picks.
+        director: picks the next character and reflects (default: code alone,
+            round-robin); unused by a ``ScriptActor``, whose turns are chosen in code.
+        tool_agent: maps free text (the player's, an actor's intent) onto a stage command.
         player: the id of the character a person plays; ``None`` plays every
             character with agents (``--auto``).
         mode: ``"per_actor"`` (one model call per character turn) or
@@ -132,6 +164,9 @@ def drama(
     """
     bp = blueprint
     cast = bp.cast
+    scripted = isinstance(actor, ScriptActor)
+    if director is None or scripted:
+        director = Director(model=None)
     if player is not None and player not in cast:
         raise ConfigError(f"no character {player!r} in the cast; characters: {sorted(cast)}")
     if not bp.scenes:
@@ -197,18 +232,28 @@ def drama(
                          surroundings=world.describe(cid), others=others)
 
     async def to_command(world: TheatreWorld, cid: str, decision: ActorDecision) -> str:
-        if decision.kind == "speak":
-            line = (decision.line or "...").replace('"', "'")
+        if decision.kind == "speak" and (decision.line or "").strip():
+            line = (decision.line or "").replace('"', "'")
             return f'{cid}: say {decision.to} "{line}"' if decision.to else f'{cid}: say "{line}"'
-        if decision.kind == "silent":
+        if decision.kind in ("silent", "speak"):  # a "speak" with nothing to say is a pause
             return f"{cid}: wait"
         choices = [a for a in world.admissible_actions(cid) if not a.startswith(_SPEECH_TEMPLATES)]
         intent = decision.intent or decision.kind
         command = await tool_agent.command(goal=intent, observation=world.describe(cid), admissible=choices)
         return f"{cid}: {command}"
 
+    def present(state: DramaState, world: TheatreWorld) -> list[str]:
+        """The scene's characters now at the scene's place (all of them if nobody is)."""
+        place = bp.scenes[state["scene"]].place
+        ids = scene_cast(state)
+        return [c for c in ids if world.char_loc.get(c) == place] or ids
+
+    def scene_turns(state: DramaState) -> list[dict]:
+        return [t for t in state.get("transcript", []) if t.get("kind") == "turn" and t.get("scene") == state["scene"]]
+
     def play(state: DramaState, world: TheatreWorld, cid: str, command: str, entry: dict) -> dict:
         """Step the world; on success the new world state goes into the update."""
+        here = present(state, world)
         _, _, _, _, info = world.step(command)
         entry.update(command=command.split(": ", 1)[1], step=state.get("step", 0) + 1, scene=state["scene"],
                      beat=state.get("beat"))
@@ -216,11 +261,84 @@ def drama(
             entry.update(error=info["error"], events=[])
             return {}
         events = [{"text": e.text, "witnesses": sorted(e.witnesses), "kind": e.kind} for e in info["events"]]
-        entry["events"] = events
+        entry["events"] = [*entry.get("events", ()), *events]
+        entry["script"] = [*entry.get("script", ()), *_script_lines(events, here, names[cid])]
         if memory is not None:
             for e in info["events"]:
                 memory.record(e, session=f"scene-{state['scene']}")
         return {"world": world.get_state()}
+
+    def script_of(state: DramaState, world: TheatreWorld) -> str:
+        """The scene so far as a play script (what a base model continues)."""
+        scene = bp.scenes[state["scene"]]
+        place = bp.stage.places.get(scene.place)
+        head = script_heading(bp, state["scene"], place_name=place.name if place else scene.place,
+                              place_text=place.description if place else "")
+        return head + "".join(f"{line}\n" for t in scene_turns(state) for line in t.get("script", ()))
+
+    def spoken(state: DramaState) -> list[str]:
+        """Every line spoken in the play so far, oldest first."""
+        return [t["line"] for t in state.get("transcript", []) if t.get("kind") == "turn" and t.get("line")]
+
+    async def script_turn(state: DramaState, world: TheatreWorld, cid: str) -> dict:
+        """A base model's turn: the live beat's stage action when this character has one, then a line."""
+        assert isinstance(actor, ScriptActor)
+        started = time.perf_counter()
+        entry: dict[str, Any] = {"kind": "turn", "actor": cid, "by": "agent", "action": "speak"}
+        update: dict[str, Any] = {}
+        beat = live_beat(state)
+        if beat and beat_subject(beat, names, scene_cast(state)) == cid:  # the beat's subject plays it
+            done = [t["beat_action"] for t in scene_turns(state) if t.get("beat_action")]
+            command = beat_action(world.admissible_actions(cid), beat, names=names, done=done)
+            if command is not None:
+                update = play(state, world, cid, f"{cid}: {command}", entry)
+                if not entry.get("error"):
+                    entry.update(beat_action=command, action="act")
+                entry.pop("error", None)
+        sub: DramaState = {**state, "transcript": [*state.get("transcript", []), entry]}  # type: ignore[typeddict-item]
+        try:
+            said = await actor.line(script_of(sub, world), names[cid].upper(), names=list(names.values()),
+                                    recent=spoken(state), key=(state["scene"], state.get("step", 0)))
+        except ModelError as exc:
+            entry.setdefault("command", "wait")
+            entry.update(step=state.get("step", 0) + 1, scene=state["scene"], beat=state.get("beat"))
+            entry.setdefault("events", [])
+            if not entry["events"]:
+                entry["error"] = f"no line: {exc}"
+        else:
+            acted = entry.get("command")
+            line = said.text.replace('"', "'")
+            update = play(state, world, cid, f'{cid}: say "{line}"', entry) or update
+            if acted:
+                entry["command"] = f"{acted}; {entry['command']}"
+            entry.update(line=line, tries=said.tries)
+            if said.rejected:
+                entry["rejected"] = list(said.rejected)
+        entry["public"] = _public(entry, names)
+        entry["seconds"] = round(time.perf_counter() - started, 3)
+        return {**update, "transcript": [entry], "last_actor": cid, "step": state.get("step", 0) + 1,
+                "scene_step": state.get("scene_step", 0) + 1}
+
+    def script_direct(state: DramaState) -> dict:
+        """Turn and beat chosen in code: a beat is done after a few turns on it (its stage action among them)."""
+        beats = [dict(b) for b in state["beats"]]
+        live = state.get("beat")
+        turns = scene_turns(state)
+        on_beat = [t for t in turns if live is not None and t.get("beat") == live]
+        for b in beats:
+            if b["id"] == live and b["status"] != "done" and len(on_beat) >= _BEAT_TURNS:
+                b.update(status="done", done_at=state.get("step", 0))
+        pending = [b for b in beats if b["status"] != "done"]
+        if not pending:
+            return {"beats": beats, "next_actor": None}
+        beat = pending[0]
+        world = world_of(state)
+        last = turns[-1] if turns else None
+        pick = pick_speaker(present(state, world), names=names, last=state.get("last_actor"),
+                            last_text=(last or {}).get("line") or "", beat=beat["text"],
+                            beat_spoken=[t["actor"] for t in turns if t.get("beat") == beat["id"]],
+                            history=[t["actor"] for t in turns])
+        return {"beats": beats, "beat": beat["id"], "next_actor": pick}
 
     # ------------------------------------------------------------------ nodes
     async def open_scene(state: DramaState) -> dict:
@@ -229,11 +347,24 @@ def drama(
         world.reset()
         scene = bp.scenes[i]
         beats = [{"id": b.id, "text": b.text, "status": b.status} for b in scene.beats]
-        return {"scene": i, "scene_step": 0, "beats": beats, "beat": None, "world": world.get_state(),
-                "last_actor": None, "next_actor": None, "end_scene": False, "notice": None,
-                "step": state.get("step", 0), "ended": False,
-                "transcript": [{"kind": "scene", "scene": i, "title": scene.title, "place": scene.place,
-                                "step": state.get("step", 0)}]}
+        step = state.get("step", 0)
+        entries: list[dict] = [{"kind": "scene", "scene": i, "title": scene.title, "place": scene.place,
+                                "step": step}]
+        last = None
+        sub: DramaState = {**state, "scene": i, "beat": None}  # type: ignore[typeddict-item]
+        for line in scene.opening:  # authored lines, spoken as written (the player's own are left to them)
+            if line.speaker == player or (max_turns is not None and step >= max_turns):
+                continue
+            entry: dict[str, Any] = {"kind": "turn", "actor": line.speaker, "by": "script", "action": "speak",
+                                     "line": line.text}
+            play({**sub, "step": step}, world, line.speaker,  # type: ignore[typeddict-item]
+                 f'{line.speaker}: say "{line.text.replace(chr(34), chr(39))}"', entry)
+            entry["public"] = _public(entry, names)
+            entries.append(entry)
+            step, last = step + 1, line.speaker
+        return {"scene": i, "scene_step": len(entries) - 1, "beats": beats, "beat": None,
+                "world": world.get_state(), "last_actor": last, "next_actor": None, "end_scene": False,
+                "notice": None, "step": step, "ended": False, "transcript": entries}
 
     async def direct(state: DramaState) -> dict:
         if max_turns is not None and state.get("step", 0) >= max_turns:
@@ -241,6 +372,8 @@ def drama(
         if (state.get("end_scene") or state.get("scene_step", 0) >= max_scene_steps
                 or (state["beats"] and all(b["status"] == "done" for b in state["beats"]))):
             return {"next_actor": None}  # the scene is over: no need to ask the director
+        if scripted:
+            return script_direct(state)
         cast_ids = scene_cast(state)
         recent = [t["public"] for t in state.get("transcript", []) if t.get("public")]
         try:
@@ -260,10 +393,13 @@ def drama(
         cid = state["next_actor"]
         assert cid is not None
         world = world_of(state)
+        if scripted:
+            return await script_turn(state, world, cid)
         return await _turn(state, world, cid)
 
     async def _turn(state: DramaState, world: TheatreWorld, cid: str, decision: ActorDecision | None = None
                     ) -> dict:
+        started = time.perf_counter()
         entry: dict[str, Any] = {"kind": "turn", "actor": cid, "by": "agent"}
         try:
             if decision is None:
@@ -277,8 +413,18 @@ def drama(
                          intent=decision.intent)
         else:
             entry["action"] = "silent"
-        update = play(state, world, cid, command, entry)
+        said: dict = {}
+        if decision is not None and decision.kind in ("act", "move") and (decision.line or "").strip():
+            # Words written on an act turn are spoken too, before the act (they were dropped once).
+            line = (decision.line or "").replace('"', "'")
+            said = play(state, world, cid, f'{cid}: say "{line}"', entry)
+            entry.pop("error", None)
+        update = play(state, world, cid, command, entry) or said
+        if said and entry.get("error"):  # the act was refused, the words were said
+            entry["command"] = f'say "{(decision.line or "")}"' if decision else entry["command"]
+            entry.pop("error")
         entry["public"] = _public(entry, names)
+        entry["seconds"] = round(time.perf_counter() - started, 3)
         return {**update, "transcript": [entry], "last_actor": cid, "step": state.get("step", 0) + 1,
                 "scene_step": state.get("scene_step", 0) + 1}
 
@@ -406,7 +552,7 @@ def drama(
             return "close_scene"
         if state.get("next_actor") == player and player is not None:
             return "player"
-        return "ensemble" if mode_of(state) == "ensemble" else "act"
+        return "ensemble" if mode_of(state) == "ensemble" and not scripted else "act"
 
     async def after_turn(state: DramaState) -> str:
         if state.get("notice"):
@@ -458,10 +604,34 @@ def _kind_of(command: str) -> str:
 
 
 def _public(entry: dict, names: dict[str, str]) -> str:
-    """The line a spectator sees for a turn (no thoughts)."""
+    """The line a spectator sees for a turn (no thoughts).
+
+    A turn that changed nothing anyone saw (``wait``, ``look``) reads as what
+    the character did, never as "is silent".
+    """
     who = names.get(entry.get("actor") or "", entry.get("actor") or "someone")
     if entry.get("error") and not entry.get("events"):
         return ""
     texts = [e["text"] for e in entry.get("events", ())]
-    return " ".join(texts) if texts else f"{who} is silent."
+    if texts:
+        return " ".join(texts)
+    verb = str(entry.get("command") or "wait").split(" ", 1)[0]
+    return _QUIET_TURNS.get(verb, "{who} waits.").format(who=who)
 
+
+def _script_lines(events: list[dict], present: list[str], name: str) -> list[str]:
+    """A turn's events as script lines, ``NAME. words`` for speech and ``[text]`` for the rest.
+
+    Only what every character present witnessed goes in: the script is
+    shared by the whole scene, so a whisper or a secret act stays out of it.
+    """
+    out = []
+    for e in events:
+        if not set(present) <= set(e.get("witnesses", ())):
+            continue
+        if e.get("kind") == "say":
+            words = e["text"].split(": ", 1)[-1].strip().strip('"')
+            out.append(f"{name.upper()}. {words}")
+        else:
+            out.append(f"[{e['text']}]")
+    return out

@@ -7,6 +7,12 @@
 * actor-initiated share: turns where a character acted or moved on its own,
   out of all agent turns (the rest is speech and silence);
 * repetition: lines a character had already said (the same words, or nearly);
+* what a spectator gets: the share of turns that are spoken lines or visible
+  stage directions (not waits, not failures), lines said before in the play
+  (exactly, or nearly: half their word trigrams shared), turns that copy an
+  8-gram of a prompt file (a small model parroting its examples), the topic's
+  words found in the title, premise and cast, and seconds per agent turn;
+  each per scene too;
 * model calls per step, when the caller knows the count.
 
 Example:
@@ -20,9 +26,11 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
-__all__ = ["DramaMetrics", "drama_metrics", "mentions"]
+from dramaturg.drama._copies import copied
+
+__all__ = ["DramaMetrics", "drama_metrics", "mentions", "topic_words"]
 
 _STOP = frozenset("""a an and are as at be been but by for from had has have he her his i in is it its
 of on or she that the their them they this to was were with you your not no him who what when which
@@ -43,6 +51,53 @@ class DramaMetrics(BaseModel):
     repetition: float
     model_calls: int | None
     model_calls_per_step: float | None
+    shown_share: float = 0.0
+    exact_repeats: int = 0
+    near_repeats: int = 0
+    prompt_copies: int = 0
+    copies: list[dict[str, Any]] = Field(default_factory=list)
+    topic_words: list[str] = Field(default_factory=list)
+    seconds_per_turn: float | None = None
+    per_scene: list[dict[str, Any]] = Field(default_factory=list)
+
+
+class _Spectator:
+    """Counts what a spectator sees, over any group of turns (a scene, the play)."""
+
+    def __init__(self) -> None:
+        self.turns = self.shown = self.exact = self.near = 0
+        self.copies: list[dict[str, Any]] = []
+        self.seconds: list[float] = []
+
+    def add(self, t: dict, earlier: list[str]) -> None:
+        self.turns += 1
+        if t.get("events") and not (t.get("error") and not t.get("line")):
+            self.shown += 1
+        line = " ".join(re.findall(r"[a-z0-9']+", (t.get("line") or "").lower()))
+        if line and t.get("by") != "player":
+            if line in earlier:
+                self.exact += 1
+            elif any(_near(line, e, share=0.5) for e in earlier):
+                self.near += 1
+        if t.get("by") == "agent":
+            for gram in copied(t.get("public") or ""):
+                self.copies.append({"step": t.get("step"), "actor": t.get("actor"), "copied": gram})
+            if isinstance(t.get("seconds"), int | float):
+                self.seconds.append(float(t["seconds"]))
+
+    def summary(self) -> dict[str, Any]:
+        return {"turns": self.turns, "shown_share": self.shown / self.turns if self.turns else 0.0,
+                "exact_repeats": self.exact, "near_repeats": self.near, "prompt_copies": len(self.copies),
+                "seconds_per_turn": sum(self.seconds) / len(self.seconds) if self.seconds else None}
+
+
+def topic_words(blueprint: Any) -> list[str]:
+    """The topic's content words that the title, premise or cast (names, backgrounds, goals) use."""
+    parts = [blueprint.title, blueprint.premise or ""]
+    for c in blueprint.cast.values():
+        parts += [c.name, c.background or "", *c.goals]
+    have = _words(" ".join(parts)) | {w.rstrip("s") for w in _words(" ".join(parts))}
+    return sorted(w for w in _words(blueprint.topic or "") if w in have or w.rstrip("s") in have)
 
 
 def _words(text: str) -> set[str]:
@@ -58,11 +113,11 @@ def mentions(line: str, secret: str, *, share: float = 0.6) -> bool:
     return hit >= max(2, round(share * len(key))) if len(key) > 1 else hit == 1
 
 
-def _near(a: str, b: str) -> bool:
+def _near(a: str, b: str, *, share: float = 0.8) -> bool:
     if a == b:
         return True
     ta, tb = _trigrams(a), _trigrams(b)
-    return bool(ta and tb) and len(ta & tb) / len(ta | tb) >= 0.8
+    return bool(ta and tb) and len(ta & tb) / len(ta | tb) >= share
 
 
 def _trigrams(text: str) -> set[tuple[str, ...]]:
@@ -118,7 +173,19 @@ def drama_metrics(transcript: Sequence[dict], blueprint: Any, *, model_calls: in
         if any(_near(norm, e) for e in earlier):
             repeats += 1
         earlier.append(norm)
+    play, scenes_seen = _Spectator(), {}
+    earlier: list[str] = []
+    for t in turns:
+        play.add(t, earlier)
+        scenes_seen.setdefault(t.get("scene", 0), _Spectator()).add(t, earlier)
+        if line := " ".join(re.findall(r"[a-z0-9']+", (t.get("line") or "").lower())):
+            earlier.append(line)
+    whole = play.summary()
     return DramaMetrics(
+        shown_share=whole["shown_share"], exact_repeats=whole["exact_repeats"],
+        near_repeats=whole["near_repeats"], prompt_copies=whole["prompt_copies"], copies=play.copies,
+        seconds_per_turn=whole["seconds_per_turn"], topic_words=topic_words(blueprint),
+        per_scene=[{"scene": k, **v.summary()} for k, v in sorted(scenes_seen.items())],
         steps=steps, scenes=len(beats_by_scene), beats_planned=planned, beats_done=done,
         beat_completion=done / planned if planned else 0.0,
         knowledge_leaks=len(leaks), leaks=leaks, prop_state_errors=prop_errors, refused_actions=len(refused),

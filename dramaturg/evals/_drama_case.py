@@ -19,13 +19,14 @@ __all__ = ["play_drama_case"]
 async def play_drama_case(case: Case, spec: AgentSpec, *, seed: int, max_steps: int,
                           tracer: Tracer) -> EpisodeOutput:
     from dramaturg.agents import ToolAgent
-    from dramaturg.drama import Actor, Blueprint, Director, drama
+    from dramaturg.drama import Blueprint, drama
+    from dramaturg.drama.graph import actor_for, director_for
     from dramaturg.drama._bundled import resolve_play
     from dramaturg.drama.metrics import drama_metrics
 
     model = tracer.model
     blueprint = Blueprint.load(resolve_play(Path(str(case.data["play"]))))
-    graph = drama(blueprint, actor=Actor(model=model), director=Director(model=model),
+    graph = drama(blueprint, actor=actor_for(model, seed=seed), director=director_for(model),
                   tool_agent=ToolAgent(model=model, seed=seed, temperature=spec.temperature),
                   max_turns=max_steps, max_scene_steps=int(case.data.get("scene_steps", 6)))
     final = await graph.ainvoke({}, {"recursion_limit": 20 * max_steps + 100})
