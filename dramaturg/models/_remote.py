@@ -17,7 +17,8 @@ __all__ = ["StructuredMode", "build_request", "completion_from", "response_forma
 StructuredMode = Literal["auto", "json_schema", "json_object", "prompt"]
 _PASSTHROUGH = ("max_tokens", "temperature", "top_p", "stop", "seed")
 # response_model: the pydantic class behind json_schema (the local backend uses it).
-_KNOWN = {*_PASSTHROUGH, "json_schema", "response_model", "caller", "responder", "attempt", "timeout", "raw"}
+_KNOWN = {*_PASSTHROUGH, "json_schema", "response_model", "caller", "responder", "attempt", "timeout", "raw",
+          "repeat_penalty"}
 
 
 def response_format(schema: dict[str, Any], mode: str) -> dict[str, Any] | None:
@@ -44,6 +45,8 @@ def build_request(messages: list[dict[str, Any]], opts: dict[str, Any], mode: st
     for key in _PASSTHROUGH:
         if opts.get(key) is not None:
             request[key] = opts[key]
+    if opts.get("repeat_penalty") is not None:  # llama.cpp's server reads it from the body; OpenAI has none
+        request["extra_body"] = {"repeat_penalty": float(opts["repeat_penalty"])}
     attempt = int(opts.get("attempt") or 0)
     if attempt > 0:  # a retry: another seed, and no greedy decoding that would repeat the last answer
         request["seed"] = int(opts.get("seed") or 0) + 1009 * attempt

@@ -69,3 +69,51 @@ def test_a_retry_and_a_time_budget_reach_the_server(server_url, spec_of):
     assert first.text == again.text != retry.text  # greedy repeats itself; the retry samples (seed, temperature)
     cue = model.structured_sync(PROMPT, Cue, max_tokens=80, timeout=60)
     assert isinstance(cue, Cue)
+
+
+# ---------------------------------------------------------------- drama through the server, both kinds
+
+
+async def _play(model, turns):
+    from pathlib import Path
+
+    from dramaturg.agents import ToolAgent
+    from dramaturg.drama import Blueprint, drama
+    from dramaturg.drama._bundled import resolve_play
+    from dramaturg.drama.graph import actor_for, director_for
+
+    graph = drama(Blueprint.load(resolve_play(Path("elsinore"))), actor=actor_for(model),
+                  director=director_for(model), tool_agent=ToolAgent(model=model), max_turns=turns)
+    final = await graph.ainvoke({}, {"recursion_limit": 200})
+    return [t for t in final["transcript"] if t["kind"] == "turn"]
+
+
+async def test_drama_on_the_instruct_path_through_the_server(server_url):
+    """An openai: spec is an instruct model: structured decisions, the director's picks, end to end."""
+    from dramaturg.drama.actor import Actor
+    from dramaturg.drama.graph import actor_for
+    from dramaturg.models import model_kind
+
+    model = load_model(f"openai:{server_url}#gemma", retries=1)
+    assert model_kind(model) == "instruct" and isinstance(actor_for(model), Actor)
+    turns = await _play(model, 3)  # two authored opening lines, then a turn the director and the actor decide
+    assert len(turns) == 3 and [t["by"] for t in turns] == ["script", "script", "agent"]
+    assert all(t["public"] or t.get("error") for t in turns)
+    assert not any("is silent" in t["public"] for t in turns)
+    callers = model.usage.by_caller
+    assert any(c.startswith("director:pick") for c in callers) and any(c.startswith("actor:") for c in callers)
+
+
+async def test_drama_on_a_base_model_behind_the_server_continues_the_script(server_url):
+    """?kind=base: the script path, through /v1/completions."""
+    from dramaturg.drama.script import ScriptActor
+    from dramaturg.drama.graph import actor_for
+    from dramaturg.models import model_kind
+
+    model = load_model(f"openai:{server_url}#gemma?kind=base")
+    assert model_kind(model) == "base" and isinstance(actor_for(model), ScriptActor)
+    turns = await _play(model, 5)
+    spoken = [t for t in turns[2:] if t.get("line")]
+    assert len(spoken) == 3, [t.get("public") or t.get("error") for t in turns]
+    assert len({t["line"] for t in spoken}) == 3
+    assert not any(c.startswith("director") for c in model.usage.by_caller)  # turns chosen in code
