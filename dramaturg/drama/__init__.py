@@ -11,12 +11,14 @@
 * ``plays/``: bundled blueprints (``elsinore``).
 """
 
+from dramaturg.drama._bundled import bundled_plays, resolve_play
 from dramaturg.drama.actor import Actor, ActorDecision, ActorView
 from dramaturg.drama.blueprint import Blueprint, BlueprintError, design_blueprint
 from dramaturg.drama.cards import CardError, CharacterCard, load_card
 from dramaturg.drama.director import Director, Reflection, apply_reflection
-from dramaturg.drama.graph import DramaState, check_player_input, drama
+from dramaturg.drama.graph import DramaState, actor_for, check_player_input, director_for, drama
 from dramaturg.drama.metrics import DramaMetrics, drama_metrics
+from dramaturg.drama.script import ScriptActor
 from dramaturg.drama.session import DramaSession, SessionMeta, sessions_dir
 
 __all__ = [
@@ -32,12 +34,17 @@ __all__ = [
     "DramaSession",
     "DramaState",
     "Reflection",
+    "ScriptActor",
     "SessionMeta",
+    "actor_for",
     "apply_reflection",
+    "bundled_plays",
     "check_player_input",
     "design_blueprint",
+    "director_for",
     "drama",
     "drama_metrics",
     "load_card",
+    "resolve_play",
     "sessions_dir",
 ]

@@ -16,8 +16,9 @@ def bundled_plays() -> list[str]:
     return sorted(p.stem for p in PLAYS_DIR.glob("*.yaml"))
 
 
-def resolve_play(name: Path) -> Path:
+def resolve_play(name: str | Path) -> Path:
     """A blueprint file, or the name of a bundled play (``elsinore``)."""
+    name = Path(name)
     if name.exists() or name.suffix:
         return name
     bundled = PLAYS_DIR / f"{name}.yaml"
