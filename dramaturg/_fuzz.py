@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from dramaturg.errors import ConfigError
-from dramaturg.models.base import BaseChatModel, Completion, Message, Usage
+from dramaturg.models.base import BaseChatModel, Completion, Message, ModelKind, Usage, check_kind
 
 __all__ = ["FuzzModel"]
 
@@ -43,6 +43,7 @@ class FuzzModel(BaseChatModel):
         seed: the seed of the stream.
         kinds: the kinds to draw from (``FuzzModel.KINDS`` lists them all).
         valid: the share of valid answers, when ``"valid"`` is one of ``kinds``.
+        kind: the kind of model it plays (``"base"`` drives the script-completion paths).
 
     Example:
         >>> from pydantic import BaseModel
@@ -70,7 +71,7 @@ class FuzzModel(BaseChatModel):
              "The answer is 42, as everyone knows.", "{'single': 'quotes'}")
 
     def __init__(self, seed: int = 0, *, kinds: Sequence[str] = KINDS, valid: float = 0.5,
-                 name: str = "fuzz") -> None:
+                 name: str = "fuzz", kind: ModelKind = "instruct") -> None:
         unknown = sorted(set(kinds) - set(self.KINDS))
         if unknown or not kinds:
             raise ConfigError(f"FuzzModel kinds {unknown or '()'} are not among {list(self.KINDS)}")
@@ -78,6 +79,7 @@ class FuzzModel(BaseChatModel):
         self.kinds = tuple(kinds)
         self.valid = valid if "valid" in kinds else 0.0
         self.name = name
+        self.kind = check_kind(kind)  # "base" drives the roles' paths for base models
         self.calls = 0
         self.drawn: collections.Counter[str] = collections.Counter()
 

@@ -26,7 +26,7 @@ from langgraph.types import Command
 from dramaturg.agents import Critic, Planner, ToolAgent, Worker
 from dramaturg.agents.roles import plan_schema
 from dramaturg.agents.schemas import CriticVerdict, Plan, ReactStep
-from dramaturg.drama import Actor, ActorView, Director, drama
+from dramaturg.drama import Actor, ActorView, Director, actor_for, director_for, drama
 from dramaturg.drama.blueprint import (
     Blueprint,
     BlueprintDirector,
@@ -205,7 +205,8 @@ def build_embodied(model: ChatModel, seed: int, saver: Any, where: Path, shared:
 
 
 def build_drama(model: ChatModel, seed: int, saver: Any, where: Path, shared: Shared) -> Built:
-    graph = drama(Blueprint.load(ELSINORE), actor=Actor(model=model), director=Director(model=model),
+    # Every fourth seed plays a base model: script completion, turns chosen in code.
+    graph = drama(Blueprint.load(ELSINORE), actor=actor_for(model, seed=seed), director=director_for(model),
                   tool_agent=ToolAgent(model=model), player="hamlet" if seed % 3 == 0 else None,
                   mode=("per_actor", "ensemble")[seed % 2], reflect_every=2, max_scene_steps=4, max_turns=10,
                   memory=shared.memory() if seed % 4 == 1 else None, checkpointer=saver)
@@ -213,7 +214,7 @@ def build_drama(model: ChatModel, seed: int, saver: Any, where: Path, shared: Sh
 
 
 GRAPHS = {"workforce": build_workforce, "react": build_react, "embodied": build_embodied, "drama": build_drama}
-SEEDS = {"roles": range(4), "workforce": range(100), "react": range(60), "embodied": range(24), "drama": range(16)}
+SEEDS = {"roles": range(4), "workforce": range(100), "react": range(60), "embodied": range(24), "drama": range(24)}
 # The least number of model outputs each target must drive; they drive about 2,900 in all.
 MIN_OUTPUTS = {"roles": 900, "workforce": 600, "react": 200, "embodied": 300, "drama": 500}
 
@@ -245,7 +246,7 @@ async def test_malformed_model_outputs_never_crash(target, tmp_path):
     shared = Shared(tmp_path)
     try:
         for seed in SEEDS[target]:
-            fuzz = FuzzModel(seed)
+            fuzz = FuzzModel(seed, kind="base" if target == "drama" and seed % 4 == 3 else "instruct")
             where = tmp_path / f"seed-{seed}"
             where.mkdir()
             try:
