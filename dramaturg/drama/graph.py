@@ -327,7 +327,9 @@ def drama(
         on_beat = [t for t in turns if live is not None and t.get("beat") == live]
         for b in beats:
             if b["id"] == live and b["status"] != "done" and len(on_beat) >= _BEAT_TURNS:
-                b.update(status="done", done_at=state.get("step", 0))
+                # "turns": the play spent its turns on the beat; only "action" says a stage action played it.
+                how = "action" if any(t.get("beat_action") for t in on_beat) else "turns"
+                b.update(status="done", done_at=state.get("step", 0), done_by=how)
         pending = [b for b in beats if b["status"] != "done"]
         if not pending:
             return {"beats": beats, "next_actor": None}
