@@ -18,7 +18,7 @@ __all__ = ["new_session", "play_session", "render_entry"]
 async def new_session(*, topic: str | None, characters: list[str], cards: list[Path], scenes: int,
                       stage: str | None, blueprint_file: Path | None, player: str | None, mode: str,
                       model: str | None, max_turns: int | None, max_revisions: int, console: Console,
-                      scene_steps: int = 12, reflect_every: int = 4) -> tuple[str, str]:
+                      scene_steps: int = 12, reflect_every: int = 4, seed: int = 0) -> tuple[str, str]:
     """Create a session from a topic (designed by the model), a stage or a blueprint file."""
     from dramaturg.drama.blueprint import Blueprint, design_blueprint
     from dramaturg.drama.session import DramaSession
@@ -44,13 +44,13 @@ async def new_session(*, topic: str | None, characters: list[str], cards: list[P
         chat = load_model(model)
         with console.status(f"designing a play about {topic!r} on {chat.name} ..."):
             bp = await design_blueprint(topic or "", model=chat, characters=characters or None, scenes=scenes,
-                                        max_revisions=max_revisions)
+                                        max_revisions=max_revisions, seed=seed)
     if loaded:
         bp = bp.with_cards(loaded)
     # session.json keeps the spec without its secrets; `drama play --model` brings them back.
     session, token = DramaSession.create(bp, player=player, model=redact_spec(model), mode=mode,  # type: ignore[arg-type]
                                          max_turns=max_turns, max_scene_steps=scene_steps,
-                                         reflect_every=reflect_every)
+                                         reflect_every=reflect_every, seed=seed)
     return session.meta.id, token
 
 
@@ -99,16 +99,16 @@ async def play_session(session_id: str, *, auto: bool, max_turns: int | None, th
     answer: str | None = None
     while True:
         waiting = None
-        with console.status("the actors are thinking ...", spinner="dots") as status:
+        # Rich prints above a running status. Nothing may come between printing an entry and asking
+        # for the next: that is when the session logs it as shown (a kill in between shows it twice).
+        with console.status("the actors are thinking ...", spinner="dots"):
             async for entry in session.advance(answer, auto=auto, max_turns=max_turns):
                 if entry.get("kind") == "waiting":
                     waiting = entry.get("prompt")
                     continue
                 line = render_entry(entry, names, thoughts=thoughts)
                 if line:
-                    status.stop()
                     console.print(line)
-                    status.start()
         state = await session.state()
         if state["ended"] or (waiting is None and state["waiting"] is None):
             break
@@ -124,7 +124,14 @@ async def play_session(session_id: str, *, auto: bool, max_turns: int | None, th
     if state["ended"]:
         metrics = json.loads((session.folder / "metrics.json").read_text()) if (session.folder / "metrics.json").exists() else {}
         if metrics:
-            console.print(f"[dim]metrics: beats {metrics['beats_done']}/{metrics['beats_planned']}, "
-                          f"leaks {metrics['knowledge_leaks']}, steps {metrics['steps']} "
-                          f"-> {session.folder / 'metrics.json'}[/]")
+            console.print(_metrics_line(metrics, session.folder / "metrics.json"), soft_wrap=True)
     return state
+
+
+def _metrics_line(m: dict[str, Any], path: Path) -> str:
+    """The metrics a spectator cares about, in one line."""
+    pace = f", {m['seconds_per_turn']:.1f} s a turn" if m.get("seconds_per_turn") is not None else ""
+    return (f"[dim]metrics: {m['steps']} turns, {round(100 * m.get('shown_share', 0))}% spoken or shown, "
+            f"repeats {m.get('exact_repeats', 0)} exact / {m.get('near_repeats', 0)} near, "
+            f"prompt copies {m.get('prompt_copies', 0)}, beats {m['beats_done']}/{m['beats_planned']}, "
+            f"leaks {m['knowledge_leaks']}{pace} -> {escape(str(path))}[/]")

@@ -196,6 +196,7 @@ def drama_new(
     max_revisions: Annotated[int, typer.Option(help="Reviewer rounds when designing.")] = 2,
     scene_steps: Annotated[int, typer.Option("--scene-steps", help="A scene closes after this many turns.")] = 12,
     reflect_every: Annotated[int, typer.Option("--reflect-every", help="The director reflects every N turns.")] = 4,
+    seed: Annotated[int, typer.Option(help="The seed of the design and of every actor's line.")] = 0,
     quiet: Annotated[bool, typer.Option(help="Print only the session id.")] = False,
 ) -> None:
     """Make a new drama session; prints its id (and the token the web page needs)."""
@@ -210,7 +211,8 @@ def drama_new(
         sid, token = asyncio.run(new_session(
             topic=topic, characters=character or [], cards=card or [], scenes=scenes, stage=stage,
             blueprint_file=blueprint, player=player, mode=mode, model=model, max_turns=max_turns,
-            max_revisions=max_revisions, scene_steps=scene_steps, reflect_every=reflect_every, console=err_console))
+            max_revisions=max_revisions, scene_steps=scene_steps, reflect_every=reflect_every, seed=seed,
+            console=err_console))
     except DramaturgError as exc:
         err_console.print(f"[bold red]cannot make the play:[/] {redact_spec(str(exc))}")
         raise typer.Exit(1) from None

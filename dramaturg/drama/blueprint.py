@@ -27,8 +27,10 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
 
 from dramaturg._files import InputFileError, load_yaml
 from dramaturg._ids import reserved_id
+from dramaturg.drama._topic import topic_issue
+from dramaturg.drama.form import FormDesigner
 from dramaturg.errors import ConfigError, validation_issues
-from dramaturg.models import ChatModel, system
+from dramaturg.models import ChatModel, model_kind, system
 from dramaturg.prompts import render
 from dramaturg.worlds.theatre.schema import (
     Affordance,
@@ -534,12 +536,25 @@ def _scenes_schema(n: int) -> type[ScenesDraft]:
 
 @dataclass(kw_only=True)
 class Reviewer:
-    """Reads a blueprint as YAML and accepts it or lists what to change."""
+    """Reads a blueprint as YAML and accepts it or lists what to change.
+
+    :meth:`check` comes first, in code: a play whose title, premise and cast
+    share no content word with the topic (a small model retelling its
+    example) goes back without asking the model.
+    """
 
     model: ChatModel
     name: str = "reviewer"
 
+    def check(self, blueprint: Blueprint) -> list[str]:
+        """The issues found in code: the play must be about its topic."""
+        cast = [f"{c.name} {c.background}" for c in blueprint.cast.values()]
+        issue = topic_issue(blueprint.topic, [blueprint.title, blueprint.premise, *cast])
+        return [issue] if issue else []
+
     async def review(self, blueprint: Blueprint, *, characters: Sequence[str] = ()) -> Review:
+        if issues := self.check(blueprint):
+            return Review(ok=False, issues=issues)
         prompt = render("reviewer", "review.j2", topic=blueprint.topic, characters=list(characters),
                         blueprint=blueprint.to_yaml().split("\n", 1)[1])
         return await self.model.structured([system(prompt)], Review, caller=self.name)
@@ -587,14 +602,22 @@ async def design_blueprint(
     designer_model: ChatModel | None = None,
     reviewer_model: ChatModel | None = None,
     director_model: ChatModel | None = None,
+    seed: int = 0,
 ) -> Blueprint:
     """Design a play about ``topic``: draft, review and revise, then direct.
 
-    A draft whose ids do not line up (a scene in a place nobody made) goes
-    back to the designer as issues, without a review; a valid draft goes to
-    the reviewer, whose issues go back the same way. After ``max_revisions``
-    revisions the last valid draft is kept even if the reviewer still
-    objects (no review is asked for then: it could change nothing).
+    On a base model (``model_kind`` of the designer's model is ``"base"``) the
+    designer fills in a text form instead, field by field, and code lays out
+    the blueprint (:mod:`dramaturg.drama.form`); the reviewer's check in code
+    sends an off-topic play back for a redraft with new seeds, and there is
+    no model review or director (a base model cannot write either's JSON).
+
+    On an instruct model, a draft whose ids do not line up (a scene in a
+    place nobody made) goes back to the designer as issues, without a
+    review; a valid draft goes to the reviewer, whose issues go back the
+    same way. After ``max_revisions`` revisions the last valid draft is kept
+    even if the reviewer still objects (no review is asked for then: it
+    could change nothing).
 
     Args:
         topic: what the play is about.
@@ -602,6 +625,7 @@ async def design_blueprint(
         characters: names that must be in the cast.
         scenes: how many scenes to write (extra ones are dropped).
         max_revisions: how many times the designer may redraft.
+        seed: the seed of a base model's form (an instruct model's calls keep their own).
 
     Raises:
         BlueprintError: the last draft is still invalid; the message lists why.
@@ -611,8 +635,11 @@ async def design_blueprint(
     if scenes < 1 or max_revisions < 0:
         raise ConfigError(f"need scenes >= 1 and max_revisions >= 0 (got {scenes} and {max_revisions})")
     wanted = list(characters or ())
-    designer = Designer(model=designer_model or model)
     reviewer = Reviewer(model=reviewer_model or model)
+    if model_kind(designer_model or model) == "base":
+        return await _design_on_form(topic, designer_model or model, reviewer, characters=wanted, scenes=scenes,
+                                     max_revisions=max_revisions, seed=seed)
+    designer = Designer(model=designer_model or model)
     director = BlueprintDirector(model=director_model or model)
     draft = await designer.draft(topic, characters=wanted, scenes=scenes)
     revisions = 0
@@ -631,6 +658,23 @@ async def design_blueprint(
         draft = await designer.draft(topic, characters=wanted, scenes=scenes, previous=draft, issues=issues)
         revisions += 1
     return await director.finalize(blueprint)
+
+
+async def _design_on_form(topic: str, model: ChatModel, reviewer: Reviewer, *, characters: list[str], scenes: int,
+                          max_revisions: int, seed: int = 0) -> Blueprint:
+    """The base model's way: fill in a form, redraft with new seeds while the reviewer's check objects."""
+    designer = FormDesigner(model=model)
+    for revisions in range(max_revisions + 1):
+        form = await designer.draft(topic, characters=characters, scenes=scenes, seed=seed * 1000 + revisions)
+        try:
+            blueprint = Blueprint.model_validate(form.blueprint_data(revisions=revisions))
+        except ValidationError as exc:  # laid out in code, so this is a bug, not the model's doing
+            raise BlueprintError(f"the form for {topic!r} made an invalid blueprint: {exc}") from exc
+        if not reviewer.check(blueprint):
+            return blueprint
+    # Still off the topic after every redraft: the premise becomes the topic itself, so the play names it.
+    premise = topic[:1].upper() + topic[1:].rstrip(".") + "."
+    return blueprint.model_copy(update={"premise": premise})
 
 
 def _slug(text: str) -> str:

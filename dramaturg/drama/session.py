@@ -5,13 +5,14 @@ A session is a folder under ``<home>/drama/<id>/``::
     blueprint.yaml       the play (editable; read when the session opens)
     session.json         who plays whom, the model, the mode, the token's hash
     checkpoints.sqlite   the drama graph's checkpoints (every super-step)
-    transcript.jsonl     every turn, appended as it happens (for people and tools)
+    transcript.jsonl     every turn shown so far, appended once it is checkpointed and shown
     metrics.json         written when the play ends
 
 The graph state in the checkpoint is the truth; the transcript file is a
 readable copy. Every call to :meth:`DramaSession.advance` opens the
-checkpoint, runs until the player's turn or the end, and closes it, so a
-process killed at any moment loses at most the turn in flight.
+checkpoint, runs until the player's turn or the end, and closes it. A
+process killed at any moment loses at most the turn in flight, and the next
+call shows each turn that was not shown yet, once (see ``advance``).
 
 Example:
     >>> s = DramaSession.create(Blueprint.load("play.yaml"), player="hamlet", model="local")  # doctest: +SKIP
@@ -61,6 +62,7 @@ class SessionMeta:
     reflect_every: int = 4
     max_scene_steps: int = 12
     max_turns: int | None = None
+    seed: int = 0
     created: float = 0.0
     token_sha256: str = ""
 
@@ -83,7 +85,7 @@ class DramaSession:
     def create(cls, blueprint: Any, *, player: str | None = None, model: str | None = None,
                mode: Literal["per_actor", "ensemble"] = "per_actor", reflect_every: int = 4,
                max_scene_steps: int = 12, max_turns: int | None = None, home: Path | None = None,
-               session_id: str | None = None) -> tuple[DramaSession, str]:
+               session_id: str | None = None, seed: int = 0) -> tuple[DramaSession, str]:
         """Make a new session folder. Returns the session and its access token (shown once)."""
         if player is not None and player not in blueprint.cast:
             raise ConfigError(f"no character {player!r} in the cast; characters: {sorted(blueprint.cast)}")
@@ -98,7 +100,7 @@ class DramaSession:
         # The spec is kept whole in memory only; the file gets it with its secrets masked.
         meta = SessionMeta(id=sid, title=blueprint.title, player=player, model=redact_spec(model), mode=mode,
                            reflect_every=reflect_every, max_scene_steps=max_scene_steps, max_turns=max_turns,
-                           created=time.time(), token_sha256=_hash(token))
+                           seed=seed, created=time.time(), token_sha256=_hash(token))
         blueprint.save(folder / "blueprint.yaml")
         _write_json(folder / "session.json", meta.to_json())
         session = cls(folder, meta)
@@ -166,12 +168,10 @@ class DramaSession:
 
     def _graph(self, saver: Any, *, auto: bool = False, max_turns: int | None = None) -> Any:
         from dramaturg.agents import ToolAgent
-        from dramaturg.drama.actor import Actor
-        from dramaturg.drama.director import Director
-        from dramaturg.drama.graph import drama
+        from dramaturg.drama.graph import actor_for, director_for, drama
 
         chat = self._chat()
-        return drama(self.blueprint, actor=Actor(model=chat), director=Director(model=chat),
+        return drama(self.blueprint, actor=actor_for(chat, seed=self.meta.seed), director=director_for(chat),
                      tool_agent=ToolAgent(model=self._tool_chat()), player=None if auto else self.meta.player,
                      mode=self.meta.mode, reflect_every=self.meta.reflect_every,
                      max_scene_steps=self.meta.max_scene_steps,
@@ -191,63 +191,121 @@ class DramaSession:
         return {"values": values, "waiting": waiting, "ended": bool(values.get("ended")),
                 "started": bool(values)}
 
-    async def advance(self, player_input: Any = None, *, auto: bool = False,
-                      max_turns: int | None = None) -> AsyncIterator[dict[str, Any]]:
+    async def advance(self, player_input: Any = None, *, auto: bool = False, max_turns: int | None = None,
+                      replay: bool = True) -> AsyncIterator[dict[str, Any]]:
         """Run until the player's turn or the end, yielding each new transcript entry.
 
         ``player_input`` answers a pending player turn (ignored when none is
         pending). Input the graph refuses comes back as a ``{"kind": "notice"}``
         entry and changes nothing.
+
+        Each turn is shown once, even when a process is killed (kill -9) at
+        any instant and the play goes on in another:
+
+        * The graph runs with ``durability="sync"``: a super-step's checkpoint
+          is committed before the next step starts. Entries are read from the
+          ``values`` stream, which LangGraph yields only after that wait, so an
+          entry is never shown before it is on disk (the ``updates`` stream
+          comes before the checkpoint: a turn shown from it could be lost and
+          played again differently).
+        * transcript.jsonl is the "shown up to" cursor: an entry is appended
+          to it when the caller comes back for the next one (or stops
+          iterating), that is, once it has been shown. The log is thus always
+          a prefix of the checkpoint's transcript.
+        * On opening, entries that are in the checkpoint but not in the log
+          (a kill came after their checkpoint and before they were shown) are
+          yielded first. ``replay=False`` only logs them: for a caller that
+          has just shown the whole checkpoint (the web page's snapshot).
+        * A checkpoint whose tasks are still pending (a node finished and its
+          writes were saved, but not the next checkpoint) is resumed, never
+          taken for the end: the play is over only when no task is left.
+
+        What no design can close is the gap between two writes to two places:
+        a kill after the terminal got a line and before the log did (a few
+        microseconds) shows that one line again after the restart. A repeat
+        was chosen over a silent loss.
         """
         from langgraph.types import Command
 
         from dramaturg.graphs import open_checkpointer
 
         config = self._config()
+        ran = False
         async with open_checkpointer(self.folder / "checkpoints.sqlite") as saver:
             graph = self._graph(saver, auto=auto, max_turns=max_turns)
             snap = await graph.aget_state(config)
-            pending = any(t.interrupts for t in snap.tasks)
-            if snap.values and not snap.next:
-                return  # the play is over
-            inp: Any = Command(resume=player_input) if pending else (None if snap.values else {})
-            if pending and player_input is None:
-                return  # waiting for the player
-            self._mend_log(snap.values.get("transcript", []))
+            shown = self._mend_log(snap.values.get("transcript", []))
             with (self.folder / "transcript.jsonl").open("a", encoding="utf-8") as log:
-                async for update in graph.astream(inp, config, stream_mode="updates"):
-                    for node, change in update.items():
-                        if node == "__interrupt__":
-                            yield {"kind": "waiting", "prompt": change[0].value if change else None}
-                            continue
-                        if not isinstance(change, dict):
-                            continue
-                        if change.get("notice"):
-                            yield {"kind": "notice", "text": change["notice"]}
-                        for entry in change.get("transcript", ()):
-                            log.write(json.dumps(entry, ensure_ascii=False) + "\n")
-                            log.flush()
+
+                def logged(entry: dict[str, Any]) -> None:
+                    nonlocal shown
+                    log.write(json.dumps(entry, ensure_ascii=False) + "\n")
+                    log.flush()
+                    shown += 1
+
+                for entry in snap.values.get("transcript", [])[shown:]:
+                    if replay:
+                        try:
                             yield entry
+                        finally:
+                            logged(entry)
+                    else:
+                        logged(entry)
+                pending = any(t.interrupts for t in snap.tasks)
+                if (snap.values and not snap.tasks) or (pending and player_input is None):
+                    pass  # the play is over, or it waits for the player
+                else:
+                    ran = True
+                    if pending:
+                        inp: Any = Command(resume=player_input)
+                    else:  # a new play, or one cut short: go on from the checkpoint
+                        inp = None if snap.values or snap.tasks else {}
+                    async for mode, chunk in graph.astream(inp, config, stream_mode=["updates", "values"],
+                                                           durability="sync"):
+                        if mode == "values":
+                            for entry in (chunk.get("transcript") or [])[shown:]:
+                                try:
+                                    yield entry
+                                finally:
+                                    logged(entry)
+                            continue
+                        for node, change in chunk.items():
+                            if node == "__interrupt__":
+                                yield {"kind": "waiting", "prompt": change[0].value if change else None}
+                            elif isinstance(change, dict) and change.get("notice"):
+                                yield {"kind": "notice", "text": change["notice"]}
         final = await self.state()
-        if final["ended"]:
+        if final["ended"] and (ran or not (self.folder / "metrics.json").exists()):
             self.write_metrics(final["values"])
 
-    def _mend_log(self, transcript: list[dict[str, Any]]) -> None:
-        """Make transcript.jsonl a copy of the checkpoint's transcript again.
+    def _mend_log(self, transcript: list[dict[str, Any]]) -> int:
+        """Make transcript.jsonl a prefix of the checkpoint's transcript; return its length.
 
-        An entry is logged as soon as it is streamed, which can be just before
-        its checkpoint is written: a process killed in between leaves a line
-        the graph will play again (a duplicate), or a half-written line.
+        The log holds the entries shown so far. A kill can leave half a line
+        at its end, and a log written before entries waited for their
+        checkpoint can hold turns the checkpoint never got (the graph plays
+        them again): both are cut off here.
         """
         path = self.folder / "transcript.jsonl"
+        logged: list[Any] = []
         try:
-            logged = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
-        except (OSError, ValueError):
-            logged = None
-        if logged != transcript:
+            text = path.read_text(encoding="utf-8")
+        except OSError:
+            text = ""
+        for line in text.splitlines():
+            try:
+                logged.append(json.loads(line))
+            except ValueError:
+                break
+        shown = 0
+        while shown < min(len(logged), len(transcript)) and logged[shown] == transcript[shown]:
+            shown += 1
+        if shown < len(logged) or (text and not text.endswith("\n")) or len(text.splitlines()) > len(logged):
             tmp = path.with_suffix(".tmp")
-            tmp.write_text("".join(json.dumps(e, ensure_ascii=False) + "\n" for e in transcript), encoding="utf-8")
+            tmp.write_text("".join(json.dumps(e, ensure_ascii=False) + "\n" for e in transcript[:shown]),
+                           encoding="utf-8")
             tmp.replace(path)
+        return shown
 
     def write_metrics(self, values: dict[str, Any]) -> dict[str, Any]:
         from dramaturg.drama.metrics import drama_metrics

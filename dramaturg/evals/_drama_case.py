@@ -20,8 +20,8 @@ async def play_drama_case(case: Case, spec: AgentSpec, *, seed: int, max_steps: 
                           tracer: Tracer) -> EpisodeOutput:
     from dramaturg.agents import ToolAgent
     from dramaturg.drama import Blueprint, drama
-    from dramaturg.drama.graph import actor_for, director_for
     from dramaturg.drama._bundled import resolve_play
+    from dramaturg.drama.graph import actor_for, director_for
     from dramaturg.drama.metrics import drama_metrics
 
     model = tracer.model

@@ -213,7 +213,9 @@ def create_app(*, model: Any = None, home: Path | None = None, model_spec: str |
 
         await send({"type": "busy"})
         try:
-            async for entry in session.advance(answer):
+            # replay=False: the page drew the whole checkpoint from the snapshot it got on connecting,
+            # so the turns a kill -9 cut off before they streamed are on it already.
+            async for entry in session.advance(answer, replay=False):
                 if entry.get("kind") == "waiting":
                     continue
                 if entry.get("kind") == "notice":

@@ -106,8 +106,8 @@ async def test_drama_on_the_instruct_path_through_the_server(server_url):
 
 async def test_drama_on_a_base_model_behind_the_server_continues_the_script(server_url):
     """?kind=base: the script path, through /v1/completions."""
-    from dramaturg.drama.script import ScriptActor
     from dramaturg.drama.graph import actor_for
+    from dramaturg.drama.script import ScriptActor
     from dramaturg.models import model_kind
 
     model = load_model(f"openai:{server_url}#gemma?kind=base")
