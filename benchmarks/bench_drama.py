@@ -232,7 +232,8 @@ The round's lines, verbatim: {" / ".join(rounds[0]["lines"])}
 ### Three plays, auto-played, verbatim
 
 Two are designed from a topic by the embedded model (`drama new --topic`), the third is the bundled Elsinore
-with another seed. Lines marked (authored) are the scenes' opening lines, written in the blueprint.
+with another seed. Lines marked (opening) are a scene's opening lines from the blueprint: written by hand in
+Elsinore, and by the model while it designed the play in the other two; every other line is an actor's turn.
 """
     for play in plays:
         pm = play["metrics"]
@@ -241,7 +242,7 @@ with another seed. Lines marked (authored) are the scenes' opening lines, writte
 : {pm['steps']} turns, {pm['shown_share']:.0%} spoken or shown, repeats {pm['exact_repeats']} exact / {pm['near_repeats']} near, prompt copies {pm['prompt_copies']}, topic words {', '.join(pm.get('topic_words') or []) or '-'}, {pm['seconds_per_turn'] or 0:.2f} s a turn
 
 """
-        body += "\n".join(f"> {text}" + (" (authored)" if by == "script" else "") + "  " for by, text in play["lines"]) + "\n"
+        body += "\n".join(f"> {text}" + (" (opening)" if by == "script" else "") + "  " for by, text in play["lines"]) + "\n"
     write_section("bench_drama", body)
 
 

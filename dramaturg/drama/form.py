@@ -156,7 +156,7 @@ class Form:
             scenes.append({"id": f"s{n}", "title": title, "place": pids[s.place], "cast": [cids[j] for j in s.cast],
                            "beats": [{"id": "b1", "text": s.text.rstrip(".!") + "."}],
                            "opening": [{"speaker": cids[j], "text": line} for j, line in s.opening]})
-        return {"title": self.title, "topic": self.topic, "premise": self.premise, "revisions": revisions,
+        return {"title": self.title[:1].upper() + self.title[1:], "topic": self.topic, "premise": self.premise, "revisions": revisions,
                 "cast": cast, "stage": {"places": places}, "scenes": scenes}
 
 

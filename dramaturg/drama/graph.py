@@ -68,7 +68,8 @@ MAX_PLAYER_INPUT = 500  # characters
 NOTHING_FITS = "none of these"  # the tool agent's way to say free text matches no command
 Mode = Literal["per_actor", "ensemble"]
 _SPEECH_TEMPLATES = ("say ", "whisper ", "aside ")
-_BEAT_TURNS = 2  # on a base model, a beat is done after this many turns on it
+_BEAT_TURNS = 2  # on a base model, a beat is done after this many turns on it,
+_SCENE_TURNS = 4  # or more when a scene has few beats: at least this many turns a scene
 _QUIET_TURNS = {"wait": "{who} waits.", "look": "{who} looks around.", "inventory": "{who} checks what they carry."}
 
 
@@ -325,8 +326,9 @@ def drama(
         live = state.get("beat")
         turns = scene_turns(state)
         on_beat = [t for t in turns if live is not None and t.get("beat") == live]
+        per_beat = max(_BEAT_TURNS, -(-_SCENE_TURNS // max(1, len(beats))))
         for b in beats:
-            if b["id"] == live and b["status"] != "done" and len(on_beat) >= _BEAT_TURNS:
+            if b["id"] == live and b["status"] != "done" and len(on_beat) >= per_beat:
                 # "turns": the play spent its turns on the beat; only "action" says a stage action played it.
                 how = "action" if any(t.get("beat_action") for t in on_beat) else "turns"
                 b.update(status="done", done_at=state.get("step", 0), done_by=how)

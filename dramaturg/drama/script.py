@@ -75,13 +75,15 @@ def content_words(text: str) -> set[str]:
     return {w for w in _WORD.findall(text.lower()) if len(w) > 2 and w not in _SMALL}
 
 
-def overlap(a: str, b: str) -> float:
+def overlap(a: str, b: str, *, ignore: frozenset[str] = frozenset()) -> float:
     """The share of ``a``'s words that are also in ``b``.
 
     Content words are compared when ``a`` has two or more (small words like
-    "you are a" would make every pair of short lines alike); all words otherwise.
+    "you are a" would make every pair of short lines alike), leaving out
+    ``ignore`` (the characters' names, which every line of a scene shares);
+    all words otherwise.
     """
-    ca = [w for w in _WORD.findall(a.lower()) if len(w) > 2 and w not in _SMALL]
+    ca = [w for w in _WORD.findall(a.lower()) if len(w) > 2 and w not in _SMALL and w not in ignore]
     if len(ca) >= 2:
         cb = content_words(b)
         return sum(w in cb for w in ca) / len(ca)
@@ -250,6 +252,7 @@ class ScriptActor:
         best: tuple[float, str] | None = None
         error: ModelError | None = None
         window = [r for r in recent if r][-self.window:]
+        ignore = frozenset(w for n in names for w in _WORD.findall(n.lower()))
         for attempt in range(self.tries):
             try:
                 out = await self.model.complete(
@@ -263,11 +266,11 @@ class ScriptActor:
             if not re.search(r"[.!?…'\"”]$", text):  # cut off mid-sentence: keep the sentences it finished
                 whole = re.match(r".*[.!?]", text)
                 text = whole.group(0) if whole else ("" if out.finish_reason == "length" else text)
-            why = self._fault(text, window, recent)
+            why = self._fault(text, window, recent, ignore)
             if why is None:
                 return ScriptLine(text=text, tries=attempt + 1, rejected=tuple(rejected))
             rejected.append(f"{why}: {text[:80]}")
-            worst = max((overlap(text, r) for r in window), default=0.0) if text else 2.0
+            worst = max((overlap(text, r, ignore=ignore) for r in window), default=0.0) if text else 2.0
             if why in ("short", "empty") or why.startswith("copy"):
                 worst += 0.5 if why == "short" else 1.0
             if best is None or worst < best[0]:
@@ -276,7 +279,8 @@ class ScriptActor:
             return ScriptLine(text=best[1], tries=self.tries, rejected=tuple(rejected))
         raise error or ModelError(f"no usable line for {speaker} in {self.tries} samples: {rejected[-1:]}")
 
-    def _fault(self, text: str, window: Sequence[str], every: Sequence[str]) -> str | None:
+    def _fault(self, text: str, window: Sequence[str], every: Sequence[str],
+               ignore: frozenset[str] = frozenset()) -> str | None:
         n = len(_WORD.findall(text.lower()))
         if n < 2:
             return "empty"
@@ -285,7 +289,7 @@ class ScriptActor:
         if any(text.lower() == r.lower() for r in every):
             return "repeat"
         for r in window:
-            if overlap(text, r) >= self.max_overlap:
+            if overlap(text, r, ignore=ignore) >= self.max_overlap:
                 return "overlap"
         if copies := copied(text, extra=self.extra_avoid):
             return f"copy of {copies[0]!r}"
