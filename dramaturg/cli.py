@@ -10,6 +10,7 @@ from typing import Annotated, Literal
 import typer
 from pydantic import BaseModel, Field
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from dramaturg import __version__
@@ -220,9 +221,17 @@ def drama_new(
         print(sid)
         return
     from dramaturg._serve_cli import session_url
+    from dramaturg.drama.session import DramaSession
 
-    console.print(f"session [bold]{sid}[/]")
+    session = DramaSession.open(sid)
+    bp = session.blueprint
+    console.print(f"session [bold]{sid}[/]: {escape(bp.title)}")
+    console.print("characters: " + ", ".join(f"{cid} ({escape(c.name)})" for cid, c in bp.cast.items()),
+                  soft_wrap=True)
     console.print(f"play it: dramaturg drama play {sid}" + ("" if player else " --auto"))
+    if not player:
+        console.print(f"to play a part: dramaturg drama new --blueprint {session.folder / 'blueprint.yaml'} "
+                      "--player ID", soft_wrap=True, markup=False, highlight=False)
     if model and redact_spec(model) != model:
         console.print("the model spec's secrets are not saved: add --model with the full spec (or set "
                       "DRAMATURG_MODEL) when you play", markup=False, highlight=False)
