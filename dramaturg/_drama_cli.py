@@ -45,8 +45,10 @@ async def new_session(*, topic: str | None, characters: list[str], cards: list[P
         with console.status(f"designing a play about {topic!r} on {chat.name} ..."):
             bp = await design_blueprint(topic or "", model=chat, characters=characters or None, scenes=scenes,
                                         max_revisions=max_revisions, seed=seed)
-    if loaded:
-        bp = bp.with_cards(loaded)
+    if player is not None and player not in bp.cast and topic is not None:
+        player = _player_in(bp, player, keep=lambda: _keep_design(bp, topic))
+    if loaded:  # {{user}} in a card is the player's character, when it is already in the play
+        bp = bp.with_cards(loaded, user=bp.cast[player].name if player in bp.cast else None)
     # session.json keeps the spec without its secrets; `drama play --model` brings them back.
     session, token = DramaSession.create(bp, player=player, model=redact_spec(model), mode=mode,  # type: ignore[arg-type]
                                          max_turns=max_turns, max_scene_steps=scene_steps,
@@ -135,3 +137,33 @@ def _metrics_line(m: dict[str, Any], path: Path) -> str:
             f"repeats {m.get('exact_repeats', 0)} exact / {m.get('near_repeats', 0)} near, "
             f"prompt copies {m.get('prompt_copies', 0)}, beats {m['beats_done']}/{m['beats_planned']}, "
             f"leaks {m['knowledge_leaks']}{pace} -> {escape(str(path))}[/]")
+
+
+def _player_in(bp: Any, wanted: str, *, keep: Any) -> str:
+    """The id of the designed character ``--player`` means (its id or a word of its name), or a clear error.
+
+    A designed cast is the model's choice, so ``--player keeper`` may name
+    nobody: then the play is kept (a minute of design is not thrown away)
+    and the error says how to play it with one of its characters.
+    """
+    word = wanted.strip().lower()
+    hits = [cid for cid, c in bp.cast.items()
+            if word == cid or word in cid.split("_") or word in c.name.lower().split()]
+    if len(hits) == 1:
+        return hits[0]
+    path = keep()
+    listed = ", ".join(f"{cid} ({c.name})" for cid, c in bp.cast.items())
+    raise ConfigError(f"the designed play has no character {wanted!r}; its characters: {listed}. The play is kept: "
+                      f"dramaturg drama new --blueprint {path} --player ID")
+
+
+def _keep_design(bp: Any, topic: str) -> Path:
+    import re
+    import time
+
+    from dramaturg._paths import home_dir
+
+    slug = re.sub(r"[^a-z0-9]+", "-", topic.lower()).strip("-")[:40] or "play"
+    folder = home_dir() / "drama" / "designs"
+    folder.mkdir(parents=True, exist_ok=True)
+    return bp.save(folder / f"{time.strftime('%Y%m%d-%H%M%S')}-{slug}.yaml")

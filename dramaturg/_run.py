@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import secrets
+import shutil
 import time
 from pathlib import Path
 from typing import Any
@@ -61,10 +62,6 @@ async def run_graph(*, world: str | None, graph: str, model: str | None, seed: i
                     task: str | None, resume: str | None, console: Console,
                     tool_model: str = "registry") -> dict[str, Any]:
     """Build, run (or resume) and return the final state. See ``dramaturg run --help``."""
-    from dramaturg.agents import Critic, Planner, Worker
-    from dramaturg.graphs import embodied, open_checkpointer, workforce
-    from dramaturg.models import load_model
-
     if resume:
         folder = _runs_dir() / resume
         spec_file = folder / "run.json"
@@ -94,6 +91,23 @@ async def run_graph(*, world: str | None, graph: str, model: str | None, seed: i
                 "tool_model": tool_model}
         stored = {**args, "model": redact_spec(model), "tool_model": redact_spec(tool_model)}
         (folder / "run.json").write_text(json.dumps(stored, indent=2))
+    try:
+        return await _play(args, folder, run_id, resumed=bool(resume), console=console)
+    except Exception:
+        steps = folder / "steps.jsonl"
+        if not resume and not (steps.is_file() and steps.stat().st_size):
+            # Nothing ran (a bad world or model spec, an engine that would not start): the folder
+            # would only list a run with nothing to resume.
+            shutil.rmtree(folder, ignore_errors=True)
+        raise
+
+
+async def _play(args: dict[str, Any], folder: Path, run_id: str, *, resumed: bool,
+                console: Console) -> dict[str, Any]:
+    from dramaturg.agents import Critic, Planner, Worker
+    from dramaturg.graphs import embodied, open_checkpointer, workforce
+    from dramaturg.models import load_model
+
     chat = load_model(args["model"], trace=folder / "trace.jsonl")
     tool_agent = _tool_agent(args.get("tool_model", "registry"), args["world"], chat, args["model"], folder)
     tool_chat = tool_agent.model
@@ -118,12 +132,12 @@ async def run_graph(*, world: str | None, graph: str, model: str | None, seed: i
                              seed=args["seed"], max_steps=args["max_steps"], checkpointer=saver)
             start_input = {}
         state = await built.aget_state(config)
-        if resume and not state.next:
+        if resumed and not state.next:
             console.print(f"run {run_id} already finished: {state.values.get('outcome')}")
             return state.values
         try:
             with Live(_table(rows, title), console=console, refresh_per_second=4) as live:
-                async for update in built.astream(None if resume else start_input, config,
+                async for update in built.astream(None if resumed else start_input, config,
                                                   stream_mode="updates", durability="sync"):
                     for node, change in update.items():
                         steps_log.write(json.dumps({"node": node, "update": change}, default=str) + "\n")
@@ -138,6 +152,8 @@ async def run_graph(*, world: str | None, graph: str, model: str | None, seed: i
                             rows.append(("critic", c["route"], "; ".join(c.get("issues", []))))
                     live.update(_table(rows, title))
         finally:
+            if not console.is_terminal:
+                console.line()  # Live ends its table with a new line on a terminal only, not in a file or pipe
             steps_log.close()
             if world_obj is not None:
                 world_obj.close()

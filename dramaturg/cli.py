@@ -5,19 +5,45 @@ from __future__ import annotations
 import json
 import time
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 import typer
 from pydantic import BaseModel, Field
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
+from typer.core import TyperGroup
 
 from dramaturg import __version__
 from dramaturg.errors import DramaturgError
 from dramaturg.models._redact import redact_spec
 
+
+def _flags_as_flags(command: Any, ctx: Any) -> None:
+    """Give every flag of ``command`` and its sub-commands (``--help`` too) an empty metavar."""
+    for param in [*command.params, command.get_help_option(ctx)]:
+        if getattr(param, "is_flag", False) and param.metavar is None:
+            param.metavar = ""
+    for sub in getattr(command, "commands", {}).values():
+        _flags_as_flags(sub, ctx)
+
+
+class _Root(TyperGroup):
+    """The ``dramaturg`` group: help shows flags as flags.
+
+    Typer (0.29) writes the type of every option in help, flags included, so
+    ``--help <bool>`` reads as if it took a value. An empty metavar makes the
+    type column blank for flags; the root parses first on every command line,
+    so setting it there covers every sub-command's help.
+    """
+
+    def get_params(self, ctx: Any) -> list[Any]:
+        _flags_as_flags(self, ctx)
+        return super().get_params(ctx)
+
+
 app = typer.Typer(
+    cls=_Root,
     name="dramaturg",
     help="Multi-agent LLM systems that act in worlds.",
     no_args_is_help=True,
@@ -75,10 +101,28 @@ _STORY = (
 )
 
 
+def _print_version(value: bool) -> None:
+    if value:
+        console.print(f"dramaturg {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: Annotated[bool, typer.Option(
+        "--version", "-V", callback=_print_version, is_eager=True, help="Print the installed version and exit.")] = False,
+) -> None:
+    """Multi-agent LLM systems that act in worlds."""
+
+
 @app.command()
 def version() -> None:
     """Print the installed version."""
     console.print(f"dramaturg {__version__}")
+
+
+def _round(value: float | None) -> float | None:
+    return None if value is None else round(value, 1)
 
 
 @models_app.command("check")
@@ -110,21 +154,24 @@ def models_check(
         err_console.print(f"[bold red]models check failed:[/] {redact_spec(str(exc))}")
         raise typer.Exit(1) from None
     gen = speed.usage.completion_tokens
+    # Without a time to first token (a server that does not stream or report timings) the prompt's
+    # share of the latency is unknown: prompt speed is n/a (null in JSON), and the generation speed
+    # counts the whole call.
+    prompt_tps: float | None = None
+    gen_tps: float | None = None
     if speed.ttft_s:
-        prompt_tps = speed.usage.prompt_tokens / speed.ttft_s if speed.ttft_s > 0 else float("nan")
-        gen_s = max(speed.latency_s - speed.ttft_s, 1e-9)
-        gen_tps = max(gen - 1, 0) / gen_s
-    else:
-        prompt_tps = float("nan")
-        gen_tps = gen / speed.latency_s if speed.latency_s > 0 else float("nan")
+        prompt_tps = speed.usage.prompt_tokens / speed.ttft_s
+        gen_tps = max(gen - 1, 0) / max(speed.latency_s - speed.ttft_s, 1e-9)
+    elif speed.latency_s > 0:
+        gen_tps = gen / speed.latency_s
     report = {
         "spec": redact_spec(spec),
         "backend": spec.split(":", 1)[0].split("?", 1)[0],
         "model": redact_spec(chat.name),
         "load_s": round(load_s, 3),
         "structured": answer.model_dump(),
-        "prompt_tokens_per_s": round(prompt_tps, 1),
-        "generated_tokens_per_s": round(gen_tps, 1),
+        "prompt_tokens_per_s": _round(prompt_tps),
+        "generated_tokens_per_s": _round(gen_tps),
         "usage": chat.usage.as_dict() if hasattr(chat, "usage") else {},
     }
     if as_json:
@@ -135,8 +182,8 @@ def models_check(
     table.add_row("model", report["model"])
     table.add_row("load time", f"{load_s:.2f} s")
     table.add_row("structured answer", json.dumps(report["structured"]))
-    table.add_row("prompt tokens/s", f"{prompt_tps:.1f}")
-    table.add_row("generated tokens/s", f"{gen_tps:.1f}")
+    table.add_row("prompt tokens/s", "n/a" if prompt_tps is None else f"{prompt_tps:.1f}")
+    table.add_row("generated tokens/s", "n/a" if gen_tps is None else f"{gen_tps:.1f}")
     console.print(table)
     console.print("[bold green]OK[/]")
 

@@ -1,6 +1,8 @@
 from __future__ import annotations
 
+import dataclasses
 import json
+import re
 import socket
 
 import pytest
@@ -11,9 +13,29 @@ from dramaturg.cli import app
 runner = CliRunner()
 
 
-def test_version():
-    result = runner.invoke(app, ["version"])
-    assert result.exit_code == 0 and "dramaturg 0.1.0" in result.output
+@pytest.mark.parametrize("args", [["version"], ["--version"], ["-V"]])
+def test_version(args):
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0 and result.output == "dramaturg 0.1.0\n"
+
+
+def _help_pages(command, path):
+    """Every help page of the command tree: (command line, text)."""
+    yield path, runner.invoke(app, [*path, "--help"], terminal_width=200).output
+    for name, sub in getattr(command, "commands", {}).items():
+        yield from _help_pages(sub, [*path, name])
+
+
+def test_help_shows_flags_as_flags_without_a_type():
+    from typer.main import get_command
+
+    pages = dict((" ".join(path), text) for path, text in _help_pages(get_command(app), []))
+    assert len(pages) > 20 and {"", "eval run", "drama new", "train tool-agent"} <= set(pages)
+    for line, text in pages.items():
+        assert "<bool>" not in text and "--help" in text, (line, text)
+    assert re.search(r"--progress\s+--no-progress\s+Show a progress bar", pages["eval run"])
+    assert re.search(r"--version\s+-V\s+Print the installed version", pages[""])
+    assert "<int>" in pages["eval run"]  # options that take a value keep their type
 
 
 def test_models_check_names_an_unreachable_endpoint():
@@ -28,6 +50,25 @@ def test_models_check_names_an_unreachable_endpoint():
 def test_models_check_rejects_a_bad_spec():
     result = runner.invoke(app, ["models", "check", "--model", "gpt-4o"])
     assert result.exit_code == 1 and "should start with one of" in result.output
+
+
+def test_models_check_says_n_a_for_a_speed_the_server_does_not_report(monkeypatch):
+    """A server that does not stream or report timings gives no time to first token."""
+    from dramaturg.models.wrappers import wrap
+    from dramaturg.testing import SchemaModel
+
+    class NoTimings(SchemaModel):
+        async def complete(self, messages, **opts):
+            return dataclasses.replace(await super().complete(messages, **opts), latency_s=0.5, ttft_s=None)
+
+    monkeypatch.setattr("dramaturg.models.load_model", lambda spec=None, **kw: wrap(NoTimings()))
+    args = ["models", "check", "--model", "openai:http://127.0.0.1:9/v1#gemma"]
+    result = runner.invoke(app, args, terminal_width=120)
+    assert result.exit_code == 0, result.output
+    assert "nan" not in result.output and re.search(r"prompt tokens/s\s*│\s*n/a\s", result.output)
+    assert re.search(r"generated tokens/s\s*│\s*\d+\.\d\s", result.output)
+    report = json.loads(runner.invoke(app, [*args, "--json"]).output)
+    assert report["prompt_tokens_per_s"] is None and report["generated_tokens_per_s"] > 0
 
 
 @pytest.mark.model
@@ -49,6 +90,54 @@ def test_run_needs_a_world_or_a_task(tmp_path):
     assert result.exit_code == 1 and "unknown graph" in result.output
     result = runner.invoke(app, ["run", "--resume", "no-such-run"])
     assert result.exit_code == 1 and "no run 'no-such-run'" in result.output
+
+
+@pytest.fixture
+def schema_model(monkeypatch):
+    """`dramaturg run` on a stand-in model that answers anything."""
+    from dramaturg.testing import SchemaModel
+
+    monkeypatch.setattr("dramaturg.models.load_model", lambda spec=None, **kw: SchemaModel())
+
+
+def _runs(home):
+    return sorted(p.name for p in (home / "runs").iterdir()) if (home / "runs").is_dir() else []
+
+
+def test_a_run_that_fails_before_its_first_step_leaves_no_folder(_isolated_home, schema_model):
+    result = runner.invoke(app, ["run", "--world", "nowhere/at-all"])
+    assert result.exit_code == 1 and "unknown world id 'nowhere/at-all'" in result.output
+    result = runner.invoke(app, ["run", "--world", "theatre/elsinore", "--model", "gpt-4o"])
+    assert result.exit_code == 1 and "unknown model spec 'gpt-4o'" in result.output
+    assert _runs(_isolated_home) == []
+
+
+def test_a_run_that_fails_after_its_first_step_keeps_its_folder(_isolated_home, schema_model, monkeypatch):
+    from dramaturg import _run
+    from dramaturg.errors import ConfigError
+
+    drawn = []
+
+    def table_then_fail(rows, title):
+        drawn.append(len(rows))
+        if len(drawn) > 2:
+            raise ConfigError("broke after a step on purpose")
+        return _run.Table(title=title)
+
+    monkeypatch.setattr(_run, "_table", table_then_fail)
+    result = runner.invoke(app, ["run", "--world", "theatre/elsinore", "--max-steps", "3"])
+    assert result.exit_code == 1 and "broke after a step on purpose" in result.output
+    [run_id] = _runs(_isolated_home)
+    assert (_isolated_home / "runs" / run_id / "steps.jsonl").read_text()
+
+
+def test_a_run_prints_its_outcome_on_its_own_line_and_keeps_a_resumable_folder(_isolated_home, schema_model):
+    result = runner.invoke(app, ["run", "--world", "theatre/elsinore", "--max-steps", "2"], terminal_width=100)
+    assert result.exit_code == 0, result.output
+    [run_id] = _runs(_isolated_home)
+    assert re.search(rf"┘\nmax_steps  run id {run_id} ", result.output), result.output
+    again = runner.invoke(app, ["run", "--resume", run_id])
+    assert again.exit_code == 0 and f"run {run_id} already finished: max_steps" in again.output
 
 
 @pytest.mark.model
@@ -149,3 +238,25 @@ def test_serve_refuses_a_bad_setting(fake_serve, monkeypatch, args, env, says):
     result = runner.invoke(app, ["serve", *args])
     assert result.exit_code == 2 and says in result.output, result.output
     assert "app" not in fake_serve
+
+
+def test_drama_new_keeps_a_designed_play_whose_cast_lacks_the_player(_isolated_home, monkeypatch):
+    """--player names a character before the model has designed any: a miss keeps the play and says how to use it."""
+    import re
+
+    from dramaturg.drama import Blueprint, resolve_play
+    from dramaturg.models import ScriptedModel
+
+    async def designed(topic, **_):
+        return Blueprint.load(resolve_play("elsinore"))
+
+    monkeypatch.setattr("dramaturg.drama.blueprint.design_blueprint", designed)
+    monkeypatch.setattr("dramaturg.models.load_model", lambda spec=None, **_: ScriptedModel())
+    result = runner.invoke(app, ["drama", "new", "--topic", "a keeper hides a stranger", "--player", "keeper"])
+    assert result.exit_code == 1, result.output
+    assert "no character 'keeper'" in result.output and "hamlet (Hamlet)" in result.output
+    kept = re.search(r"--blueprint (\S+\.yaml)", result.output.replace("\n", ""))
+    assert kept and Blueprint.load(kept[1]).title == "Elsinore, in three scenes"
+    # A word of a character's name finds it.
+    result = runner.invoke(app, ["drama", "new", "--topic", "a keeper hides a stranger", "--player", "Horatio"])
+    assert result.exit_code == 0, result.output

@@ -214,7 +214,7 @@ def build_drama(model: ChatModel, seed: int, saver: Any, where: Path, shared: Sh
 
 
 GRAPHS = {"workforce": build_workforce, "react": build_react, "embodied": build_embodied, "drama": build_drama}
-SEEDS = {"roles": range(4), "workforce": range(100), "react": range(60), "embodied": range(24), "drama": range(24)}
+SEEDS = {"roles": range(4), "workforce": range(100), "react": range(60), "embodied": range(32), "drama": range(24)}
 # The least number of model outputs each target must drive; they drive about 2,900 in all.
 MIN_OUTPUTS = {"roles": 900, "workforce": 600, "react": 200, "embodied": 300, "drama": 500}
 

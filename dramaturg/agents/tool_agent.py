@@ -4,7 +4,9 @@ The planner and the workers say *what* they want ("get the apple from the
 fridge"); the tool agent knows the world's command format. When the world
 lists its admissible actions, the answer is constrained to exactly that list
 (a JSON-schema enum, so llama.cpp's grammar makes an invalid command
-impossible); otherwise it writes a short free-text command. A fine-tuned
+impossible); otherwise it writes a short free-text command. An admissible
+command with a ``<...>`` slot is a template (``say "<line>"``): the model
+writes it with its own words in the slot (a pattern in the schema). A fine-tuned
 small model can take this role (``dramaturg.training``) without the planner
 changing.
 
@@ -22,7 +24,7 @@ import json
 import re
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Annotated, Any, Literal, Union
 
 from pydantic import BaseModel, ConfigDict, Field, create_model
 
@@ -31,7 +33,7 @@ from dramaturg.errors import ConfigError
 from dramaturg.models import ChatModel, Message, assistant, system, user
 from dramaturg.prompts import render
 
-__all__ = ["SETTINGS", "ToolAgent", "check_settings", "goal_commands"]
+__all__ = ["SETTINGS", "ToolAgent", "check_settings", "goal_commands", "template_pattern"]
 
 SETTINGS = {"history_turns": 0, "max_observation_chars": 1, "recap": 0, "focus": 0}
 """The settings that shape the tool agent's prompt, with their least value. An adapter
@@ -104,6 +106,27 @@ class _FreeCommand(BaseModel):
     command: str = Field(min_length=1, max_length=80)
 
 
+# A template's slot, as worlds write it in an admissible command (``say "<line>"``).
+_SLOT = re.compile(r"<[a-z][a-z _-]{0,30}>")
+
+# What the model may write in a slot: one line of words, no quote (it ends the command's
+# quoted text), backslash or angle bracket (so never the placeholder itself).
+_SLOT_TEXT = r'[^"\\<>\x00-\x1f]{1,200}'
+# Escaped so that llama.cpp's grammar converters read them too (they read "\[" but not "\.").
+_REGEX_ESCAPED = {c: "\\" + c for c in "\\^|?*+()[]{}"} | {".": "[.]", "$": "[$]"}
+
+
+def template_pattern(template: str) -> str:
+    """The regular expression of ``template`` with its slots filled.
+
+    >>> re.fullmatch(template_pattern('say "<line>"'), 'say "Who is there?"') is not None
+    True
+    """
+    parts = _SLOT.split(template)
+    escaped = ["".join(_REGEX_ESCAPED.get(c, c) for c in part) for part in parts]
+    return "^" + _SLOT_TEXT.join(escaped) + "$"
+
+
 def _command_schema(admissible: Sequence[str] | None) -> type[BaseModel]:
     if not admissible:
         return _FreeCommand
@@ -114,10 +137,23 @@ def _command_schema(admissible: Sequence[str] | None) -> type[BaseModel]:
 def _enum_schema(choices: tuple[str, ...]) -> type[BaseModel]:
     # Cached: building a model class and its JSON schema costs milliseconds, and
     # the same rooms offer the same commands again and again.
+    templates = [c for c in choices if _SLOT.search(c)]
+    if not templates:
+        return create_model(
+            "Command",
+            __config__=ConfigDict(extra="forbid",
+                                  json_schema_extra={"x-outline": '{"command": one of the Commands}'}),
+            command=(Literal[choices], ...),  # type: ignore[valid-type]
+        )
+    # Exactly one of the plain commands, or a template with words in its slot.
+    exact = [c for c in choices if c not in templates]
+    kinds: list[Any] = [Literal[tuple(exact)]] if exact else []  # type: ignore[misc]
+    kinds += [Annotated[str, Field(pattern=template_pattern(t))] for t in templates]
+    outline = '{"command": one of the Commands, with your own words in place of each <...>}'
     return create_model(
         "Command",
-        __config__=ConfigDict(extra="forbid", json_schema_extra={"x-outline": '{"command": one of the Commands}'}),
-        command=(Literal[choices], ...),  # type: ignore[valid-type]
+        __config__=ConfigDict(extra="forbid", json_schema_extra={"x-outline": outline}),
+        command=(Union[tuple(kinds)] if len(kinds) > 1 else kinds[0], ...),  # type: ignore[valid-type]  # noqa: UP007
     )
 
 

@@ -267,23 +267,50 @@ class Blueprint(_Strict):
         return Stage(title=title, description=self.premise, locations=locations, props=props,
                      characters=characters, turn_order=order)
 
-    def with_cards(self, cards: Sequence[Any]) -> Blueprint:
+    def with_cards(self, cards: Sequence[Any], *, user: str | None = None) -> Blueprint:
         """This blueprint with characters from character cards (:func:`dramaturg.agents.load_card`).
 
         A card whose name matches a cast member (by id or name) replaces that
         character's background with the card's persona; any other card joins
-        the cast at the first scene's place and in every scene. Lorebook
-        entries become the character's :class:`LoreNote` s. Creator notes
-        never come along (the persona leaves them out).
+        the cast at the first scene's place and in every scene, under the id
+        :func:`~dramaturg.drama.cards.character_id` gives its name (``"Zoë"``
+        -> ``zoe``; a name with no Latin letters, ``char_`` and a short hash).
+        Lorebook entries become the character's :class:`LoreNote` s. Creator
+        notes never come along (the persona leaves them out).
+
+        ``{{char}}`` becomes the card's character and ``{{user}}`` becomes
+        ``user`` (the player's character's name; ``"you"`` when not given),
+        in the persona and the lorebook alike.
+
+        Two cards with one name are refused: the play could not tell the two
+        characters apart. Two names with one id (``"Anne-Marie"``, ``"Anne
+        Marie"``) are both kept, the second as ``anne_marie_2``.
         """
+        from dramaturg.drama.cards import character_id
+
         data = self.model_dump()
         by_name = {c["name"].casefold(): cid for cid, c in data["cast"].items()}
+        seen: dict[str, tuple[str, str]] = {}  # a card's name, casefolded -> (the name, the card's source)
+        taken: set[str] = set()  # ids an earlier card wrote
+        who = user or "you"
         for card in cards:
-            persona = card.to_persona()
-            lore = [{"keys": list(x.keys), "text": x.content, "constant": x.constant} for x in card.memories()]
-            cid = by_name.get(persona.name.casefold()) or _slug(persona.name)
-            if not re.fullmatch(r"[a-z][a-z0-9_]*", cid) or reserved_id(cid):
-                cid = f"c_{cid}" if re.fullmatch(r"[a-z0-9_]+", cid) else f"c{len(data['cast']) + 1}"
+            persona = card.to_persona(user=who)
+            key = persona.name.casefold()
+            if key in seen:
+                name, source = seen[key]
+                raise BlueprintError(
+                    f"two cards are named {name!r} ({source} and {card.source}): a play cannot tell two "
+                    "characters of one name apart; rename one (its data.name) or leave it out")
+            seen[key] = (persona.name, card.source)
+            lore = [{"keys": list(x.keys), "text": x.content, "constant": x.constant}
+                    for x in card.memories(user=who)]
+            cid = by_name.get(key) or character_id(persona.name)
+            if cid in taken:  # another name an earlier card brought in has this id: a new one
+                n = 2
+                while f"{cid}_{n}" in taken or f"{cid}_{n}" in data["cast"]:
+                    n += 1
+                cid = f"{cid}_{n}"
+            taken.add(cid)
             if cid in data["cast"]:
                 data["cast"][cid].update(background=persona.prompt_text(), lore=lore)
             else:
@@ -291,7 +318,7 @@ class Blueprint(_Strict):
                                      "location": data["scenes"][0]["place"], "lore": lore}
                 for scene in data["scenes"]:
                     scene["cast"].append(cid)
-            by_name[persona.name.casefold()] = cid
+            by_name[key] = cid
         try:
             return Blueprint.model_validate(data)
         except ValidationError as exc:

@@ -10,6 +10,7 @@ the flat V1 format to V2, and returns one :class:`CharacterCard`:
   model: they are left out of every persona and prompt text.
 * :meth:`CharacterCard.memories` turns the lorebook into :class:`Lore`
   records that ``Memory.record`` accepts as they are.
+* :func:`character_id` is the id a card's character gets in a play.
 * :meth:`CharacterCard.to_json`, :meth:`~CharacterCard.save_json` and
   :meth:`~CharacterCard.save_png` write the card back. Unknown fields and
   extensions survive a round trip unchanged, as both specs require.
@@ -29,11 +30,13 @@ from __future__ import annotations
 import base64
 import binascii
 import copy
+import hashlib
 import json
 import os
 import re
 import struct
 import tempfile
+import unicodedata
 import zlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -53,6 +56,7 @@ from pydantic import (
 from pydantic_core import PydanticCustomError
 
 from dramaturg._files import InputFileError, parse_json, read_bytes
+from dramaturg._ids import reserved_id
 from dramaturg._untrusted import warn_if_injected
 from dramaturg.errors import ConfigError
 
@@ -69,6 +73,7 @@ __all__ = [
     "LorebookEntryV3",
     "LorebookV3",
     "Persona",
+    "character_id",
     "load_card",
 ]
 
@@ -501,15 +506,12 @@ class CharacterCard:
         prompt") is dropped. Creator notes are never included.
         """
         d = self.data
-        nickname = d.nickname if isinstance(d, CardDataV3) else None
-        name = nickname or d.name
 
         def fill(text: str) -> str:
-            text = _CHAR_MACRO.sub(lambda _: name, text)
-            return text if user is None else _USER_MACRO.sub(lambda _: user, text)
+            return self._fill(text, user)
 
         return Persona(
-            name=name,
+            name=self._played_name,
             description=fill(d.description),
             personality=fill(d.personality),
             scenario=fill(d.scenario),
@@ -518,16 +520,29 @@ class CharacterCard:
             system_prompt=fill(d.system_prompt.replace("{{original}}", "")).strip(),
         )
 
+    @property
+    def _played_name(self) -> str:
+        """The name the character is played under: V3's nickname when there is one."""
+        d = self.data
+        return (d.nickname if isinstance(d, CardDataV3) else None) or d.name
+
+    def _fill(self, text: str, user: str | None) -> str:
+        """``{{char}}`` (and ``{{user}}``, if given) filled in."""
+        text = _CHAR_MACRO.sub(lambda _: self._played_name, text)
+        return text if user is None else _USER_MACRO.sub(lambda _: user, text)
+
     def prompt_text(self, *, user: str | None = None) -> str:
         """The persona as plain text for an actor prompt (see :meth:`Persona.prompt_text`)."""
         return self.to_persona(user=user).prompt_text()
 
-    def memories(self, *, include_disabled: bool = False) -> list[Lore]:
+    def memories(self, *, include_disabled: bool = False, user: str | None = None) -> list[Lore]:
         """The lorebook as :class:`Lore` records, in insertion order.
 
         Disabled entries are skipped (unless ``include_disabled``), and so
         are entries whose content is empty, as the spec says. V3 decorators
         (leading ``@@name value`` lines) move from the content to ``decorators``.
+        Macros are filled in the content and the keys as in :meth:`to_persona`:
+        ``{{char}}`` always, ``{{user}}`` when ``user`` is given.
         """
         book = self.data.character_book
         if book is None:
@@ -543,9 +558,9 @@ class CharacterCard:
                 Lore(
                     id=f"lore:{self.data.name}:{e.id if e.id is not None else i}",
                     character=self.data.name,
-                    keys=tuple(e.keys),
-                    content=content,
-                    secondary_keys=tuple(e.secondary_keys or ()),
+                    keys=tuple(self._fill(k, user) for k in e.keys),
+                    content=self._fill(content, user),
+                    secondary_keys=tuple(self._fill(k, user) for k in e.secondary_keys or ()),
                     enabled=e.enabled,
                     insertion_order=e.insertion_order,
                     priority=e.priority,
@@ -560,6 +575,34 @@ class CharacterCard:
             )
         # Stable sort: equal insertion_order keeps the lorebook's order.
         return sorted(lore, key=lambda x: x.insertion_order)
+
+
+# Letters NFKD leaves whole (they are not a base letter plus an accent).
+_LATIN_FOLD = str.maketrans({"ß": "ss", "æ": "ae", "Æ": "AE", "œ": "oe", "Œ": "OE", "ø": "o", "Ø": "O",
+                             "đ": "d", "Đ": "D", "ð": "d", "Ð": "D", "ł": "l", "Ł": "L", "þ": "th",
+                             "Þ": "TH", "\u0131": "i"})  # dotless i
+
+
+def character_id(name: str) -> str:
+    """The id a card's character gets in a play: its name as lower-case ASCII snake_case.
+
+    Accents are dropped (``"Zoë Ångström"`` -> ``zoe_angstrom``) and a few
+    letters spelled out (``"Ægir"`` -> ``aegir``). A name with no Latin
+    letters to keep (``"李白"``) gets ``char_`` and six hex digits of its
+    hash: stable, whatever else is in the cast. An id that starts with a
+    digit or that pydantic or Python keep for themselves gets ``c_`` in front.
+
+    Example:
+        >>> character_id("Zoë"), character_id("Model Config"), character_id("李白")
+        ('zoe', 'c_model_config', 'char_b23f84')
+    """
+    folded = unicodedata.normalize("NFKD", name.strip().translate(_LATIN_FOLD))
+    slug = re.sub(r"[^a-z0-9]+", "_", folded.encode("ascii", "ignore").decode().lower()).strip("_")
+    if not slug:
+        return "char_" + hashlib.sha256(name.strip().encode("utf-8")).hexdigest()[:6]
+    if not slug[0].isalpha() or reserved_id(slug):
+        slug = f"c_{slug}"
+    return slug
 
 
 def _split_decorators(content: str) -> tuple[tuple[str, ...], str]:

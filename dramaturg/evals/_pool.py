@@ -7,6 +7,14 @@ parent always knows which episode a worker is playing: when a worker dies
 parent records that episode as an error or a timeout, kills the worker and
 starts a fresh one, and the run goes on.
 
+A worker that dies before it is ready (before its first episode) is another
+matter: every worker would die the same way, and recording each episode as an
+error would report a 0% run. That happens when the script that called
+:func:`~dramaturg.evals.run_eval` has no ``if __name__ == "__main__":`` guard:
+each worker imports the script again before it starts, and the script starts
+another evaluation there. :func:`run_processes` raises
+:class:`WorkerStartError` then, naming the fix.
+
 Workers come from a ``forkserver`` that has imported the evaluation code once,
 so a restart costs a fork, not a Python start-up. A worker whose parent died
 (a run killed with SIGKILL) exits on its own within a second.
@@ -24,9 +32,23 @@ from collections.abc import Callable, Iterable
 from multiprocessing.connection import Connection, wait
 from typing import Any
 
+from dramaturg.errors import ConfigError
 from dramaturg.evals._execute import Job, error_record, execute
 
-__all__ = ["run_processes"]
+__all__ = ["WorkerStartError", "run_processes"]
+
+_READY = "ready"  # a worker's first message: it has started (the main script, if any, is imported)
+
+GUARD_ADVICE = (
+    'The usual cause: the script that calls run_eval has no `if __name__ == "__main__":` guard, so each '
+    "worker process, which imports the script again as it starts, runs the script's evaluation too. Put "
+    'the code under that guard, or play the episodes in this process with backend="seq" '
+    "(`--backend seq` on the command line)."
+)
+
+
+class WorkerStartError(ConfigError):
+    """The worker processes die as they start, before playing any episode."""
 
 
 def _watch_parent(parent: int) -> None:
@@ -41,6 +63,7 @@ def _watch_parent(parent: int) -> None:
 def _worker(conn: Connection, parent: int) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent handles Ctrl-C for everyone
     threading.Thread(target=_watch_parent, args=(parent,), daemon=True).start()
+    conn.send(_READY)
     while True:
         try:
             job = conn.recv()
@@ -55,11 +78,13 @@ class _Slot:
     def __init__(self, ctx: Any) -> None:
         self.ctx = ctx
         self.job: Job | None = None
+        self.ready = False
         self.deadline = 0.0
         self.started = 0.0
         self._start()
 
     def _start(self) -> None:
+        self.ready = False
         self.conn, child = self.ctx.Pipe()
         self.proc = self.ctx.Process(target=_worker, args=(child, os.getpid()), daemon=True)
         self.proc.start()
@@ -123,6 +148,9 @@ def run_processes(jobs: Iterable[Job], on_record: Callable[[dict[str, Any]], Non
                         record = slot.conn.recv()
                     except (EOFError, OSError):
                         record = None
+                    if record == _READY:
+                        slot.ready = True
+                        continue  # its episode's record (or its death) comes next
                     if record is not None:
                         slot.job = None
                         on_record(record)
@@ -130,6 +158,10 @@ def run_processes(jobs: Iterable[Job], on_record: Callable[[dict[str, Any]], Non
                 if slot.conn in ready or slot.proc.sentinel in ready:
                     slot.proc.join(1)
                     code = slot.proc.exitcode
+                    if not slot.ready:  # nothing recorded: a rerun after the fix plays this episode
+                        raise WorkerStartError(
+                            f"the evaluation's worker processes die as they start (exit code {code}), "
+                            f"before playing any episode. {GUARD_ADVICE}")
                     on_record(error_record(job, "error", f"the worker process died (exit code {code}) "
                                                          "while playing this episode",
                                            latency_s=time.monotonic() - slot.started))

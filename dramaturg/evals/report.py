@@ -69,9 +69,15 @@ _FACTS = (
 # --------------------------------------------------------------------------- the page
 
 
+def _attempts(run: _Run) -> int:
+    """k of pass@k: the attempts per case."""
+    o = run.summary.get("overall") or {}
+    return int(_num(o.get("k")) or _num(run.meta.get("attempts")) or 1)
+
+
 def _kpis(run: _Run) -> str:
     o = run.summary.get("overall") or {}
-    k = int(_num(o.get("k")) or _num(run.meta.get("attempts")) or 1)
+    k = _attempts(run)
     status = Counter(str(ep.get("status", "?")) for ep in run.episodes)
     # summary.json's counts where it has them; older summaries lack "timeouts"
     errors = int(_num(o["errors"])) if "errors" in o else status["error"]
@@ -85,10 +91,10 @@ def _kpis(run: _Run) -> str:
             f"{int(_num(o.get('successes')))} of {int(_num(o.get('episodes')))} episodes",
         ),
         ("pass@1", _pct(_num(o.get("pass_at_1"))), f"over {int(_num(o.get('n')))} cases"),
-        (
-            f"pass@{k}",
-            _pct(_num(o.get("pass_at_k"))),
-            f"a success in any of {k} attempt{'s' * (k != 1)}",
+        *(  # with one attempt per case, pass@k is pass@1
+            [(f"pass@{k}", _pct(_num(o.get("pass_at_k"))), f"a success in any of {k} attempts")]
+            if k > 1
+            else []
         ),
         (
             "errors / timeouts",
@@ -115,10 +121,11 @@ def _kpis(run: _Run) -> str:
     )
 
 
-def _stats_table(title: str, groups: dict[str, Any], key: str) -> str:
+def _stats_table(title: str, groups: dict[str, Any], key: str, k: int) -> str:
     rows = [(str(name), s) for name, s in sorted(groups.items()) if isinstance(s, dict)]
     if not rows:
         return ""
+    pass_k = k > 1  # with one attempt per case, pass@k is pass@1: one column
     head = [
         (key, ""),
         ("cases", "num"),
@@ -126,7 +133,7 @@ def _stats_table(title: str, groups: dict[str, Any], key: str) -> str:
         ("success rate", "num"),
         ("± se", "num"),
         ("pass@1", "num"),
-        ("pass@k", "num"),
+        *([(f"pass@{k}", "num")] if pass_k else []),
         ("errors", "num"),
         ("timeouts", "num"),
         ("mean steps", "num"),
@@ -144,7 +151,7 @@ def _stats_table(title: str, groups: dict[str, Any], key: str) -> str:
             (_pct(_num(s.get("success_rate"))), _num(s.get("success_rate"))),
             (_pct(_num(s.get("stderr"))), _num(s.get("stderr"))),
             (_pct(_num(s.get("pass_at_1"))), _num(s.get("pass_at_1"))),
-            (_pct(_num(s.get("pass_at_k"))), _num(s.get("pass_at_k"))),
+            *([(_pct(_num(s.get("pass_at_k"))), _num(s.get("pass_at_k")))] if pass_k else []),
             (f"{int(_num(s.get('errors')))}", _num(s.get("errors"))),
             (f"{int(_num(s.get('timeouts')))}", _num(s.get("timeouts"))),
             (f"{_num(s.get('mean_steps')):.1f}", _num(s.get("mean_steps"))),
@@ -345,8 +352,9 @@ def render_report(run_dir: str | PathLike[str]) -> str:
     warn = "".join(f'<p class="warn" role="note">⚠ {_e(w)}</p>' for w in warnings)
 
     figures = "".join(_charts(run))
-    tables = _stats_table("By task type", s.get("by_task_type") or {}, "task type")
-    tables += _stats_table("By split", s.get("by_split") or {}, "split")
+    k = _attempts(run)
+    tables = _stats_table("By task type", s.get("by_task_type") or {}, "task type", k)
+    tables += _stats_table("By split", s.get("by_split") or {}, "split", k)
     tables += _judges_table(s.get("judges"))
     traces = "".join(_trace(run, i, ep) for i, ep in enumerate(episodes))
     return f"""<!doctype html>

@@ -25,7 +25,11 @@ Backends give the same records for the same seeds (only timings differ):
 * ``seq``: in this process, one episode after another; the timeout uses
   ``SIGALRM`` (main thread only) and cannot stop native code.
 * ``mp`` (default): worker processes; a timed-out or crashed episode's worker
-  is killed and replaced (see :mod:`dramaturg.evals._pool`).
+  is killed and replaced (see :mod:`dramaturg.evals._pool`). Each worker
+  imports the main script again as it starts, so a script that calls
+  :func:`run_eval` needs the ``if __name__ == "__main__":`` guard; without it
+  the workers die at start and :func:`run_eval` raises a ``ConfigError`` that
+  says so (nothing is recorded, and the run resumes once the script is fixed).
 * ``ray``: Ray tasks on the cluster ``ray.init()`` connects to (a local one
   when none is running); needs ``pip install "dramaturg[ray]"``.
 """
@@ -45,6 +49,7 @@ from typing import Any
 from dramaturg._files import InputFileError, load_json, parse_json
 from dramaturg.errors import ConfigError, MissingExtraError
 from dramaturg.evals._execute import Job, error_record, execute, trace_path
+from dramaturg.evals._pool import GUARD_ADVICE, WorkerStartError
 from dramaturg.evals.agents import AgentSpec
 from dramaturg.evals.cases import Suite
 from dramaturg.evals.metrics import summarize
@@ -211,7 +216,20 @@ def run_eval(
         progress: show a progress bar on the terminal.
         command: the command line, kept in ``run.json`` for the report.
         on_record: called with each episode's record as it is saved.
+
+    Raises:
+        ConfigError: a bad setting, a run directory of another run, or (mp
+            backend) worker processes that die as they start, before their
+            first episode: the calling script most likely lacks its
+            ``if __name__ == "__main__":`` guard.
     """
+    import multiprocessing
+
+    # multiprocessing sets _inheriting while a new process imports its parent's main script (and reads
+    # it to refuse starting processes there): an unguarded script called us at import time. Refuse
+    # before touching the run directory the parent is writing.
+    if getattr(multiprocessing.current_process(), "_inheriting", False):
+        raise WorkerStartError(f"run_eval was called while a worker process was starting. {GUARD_ADVICE}")
     if backend not in BACKENDS:
         raise ConfigError(f"unknown backend {backend!r}; choose one of {', '.join(BACKENDS)}")
     if attempts < 1 or max_steps < 1:

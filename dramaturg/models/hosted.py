@@ -22,6 +22,7 @@ from dramaturg.models._remote import (
     StructuredMode,
     build_request,
     completion_from,
+    dropped_connection,
     is_response_format_rejection,
     to_model_error,
 )
@@ -72,6 +73,7 @@ class LiteLLMModel(BaseChatModel):
         self.api_key = api_key
         self.timeout_s = timeout_s
         self.structured_mode: str = structured
+        self._dropped = False  # the server closed a connection mid-request (see to_model_error)
         self.secrets = (api_key,) if api_key else ()
         self.name = f"litellm:{model}"
 
@@ -97,10 +99,14 @@ class LiteLLMModel(BaseChatModel):
             if self.structured_mode == "auto" and "response_format" in request and is_response_format_rejection(exc):
                 self.structured_mode = "json_object"
                 return await self.complete(messages, **opts)
-            raise to_model_error(exc, self.endpoint, self.model) from exc
+            error = to_model_error(exc, self.endpoint, self.model, dropped_before=self._dropped)
+            self._dropped = self._dropped or dropped_connection(exc)
+            raise error from exc
+        self._dropped = False
         latency = time.perf_counter() - started
         try:
             cost = float(self._litellm.completion_cost(completion_response=response))
         except Exception:  # unknown price (self-hosted model): report no cost rather than a wrong one
             cost = None
-        return completion_from(response, latency_s=latency, model=self.model, cost_usd=cost)
+        return completion_from(response, latency_s=latency, model=self.model, cost_usd=cost,
+                               json_schema=opts.get("json_schema") if "response_format" in request else None)

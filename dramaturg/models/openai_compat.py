@@ -17,6 +17,7 @@ from dramaturg.models._remote import (
     StructuredMode,
     build_request,
     completion_from,
+    dropped_connection,
     is_response_format_rejection,
     to_model_error,
     token_counts,
@@ -68,6 +69,7 @@ class OpenAIModel(BaseChatModel):
         key = api_key or os.environ.get("OPENAI_API_KEY") or "sk-no-key-required"
         self.secrets = (key,)
         self.structured_mode: str = structured
+        self._dropped = False  # the server closed a connection mid-request (see to_model_error)
         self.price_per_mtok = price_per_mtok
         # The client's own retries are off: RetryingModel owns retry policy.
         self._client = openai.AsyncOpenAI(base_url=self.base_url, api_key=key, timeout=timeout_s, max_retries=0)
@@ -85,10 +87,14 @@ class OpenAIModel(BaseChatModel):
             if self.structured_mode == "auto" and "response_format" in request and is_response_format_rejection(exc):
                 self.structured_mode = "json_object"  # remember for this server
                 return await self.complete(messages, **opts)
-            raise to_model_error(exc, self.base_url, self.model) from exc
+            error = to_model_error(exc, self.base_url, self.model, dropped_before=self._dropped)
+            self._dropped = self._dropped or dropped_connection(exc)
+            raise error from exc
+        self._dropped = False
         latency = time.perf_counter() - started
         cost = None
         if self.price_per_mtok is not None:
             prompt_t, completion_t, _ = token_counts(response)
             cost = (prompt_t * self.price_per_mtok[0] + completion_t * self.price_per_mtok[1]) / 1e6
-        return completion_from(response, latency_s=latency, model=self.model, cost_usd=cost)
+        return completion_from(response, latency_s=latency, model=self.model, cost_usd=cost,
+                               json_schema=opts.get("json_schema") if "response_format" in request else None)

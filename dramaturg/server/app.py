@@ -136,11 +136,11 @@ def create_app(*, model: Any = None, home: Path | None = None, model_spec: str |
                      for cid, c in bp.cast.items()},
             "props": {pid: {"location": (world.get("prop_loc") or {}).get(pid),
                             "holder": (world.get("prop_holder") or {}).get(pid),
-                            "states": (world.get("prop_states") or {}).get(pid, {})}
-                      for pid in (world.get("prop_states") or {})},
+                            "states": _public_states(states)}
+                      for pid, states in (world.get("prop_states") or {}).items()},
             "scene": values.get("scene"), "beats": values.get("beats", []),
-            "transcript": [_public_entry(e) for e in values.get("transcript", [])
-                           if _visible(e, session.meta.player)],
+            "transcript": [shown for e in values.get("transcript", [])
+                           if (shown := _page_entry(e, session.meta.player)) is not None],
             "waiting": state["waiting"], "ended": state["ended"], "started": state["started"],
         }
 
@@ -221,8 +221,9 @@ def create_app(*, model: Any = None, home: Path | None = None, model_spec: str |
                 if entry.get("kind") == "notice":
                     await send({"type": "notice", "text": entry["text"]})
                     continue
-                if _visible(entry, session.meta.player):
-                    await send({"type": "entry", "entry": _public_entry(entry)})
+                shown = _page_entry(entry, session.meta.player)
+                if shown is not None:
+                    await send({"type": "entry", "entry": shown})
         except DramaturgError as exc:
             await send({"type": "error", "text": str(exc)})
         if gone:
@@ -234,13 +235,44 @@ def create_app(*, model: Any = None, home: Path | None = None, model_spec: str |
     return app
 
 
-def _visible(entry: dict[str, Any], player: str | None) -> bool:
-    """A player sees only what their character witnessed (a spectator sees everything)."""
-    if player is None or entry.get("kind") != "turn" or entry.get("actor") == player:
-        return True
-    return any(player in e.get("witnesses", ()) for e in entry.get("events", ()))
+# What the page gets of each kind of entry, and nothing else: a character's thought and
+# intent, the raw command, the script lines, the model's rejected lines and timings stay here.
+_PAGE_FIELDS = {
+    "scene": frozenset({"kind", "scene", "title", "place", "step"}),
+    "scene_end": frozenset({"kind", "scene", "step", "beats", "beats_done"}),
+    "end": frozenset({"kind", "step", "public", "beats"}),
+    "turn": frozenset({"kind", "actor", "by", "action", "line", "to", "input", "step", "scene", "beat",
+                       "public", "events"}),
+}
+_EVENT_FIELDS = frozenset({"kind", "text", "witnesses"})
 
 
-def _public_entry(entry: dict[str, Any]) -> dict[str, Any]:
-    """What the page may show: never a character's private thought."""
-    return {k: v for k, v in entry.items() if k not in {"thought", "intent"}}
+def _public_states(states: dict[str, Any]) -> dict[str, Any]:
+    """A prop's states without the hidden ones (a leading underscore: a poisoned cup looks like any cup)."""
+    return {k: v for k, v in states.items() if not k.startswith("_")}
+
+
+def _page_entry(entry: dict[str, Any], player: str | None) -> dict[str, Any] | None:
+    """What the page may show of a transcript entry, or ``None`` when the player saw none of it.
+
+    A player sees what their character witnessed: their own turns whole,
+    another character's turn only for its events they witnessed. When they
+    witnessed part of a turn (a toast, then a poisoning no one saw), the
+    entry is told from that part alone. A spectator (no player) sees every
+    event, as an audience does. Either way, private fields never leave.
+    """
+    kind = entry.get("kind")
+    fields = _PAGE_FIELDS.get(kind, frozenset({"kind"}))
+    out = {k: v for k, v in entry.items() if k in fields}
+    if "events" in out:
+        out["events"] = [{k: v for k, v in e.items() if k in _EVENT_FIELDS} for e in out["events"]]
+    if kind != "turn" or player is None or entry.get("actor") == player:
+        return out
+    events = out.get("events") or []
+    seen = [e for e in events if player in e.get("witnesses", ())]
+    if not seen:
+        return None
+    if len(seen) < len(events):
+        out = {k: v for k, v in out.items() if k in {"kind", "actor", "by", "step", "scene", "beat"}}
+        out.update(events=seen, public=" ".join(e["text"] for e in seen))
+    return out

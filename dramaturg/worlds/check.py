@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import random
 from typing import Any
 
@@ -110,6 +111,40 @@ def _rollout(world: Any, seed: int, steps: int, options: dict[str, Any] | None) 
     return trace
 
 
+def _check_state(world: Any, seed: int, actions: list[Any], options: dict[str, Any] | None) -> None:
+    """Save the episode half-way, play on, restore the save: the rest must play out the same."""
+    half = len(actions) // 2
+    world.reset(seed=seed, options=options)
+    for action in actions[:half]:
+        world.step(action)
+    try:
+        state = world.get_state()
+        saved = json.loads(json.dumps(state))
+    except (TypeError, ValueError) as exc:
+        _fail(f"get_state must return a JSON-ready dict: {exc}")
+    if saved != state:
+        _fail("get_state must return a JSON-ready dict (it changed through json.dumps/json.loads)")
+
+    def play_on() -> list[Any]:
+        out = []
+        for action in actions[half:]:
+            obs, reward, term, trunc, info = world.step(action)
+            out.append((action, obs, reward, term, trunc, _comparable(info)))
+        return out
+
+    first = play_on()
+    try:
+        world.set_state(saved)
+    except Exception as exc:
+        _fail(f"set_state(get_state()) raised {type(exc).__name__}: {exc}")
+    if world.get_state() != saved:
+        _fail("after set_state(state), get_state() must return that state")
+    again = play_on()
+    for a, b in zip(first, again, strict=True):
+        if a != b:
+            _fail(f"restored with set_state, the episode went on differently:\n first: {a!r}\n again: {b!r}")
+
+
 def check_world(
     world: Any,
     *,
@@ -121,7 +156,9 @@ def check_world(
     """Check that ``world`` follows the contract; raise :class:`WorldCheckError` if not.
 
     Checks: ``reset``/``step`` return the right types and every ``info`` key;
-    two episodes with the same seed and actions are identical; illegal, unknown
+    two episodes with the same seed and actions are identical; where the world
+    has ``get_state``/``set_state``, a state saved half-way is JSON-ready and,
+    restored, plays on exactly as before; illegal, unknown
     and garbled actions (including non-strings) return an observation that says
     why, with ``info["error"]`` set where the world can tell, never an
     exception; the world still works after them.
@@ -141,6 +178,8 @@ def check_world(
             if a != b:
                 _fail(f"same seed, different episode:\n first: {a!r}\nsecond: {b!r}")
         _fail("same seed, different episode length")
+    if callable(getattr(world, "get_state", None)) and callable(getattr(world, "set_state", None)):
+        _check_state(world, seed, [t[0] for t in first[1:]], options)
 
     world.reset(seed=seed, options=options)
     for bad in illegal_actions:

@@ -73,3 +73,41 @@ def test_a_focus_line_lists_what_acts_on_the_things_the_goal_names():
 def test_a_bad_setting_is_refused_when_the_agent_is_made(setting):
     with pytest.raises(ConfigError, match=f"ToolAgent: the tool agent setting {next(iter(setting))} must be"):
         ToolAgent(model=ScriptedModel([]), **setting)
+
+
+THEATRE = ["look", "wait", 'say "<line>"', 'whisper horatio "<line>"', "move north"]
+
+
+async def test_a_template_is_played_with_words_in_its_slot_never_as_written():
+    from dramaturg.errors import RetryBudgetExceeded
+    from dramaturg.models import RetryingModel
+
+    said = {"command": 'whisper horatio "The king is false."'}
+    model = ScriptedModel([said, {"command": "move north"}])
+    agent = ToolAgent(model=model)
+    assert await agent.command(goal="warn Horatio", observation="A hall.", admissible=THEATRE) == said["command"]
+    assert await agent.command(goal="leave", observation="A hall.", admissible=THEATRE) == "move north"
+    schema = model.calls[0].opts["json_schema"]["properties"]["command"]
+    assert {"enum": ["look", "wait", "move north"], "type": "string"} in schema["anyOf"]
+    assert len([k for k in schema["anyOf"] if "pattern" in k]) == 2
+    prompt = model.calls[0].prompt
+    assert 'Commands: look, wait, say "<line>"' in prompt and "your own words in place of each <...>" in prompt
+
+    # The placeholder itself, an empty slot, a command not on the list: refused, every one.
+    for wrong in ('say "<line>"', 'say ""', 'whisper ophelia "Go."', 'say "Go." now'):
+        model = RetryingModel(ScriptedModel([{"command": wrong}]), retries=0)
+        with pytest.raises(RetryBudgetExceeded):
+            await ToolAgent(model=model).command(goal="speak", observation="A hall.", admissible=THEATRE)
+
+
+async def test_a_web_template_and_a_list_without_templates_keep_their_plain_schema():
+    from dramaturg.agents.tool_agent import _command_schema
+
+    typed = {"command": 'type [3] "red hoodie"'}
+    model = ScriptedModel([typed])
+    web = ["click [2]", 'type [3] "<text>"', "back"]
+    assert await ToolAgent(model=model).command(goal="find a hoodie", observation="[3] textbox Search",
+                                               admissible=web) == typed["command"]
+    plain = _command_schema(["look", 'say "hello"']).model_json_schema()
+    assert plain["properties"]["command"] == {"enum": ["look", 'say "hello"'], "title": "Command", "type": "string"}
+    assert plain["x-outline"] == '{"command": one of the Commands}'  # adapters' prompts do not change

@@ -27,6 +27,7 @@ from dramaturg.drama.cards import (
     Lore,
     LorebookEntryV3,
     Persona,
+    character_id,
     load_card,
 )
 from dramaturg.errors import ConfigError, DramaturgError
@@ -346,6 +347,40 @@ def test_lorebook_becomes_memories_and_disabled_entries_are_skipped() -> None:
     everything = card.memories(include_disabled=True)
     assert [m.content for m in everything if not m.enabled] == ["Disabled entry."]
     assert load_card(_v2()).memories() == []
+
+
+def test_lorebook_memories_fill_macros_like_the_persona() -> None:
+    book = {"entries": [{"keys": ["{{user}}", "vow"], "content": "{{char}} swore to <USER> by the brook.",
+                         "extensions": {}, "enabled": True, "insertion_order": 0}], "extensions": {}}
+    card = load_card(_v2(character_book=book))
+    lore = card.memories(user="Hamlet")[0]
+    assert lore.content == "Ophelia swore to Hamlet by the brook." and lore.keys == ("Hamlet", "vow")
+    # No user given: {{char}} is filled and {{user}} left for later, as to_persona does.
+    assert card.memories()[0].content == "Ophelia swore to <USER> by the brook."
+    assert load_card(_v3(nickname="Ophy", character_book=book)).memories(user="you")[0].content == (
+        "Ophy swore to you by the brook.")
+
+
+@pytest.mark.parametrize(("name", "cid"), [
+    ("Ophelia", "ophelia"),
+    ("Zoë Ångström", "zoe_angstrom"),
+    ("Ægir Þórsson", "aegir_thorsson"),
+    ("Straße", "strasse"),
+    ("Model Config", "c_model_config"),
+    ("class", "c_class"),
+    ("2B", "c_2b"),
+])
+def test_character_id_is_an_ascii_id_the_blueprint_accepts(name: str, cid: str) -> None:
+    assert character_id(name) == cid
+
+
+@pytest.mark.parametrize("name", ["李白", "Иван", "🎭"])
+def test_a_name_with_no_latin_letters_gets_a_stable_hashed_id(name: str) -> None:
+    import re
+
+    cid = character_id(name)
+    assert re.fullmatch(r"char_[0-9a-f]{6}", cid) and cid == character_id(f" {name} ")
+    assert character_id("杜甫") != character_id("李白")
 
 
 def test_lore_is_accepted_by_memory_event_from() -> None:

@@ -263,6 +263,29 @@ def test_a_free_run_with_one_task_type_says_so(tmp_path):
     assert ">free<" in page
 
 
+def test_pass_at_1_shows_once_when_each_case_had_one_attempt(tmp_path):
+    episodes = [episode(P + "0", 0, True), episode(P + "1", 0, False)]
+    run = make_run(tmp_path / "run", episodes, {"pick_and_place_simple": stats(2, 2, 1, k=1)})
+    meta = json.loads((run / "run.json").read_text())
+    (run / "run.json").write_text(json.dumps({**meta, "attempts": 1}))
+    summary = json.loads((run / "summary.json").read_text())
+    for group in (summary["overall"], summary["by_split"]["unseen"]):
+        group.update(k=1, pass_at_k=group["pass_at_1"])
+    (run / "summary.json").write_text(json.dumps({**summary, "attempts": 1}))
+    page = render_report(run)
+    kpis = page[page.index('class="kpis"') : page.index('id="charts"')]
+    assert kpis.count("pass@") == 1 and ">pass@1<" in kpis
+    tables = page[page.index("<h3>By task type</h3>") : page.index('id="episodes"')]
+    assert tables.count("pass@") == 2  # one column in each table, by task type and by split
+    assert "pass@k" not in page
+
+
+def test_more_attempts_show_pass_at_1_and_pass_at_k_by_name(run_dir):
+    page = render_report(run_dir)
+    tables = page[page.index("<h3>By task type</h3>") : page.index('id="episodes"')]
+    assert tables.count(">pass@1<") == 2 and tables.count(">pass@2<") == 2 and "pass@k" not in page
+
+
 def test_a_folder_that_is_not_a_run_is_refused(tmp_path):
     (tmp_path / "empty").mkdir()
     (tmp_path / "empty" / "episodes.jsonl").write_text("")

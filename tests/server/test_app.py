@@ -194,3 +194,107 @@ def test_junk_messages_get_a_notice_and_change_nothing(client, tmp_path):
         end = until_settled(ws, seen := [])
         assert any(m["type"] == "entry" and m["entry"].get("input") == '"Still here."' for m in seen)
 
+
+
+def test_hidden_prop_states_never_reach_the_page(client):
+    sid, token = new_session(client, max_scene_steps=40)
+    seen: list[dict] = []
+    with client.websocket_connect(f"/ws/{sid}") as ws:
+        ws.send_json({"token": token})
+        seen.append(ws.receive_json())
+        ws.send_json({})
+        assert until_settled(ws, seen)["type"] == "waiting"
+        ws.send_json({"input": "poison cup"})  # Hamlet poisons the cup: a secret act, a hidden state
+        end = until_settled(ws, seen)
+    assert any(m["type"] == "entry" and m["entry"].get("input") == "poison cup" for m in seen)
+    snap = client.get(f"/api/sessions/{sid}", headers=auth(token)).json()
+    assert snap["props"]["cup"]["states"] == {} and snap["props"]["door"]["states"] == {"open": False}
+    assert end["session"]["props"] == snap["props"]
+    assert "_poisoned" not in json.dumps(seen) and "_poisoned" not in json.dumps(snap)
+
+
+def staged_play() -> tuple[dict, list[dict]]:
+    """A world and a transcript as the drama graph leaves them: Hamlet reads the letter,
+    Ophelia speaks alone in the garden, Claudius toasts and poisons the cup in one turn."""
+    from dramaturg.worlds.theatre import TheatreWorld, load_stage
+
+    world = TheatreWorld(load_stage("elsinore").model_copy(update={"turns": "free"}))  # as the graph plays it
+    world.reset()
+
+    def turn(step: int, actor: str, commands: list[str], **extra: Any) -> dict:
+        events = []
+        for command in commands:
+            *_, info = world.step(f"{actor}: {command}")
+            assert info["error"] is None, info["error"]
+            events += [{"text": e.text, "witnesses": sorted(e.witnesses), "kind": e.kind} for e in info["events"]]
+        return {"kind": "turn", "actor": actor, "by": "agent", "action": "act", "thought": f"{actor} THINKS-ALOUD",
+                "intent": "INTENT-MARK", "command": "; ".join(commands), "events": events,
+                "script": [f"[{e['text']}]" for e in events], "public": " ".join(e["text"] for e in events),
+                "seconds": 0.5, "rejected": ["REJECTED-LINE"], "step": step, "scene": 0, "beat": None, **extra}
+
+    transcript = [
+        {"kind": "scene", "scene": 0, "title": "Elsinore", "place": "hall", "step": 0},
+        turn(1, "hamlet", ["read letter"], by="player", input="read letter", thought=None, intent=None),
+        turn(2, "ophelia", ['say "Alone at last."'], action="speak", line="Alone at last."),
+        turn(3, "claudius", ['say "A toast."', "poison cup"], line="A toast."),
+    ]
+    return {"world": world.get_state(), "transcript": transcript, "scene": 0, "beats": []}, transcript
+
+
+@pytest.fixture
+def staged(monkeypatch):
+    """Sessions whose state and next run are :func:`staged_play` (the real graph cannot be told to poison)."""
+    from dramaturg.drama.session import DramaSession
+
+    values, transcript = staged_play()
+
+    async def state(self):
+        return {"values": values, "waiting": None, "ended": False, "started": True}
+
+    async def advance(self, player_input=None, *, replay=True, **_):
+        for entry in transcript:
+            yield entry
+
+    monkeypatch.setattr(DramaSession, "state", state)
+    monkeypatch.setattr(DramaSession, "advance", advance)
+
+
+def page_messages(client: TestClient, player: str | None) -> list[dict]:
+    """Everything the page gets: the snapshot, then one run streamed, then the snapshot over HTTP."""
+    sid, token = new_session(client, player=player)
+    seen: list[dict] = []
+    with client.websocket_connect(f"/ws/{sid}") as ws:
+        ws.send_json({"token": token})
+        seen.append(ws.receive_json())
+        ws.send_json({})
+        until_settled(ws, seen)
+    return [*seen, client.get(f"/api/sessions/{sid}", headers=auth(token)).json()]
+
+
+SECRETS = ("THINKS-ALOUD", "INTENT-MARK", "REJECTED-LINE", "_poisoned", '"script"', '"command"', '"seconds"')
+
+
+def test_a_player_gets_only_what_their_character_witnessed(client, staged):
+    seen = page_messages(client, "hamlet")
+    streamed = [m["entry"] for m in seen if m.get("type") == "entry"]
+    for entries in (streamed, seen[0]["session"]["transcript"], seen[-1]["transcript"]):
+        turns = {e["actor"]: e for e in entries if e["kind"] == "turn"}
+        assert set(turns) == {"hamlet", "claudius"}  # Ophelia spoke where Hamlet could not hear
+        claudius = turns["claudius"]
+        assert claudius["public"] == 'Claudius says: "A toast."'
+        assert [e["kind"] for e in claudius["events"]] == ["say"] and "line" not in claudius
+        assert "The letter reads:" in turns["hamlet"]["public"]  # his own turn, whole
+    text = json.dumps(seen)
+    for secret in (*SECRETS, "vial", "poison cup", "Alone at last"):
+        assert secret not in text, secret
+
+
+def test_a_spectator_sees_every_event_but_no_private_field(client, staged):
+    seen = page_messages(client, None)
+    streamed = [m["entry"] for m in seen if m.get("type") == "entry"]
+    assert [e.get("actor") for e in streamed] == [None, "hamlet", "ophelia", "claudius"]
+    assert streamed[-1]["public"].endswith("Claudius pours a vial into the cup.")  # the audience sees it
+    assert streamed == seen[-1]["transcript"] == seen[0]["session"]["transcript"]
+    text = json.dumps(seen)
+    for secret in SECRETS:
+        assert secret not in text, secret

@@ -143,3 +143,18 @@ def test_a_killed_engine_ends_the_episode_as_an_error():
         assert terminated and info["crashed"] and "crashed" in obs and reward == 0
         _, info = world.reset(seed=0)  # a fresh engine
         assert info["gold_plan"] and not info["won"]
+
+
+def test_a_saved_state_is_replayed_into_a_fresh_world():
+    with make_world("alfworld/pick_and_place_simple") as world, \
+            make_world("alfworld/pick_and_place_simple") as fresh:
+        _, info = world.reset(seed=0)
+        plan = info["gold_plan"]
+        for command in plan[:2]:
+            world.step(command)
+        state = json.loads(json.dumps(world.get_state()))
+        assert state["world"] == "alfworld/pick_and_place_simple" and state["actions"] == plan[:2]
+        fresh.set_state(state)
+        for command in plan[2:]:
+            *_, terminated, _, info = fresh.step(command)
+        assert terminated and info["won"]

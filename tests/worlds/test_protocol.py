@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import random
 import re
 
@@ -14,6 +15,8 @@ from dramaturg.worlds import (
     Event,
     World,
     WorldCheckError,
+    WorldError,
+    WorldNotResetError,
     check_world,
     list_worlds,
     make_info,
@@ -149,3 +152,60 @@ def test_make_info_has_every_key_and_events_are_hashable_records():
         "data": {"line": "hi"},
     }
     assert Event.from_dict(e.to_dict()) == e
+
+
+def test_a_base_world_saves_its_episode_and_a_fresh_one_replays_it():
+    world = Counter()
+    world.reset(seed=7)
+    world.step("inc")
+    world.step("jump")  # refused, but part of the episode
+    state = world.get_state()
+    assert json.loads(json.dumps(state)) == state  # JSON-ready
+    assert (state["world"], state["seed"], state["actions"]) == ("test/counter", 7, ["inc", "jump"])
+    fresh = Counter()
+    fresh.set_state(state)
+    assert fresh.n == 1 and fresh.get_state() == state
+    assert fresh.step("inc")[0] == world.step("inc")[0] == "2"
+    world.reset(seed=7)  # a reset starts a new record
+    assert world.get_state()["actions"] == []
+
+
+def test_set_state_refuses_a_foreign_state_and_one_that_replays_elsewhere():
+    world = Counter()
+    with pytest.raises(WorldNotResetError):
+        world.get_state()
+    world.reset(seed=1)
+    state = world.get_state()
+    with pytest.raises(WorldError, match="from 'test/other'"):
+        world.set_state({**state, "world": "test/other"})
+    with pytest.raises(WorldError, match="not a state from get_state"):
+        world.set_state({"version": 2})
+    noisy = Counter(flaw="unseeded")  # its events differ on every replay
+    noisy.reset(seed=1)
+    noisy.step("inc")
+    with pytest.raises(WorldError, match="not deterministic"):
+        Counter(flaw="unseeded").set_state(noisy.get_state())
+
+
+class Forgetful(Counter):
+    """set_state does nothing."""
+
+    def set_state(self, state):
+        pass
+
+
+class Unsaveable(Counter):
+    """get_state returns something JSON cannot hold."""
+
+    def get_state(self):
+        return {"n": {self.n}}
+
+
+@pytest.mark.parametrize(
+    ("world", "message"),
+    [(Forgetful(), "after set_state(state), get_state() must return that state"),
+     (Unsaveable(), "JSON-ready")],
+)
+def test_check_world_catches_a_state_that_does_not_round_trip(world, message):
+    with pytest.raises(WorldCheckError, match=re.escape(message)):
+        check_world(world)

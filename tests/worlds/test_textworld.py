@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import time
@@ -143,3 +144,19 @@ def test_policy_commands_lead_to_a_win_from_the_current_state():
     with TextWorldWorld("tw-simple") as w:
         _, info = w.reset(seed=1)
         assert info["policy_commands"] is None  # off by default: it replans every step
+
+
+def test_a_saved_state_is_replayed_into_a_fresh_world():
+    with TextWorldWorld("tw-simple") as world, TextWorldWorld("tw-simple") as fresh:
+        _, info = world.reset(seed=1)
+        plan = info["gold_plan"]
+        half = len(plan) // 2
+        for command in plan[:half]:
+            world.step(command)
+        state = json.loads(json.dumps(world.get_state()))
+        assert state["seed"] == 1 and state["actions"] == plan[:half]
+        fresh.set_state(state)
+        assert fresh.get_state() == state
+        for command in plan[half:]:
+            *_, terminated, _, info = fresh.step(command)
+        assert half and terminated and info["won"]

@@ -142,6 +142,9 @@ def test_turns_are_enforced_and_illegal_actions_keep_the_turn(world):
         ("move up", "cannot go"),
         ("close door", "already closed"),
         ('say yorick "alas"', None),  # unknown name: taken as part of the line, spoken to all
+        ('say "<line>"', "write the words to say in place of <line>"),  # a template, as listed
+        ('whisper claudius "<line>"', "write the words to whisper in place of <line>"),
+        ("aside <line>", "write the words to say aside in place of <line>"),
         (12345, "text command"),
         (None, "text command"),
     ],
@@ -153,6 +156,18 @@ def test_illegal_actions_return_a_reason(world, action, reason):
         assert info["error"] is None
     else:
         assert reason in obs and info["error"] == obs
+
+
+def test_every_speech_template_is_refused_as_listed_and_played_once_filled(world):
+    _, info = world.reset(seed=0)
+    templates = [a for a in info["admissible_actions"] if "<line>" in a]
+    assert len(templates) >= 4  # say, aside, and a say and a whisper to whoever is present
+    for template in templates:
+        obs, _, _, _, info = world.step(template)
+        assert info["error"] == obs and "in place of <line>" in obs and not info["events"], template
+        assert info["turn"] == "hamlet"  # refused: the turn stays
+    _, _, _, _, info = world.step(templates[0].replace("<line>", "Who's there?"))
+    assert info["error"] is None and "Who's there?" in info["events"][0].text
 
 
 def test_typed_actions_and_text_commands_agree():

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import socket
 import urllib.request
 
@@ -98,6 +99,7 @@ def test_prompt_injection_links_are_refused_and_reported():
         ("scroll sideways", "scroll down or scroll up"),
         ("goto", "needs a URL"),
         ('select [3] "x"', "not a combobox"),
+        ('type [3] "<text>" enter', "write the words to type in place of <text>"),  # the template, as listed
     ],
 )
 def test_bad_actions_return_reasons(action, reason):
@@ -105,6 +107,17 @@ def test_bad_actions_return_reasons(action, reason):
         world.reset(seed=0)
         obs, reward, terminated, _truncated, info = world.step(action)
         assert reason in obs and info["error"] == obs and not terminated and reward == 0
+
+
+def test_the_typing_template_is_refused_as_listed_and_typed_once_filled():
+    with make_world("web/shop") as world:
+        _, info = world.reset(seed=0)
+        template = next(a for a in info["admissible_actions"] if a.startswith("type "))
+        assert template.endswith('"<text>"')
+        obs, _, _, _, info = world.step(template)
+        assert info["error"] == obs and "in place of <text>" in obs and not info["events"]
+        _, _, _, _, info = world.step(template.replace("<text>", "hoodie"))
+        assert info["error"] is None and [e.kind for e in info["events"]] == ["type"]
 
 
 def test_bad_option_back_scroll_and_404():
@@ -173,3 +186,30 @@ def test_parse_page_reads_labels_forms_and_options():
     ]
     assert tree.forms[0]["hidden"] == {"h": "1"} and tree.forms[0]["method"] == "post"
     assert tree.elements[1].css.endswith("form:nth-of-type(1) > select:nth-of-type(1)")
+
+
+def test_a_saved_state_is_replayed_into_a_fresh_world():
+    with make_world("web/shop") as world, make_world("web/shop") as fresh:
+        _, info = world.reset(seed=2)
+        plan = info["gold_plan"]
+        half = len(plan) // 2
+        for action in plan[:half]:
+            world.step(action)
+        state = json.loads(json.dumps(world.get_state()))
+        assert state["seed"] == 2 and state["actions"] == plan[:half]
+        fresh.set_state(state)
+        assert fresh.step("scroll up")[0] == world.step("scroll up")[0]  # the same page, the same values
+        for action in plan[half:]:
+            *_, terminated, _, info = fresh.step(action)
+        assert terminated and info["won"]  # judged by the fresh world's own server
+
+
+def test_the_worlds_state_example_resumes_a_checkpointed_world_in_a_fresh_one():
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    example = Path(__file__).parents[2] / "examples" / "worlds_state.py"
+    out = subprocess.run([sys.executable, str(example)], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert "2 actions replayed" in out.stdout and out.stdout.rstrip().endswith("True")

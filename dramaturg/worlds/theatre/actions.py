@@ -158,7 +158,14 @@ def _split(text: str) -> list[str]:
         return text.replace('"', " ").split()
 
 
-def _speech(rest: str) -> str:
+# The slot of a speech template in the admissible commands (``say "<line>"``).
+_PLACEHOLDER = re.compile(r"<line>|^<[a-z][a-z _-]{0,30}>$", re.I)
+# mode -> (what the words are for, a command that writes them)
+_SPEAKING = {"say": ("say", 'say "Who is there?"'), "whisper": ("whisper", 'whisper <character> "Who is there?"'),
+             "aside": ("say aside", 'aside "Who is there?"')}
+
+
+def _speech(rest: str, mode: str = "say") -> str:
     rest = rest.strip()
     if len(rest) >= 2 and rest[0] == rest[-1] and rest[0] in "\"'":
         rest = rest[1:-1]
@@ -166,6 +173,10 @@ def _speech(rest: str) -> str:
         rest = ""
     if not rest.strip():
         raise ActionParseError('say what? Put the line in quotes: say "..."')
+    placeholder = _PLACEHOLDER.search(rest.strip())
+    if placeholder:  # a template played as it is listed
+        doing, example = _SPEAKING[mode]
+        raise ActionParseError(f"write the words to {doing} in place of {placeholder.group(0)}, e.g. {example}")
     return rest.strip()
 
 
@@ -214,9 +225,9 @@ def parse_action(text: str, *, speakers: set[str] | None = None) -> StageAction:
             else:
                 if mode == "whisper":
                     raise ActionParseError('whisper to whom? Use: whisper <character> "line"')
-        return Say(actor=actor, text=_speech(rest.lstrip(" ,:")), to=to, mode=mode)
+        return Say(actor=actor, text=_speech(rest.lstrip(" ,:"), mode), to=to, mode=mode)
     if verb == "aside":
-        return Say(actor=actor, text=_speech(rest), mode="aside")
+        return Say(actor=actor, text=_speech(rest, "aside"), mode="aside")
     if verb in {"look", "l"} and not rest:
         return Look(actor=actor)
     if verb in {"inventory", "i", "inv"} and not rest:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import shlex
 from typing import Any
 from urllib.parse import urljoin, urlsplit
@@ -19,6 +20,9 @@ _HELP = (
     'click [id] | type [id] "text" [enter] | select [id] "option" | goto /path | back | '
     "scroll down | scroll up | stop"
 )
+
+# The slot of the typing template in the admissible actions (``type [3] "<text>"``).
+_PLACEHOLDER = re.compile(r"<text>|^\s*<[a-z][a-z _-]{0,30}>\s*$", re.I)
 
 
 class _Refused(Exception):
@@ -310,6 +314,10 @@ class WebWorld(BaseWorld):
             if len(args) < 2:
                 raise _Refused(f'type needs the text in quotes: type [{el.id}] "..."')
             text = args[1]
+            placeholder = _PLACEHOLDER.search(text)
+            if placeholder:  # the template played as it is listed
+                raise _Refused(f"write the words to type in place of {placeholder.group(0)}, "
+                               f'e.g. type [{el.id}] "red hoodie"')
             driver.type(el, text)
             self._values[el.id] = text
             events.append(
