@@ -44,8 +44,8 @@ def _tool_agent(choice: str, world: str | None, chat: Any, chat_spec: str | None
     ``registry`` (the adapter registered for the world, if any, else the main model) or a
     model spec of its own; prompted with the settings its adapter was trained with, if any."""
     from dramaturg.agents import ToolAgent
+    from dramaturg.agents.tool_agent import adapter_tool_agent
     from dramaturg.models import load_model
-    from dramaturg.models._adapters import adapter_tool_agent
     from dramaturg.models.loader import default_spec
 
     spec = choice

@@ -54,6 +54,24 @@ def check_settings(settings: Mapping[str, Any], where: str) -> dict[str, int]:
     return dict(settings)
 
 
+def adapter_tool_agent(spec: str | None) -> dict[str, int]:
+    """The tool agent settings recorded in the adapter of a model spec (``local?lora=PATH``), checked;
+    ``{}`` for a spec without an adapter, or an adapter that records none.
+
+    A tool agent on a fine-tuned adapter should prompt it as its training data did
+    (the same history window, observation length and recap).
+
+    Raises:
+        ConfigError: the adapter cannot be read, or records a setting the tool agent
+            does not have (a newer dramaturg wrote it) or a bad value.
+    """
+    from dramaturg.models._adapters import adapter_settings
+    from dramaturg.models.loader import parse_spec
+
+    found = adapter_settings(spec)
+    return check_settings(found, f"the adapter {parse_spec(spec)[2].get('lora')}") if found else {}
+
+
 COMMANDS = "Commands: "
 """How the prompt's last line lists the admissible commands (comma-separated)."""
 

@@ -178,7 +178,7 @@ def _tool_spec(spec: AgentSpec, case: Case) -> str | None:
 def tool_agent_settings_for(spec: AgentSpec, case: Case) -> dict[str, int]:
     """The tool agent's settings: those its adapter was trained with (if its model,
     its own or the main one it shares, has one), then ``spec.options["tool_agent"]``."""
-    from dramaturg.models._adapters import adapter_tool_agent
+    from dramaturg.agents.tool_agent import adapter_tool_agent
 
     if callable(spec.tool_model):
         own = None

@@ -19,7 +19,7 @@ from typing import Any
 from dramaturg.errors import ConfigError
 from dramaturg.models._gguf import _read, _string, read_gguf_metadata, read_header
 
-__all__ = ["BASE_KEYS", "TOOL_AGENT_KEY", "adapter_tool_agent", "base_identity", "check_adapter_base",
+__all__ = ["BASE_KEYS", "TOOL_AGENT_KEY", "adapter_settings", "base_identity", "check_adapter_base",
            "read_gguf_tensors"]
 
 #: Metadata keys an exported adapter carries about its base.
@@ -30,20 +30,18 @@ BASE_KEYS = ("architecture", "embedding_length", "block_count", "fingerprint")
 TOOL_AGENT_KEY = "dramaturg.tool_agent."
 
 
-def adapter_tool_agent(spec: str | None) -> dict[str, int]:
-    """The tool agent settings recorded in the adapter of a model spec (``local?lora=PATH``);
+def adapter_settings(spec: str | None) -> dict[str, Any]:
+    """The tool agent settings recorded in the adapter of a model spec (``local?lora=PATH``), unchecked;
     ``{}`` for a spec without an adapter, or an adapter that records none.
 
-    A tool agent on a fine-tuned adapter should prompt it as its training data did
-    (the same history window, observation length and recap).
+    The tool agent checks them (:func:`dramaturg.agents.tool_agent.adapter_tool_agent`):
+    models know nothing of agents.
 
     Raises:
-        ConfigError: the adapter cannot be read, or records a setting the tool agent
-            does not have (a newer dramaturg wrote it) or a bad value.
+        ConfigError: the adapter cannot be read.
     """
     if not spec:
         return {}
-    from dramaturg.agents.tool_agent import check_settings
     from dramaturg.models.loader import parse_spec
 
     lora = parse_spec(spec)[2].get("lora")
@@ -53,8 +51,7 @@ def adapter_tool_agent(spec: str | None) -> dict[str, int]:
         meta = read_gguf_metadata(str(lora))
     except (OSError, ValueError) as exc:
         raise ConfigError(f"cannot read the adapter {lora}: {exc}") from None
-    found = {k.removeprefix(TOOL_AGENT_KEY): v for k, v in meta.items() if k.startswith(TOOL_AGENT_KEY)}
-    return check_settings(found, f"the adapter {lora}")
+    return {k.removeprefix(TOOL_AGENT_KEY): v for k, v in meta.items() if k.startswith(TOOL_AGENT_KEY)}
 
 
 def read_gguf_tensors(

@@ -72,9 +72,9 @@ def test_tool_agent_builds_trains_exports_and_registers(trained_cli, monkeypatch
     adapter = out / "tool-agent.gguf"
     assert registry.resolve("textworld/tw-simple").path == adapter.resolve()
     # the adapter records the tool agent settings its data was written with; an eval spec's own win
+    from dramaturg.agents.tool_agent import adapter_tool_agent
     from dramaturg.evals import AgentSpec, Case
     from dramaturg.evals.agents import tool_agent_settings_for
-    from dramaturg.models._adapters import adapter_tool_agent
 
     recorded = {"history_turns": 6, "max_observation_chars": 600, "recap": 8, "focus": 4}
     assert adapter_tool_agent(f"local?lora={adapter}") == recorded

@@ -74,7 +74,7 @@ def test_a_broken_registry_file_says_where(adapter, tmp_path):
 
 
 def test_an_adapter_records_the_tool_agent_settings_it_was_trained_with(tmp_path):
-    from dramaturg.models._adapters import adapter_tool_agent
+    from dramaturg.agents.tool_agent import adapter_tool_agent
 
     plain = write_lora_adapter(tmp_path / "plain.gguf")
     recap = write_lora_adapter(tmp_path / "recap.gguf", meta={"dramaturg.tool_agent.recap": 12})
