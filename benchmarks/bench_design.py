@@ -24,7 +24,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from _results import write_section
 
 from dramaturg.drama._copies import copied
-from dramaturg.drama._topic import alike, topic_words
+from dramaturg.drama._topic import play_texts, shared_words
 from dramaturg.drama.blueprint import design_blueprint
 from dramaturg.drama.form import _examples
 from dramaturg.errors import ModelError
@@ -51,8 +51,7 @@ async def design(topic: str, model, seed: int) -> dict:
     texts = [bp.title, bp.premise, *cast, *(p.name for p in bp.stage.places.values()),
              *(b.text for s in bp.scenes for b in s.beats), *(ln.text for s in bp.scenes for ln in s.opening)]
     copies = sorted({g for t in texts for g in copied(t, extra=[_examples().text])})
-    wanted = topic_words(topic)
-    shared = sorted({w for w in topic_words(" ".join([bp.title, bp.premise, *cast])) if any(alike(w, s) for s in wanted)})
+    shared = shared_words(topic, play_texts(bp))
     scenes = [" / ".join(b.text for b in s.beats) for s in bp.scenes]
     return {"topic": topic, "s": took, "calls": model.usage.total.calls - before, "title": bp.title,
             "premise": bp.premise, "cast": cast, "places": [p.name for p in bp.stage.places.values()],

@@ -82,7 +82,8 @@ async def floor_line() -> dict[str, float]:
     bp = five_actors()
     graph = drama(bp, actor=actor_for(model), tool_agent=ToolAgent(model=model), max_turns=1)
     final = await graph.ainvoke({}, {"recursion_limit": 50})
-    prefix = script_heading(bp, 0, place_name="Great Hall", place_text="Torches gutter along the stone walls.")
+    hall = bp.stage.places[bp.scenes[0].place]
+    prefix = script_heading(bp, 0, place_name=hall.name, place_text=hall.description)
     prefix += "".join(f"{x}\n" for t in final["transcript"] for x in t.get("script", ())) + "HAMLET."
     times = []
     for i in range(6):

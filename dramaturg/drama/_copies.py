@@ -52,9 +52,10 @@ def prompt_ngrams(n: int = N) -> frozenset[tuple[str, ...]]:
 
 def copied(text: str, *, extra: Iterable[str] = (), n: int = N) -> list[str]:
     """The ``n``-grams of ``text`` found in a prompt template or in ``extra`` texts, in order, once each."""
-    known = set(prompt_ngrams(n))
-    for e in extra:
-        known.update(_ngrams(words(e), n))
+    known: frozenset[tuple[str, ...]] | set[tuple[str, ...]] = prompt_ngrams(n)
+    extra = list(extra)
+    if extra:  # a copy only when there is something to add: this runs for every sampled line
+        known = set(known).union(*(_ngrams(words(e), n) for e in extra))
     seen: dict[str, None] = {}
     for gram in _ngrams(words(text), n):
         if gram in known:

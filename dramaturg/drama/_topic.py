@@ -16,10 +16,11 @@ Example:
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import Any
 
 from dramaturg.drama._copies import words
 
-__all__ = ["STOP", "alike", "shares", "stem", "topic_issue", "topic_words"]
+__all__ = ["STOP", "alike", "play_texts", "shared_words", "shares", "stem", "topic_issue", "topic_words"]
 
 STOP = frozenset("""
 a an the and or but if of to in on at by for with from into onto over under about after before behind between
@@ -58,6 +59,17 @@ def shares(stems: Iterable[str], text: str) -> bool:
     """Whether ``text`` has a word like one of ``stems``."""
     mine = topic_words(text)
     return any(alike(s, w) for s in stems for w in mine)
+
+
+def shared_words(topic: str, texts: Iterable[str]) -> list[str]:
+    """The topic's words (stemmed) that ``texts`` use, or words like them, in the topic's order."""
+    mine = topic_words(" ".join(texts))
+    return [s for s in topic_words(topic) if any(alike(s, w) for w in mine)]
+
+
+def play_texts(blueprint: Any) -> list[str]:
+    """What a play says it is about: its title, premise and each character's name and background."""
+    return [blueprint.title, blueprint.premise or "", *(f"{c.name} {c.background or ''}" for c in blueprint.cast.values())]
 
 
 def topic_issue(topic: str, texts: Iterable[str]) -> str | None:

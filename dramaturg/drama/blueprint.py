@@ -27,7 +27,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
 
 from dramaturg._files import InputFileError, load_yaml
 from dramaturg._ids import reserved_id
-from dramaturg.drama._topic import topic_issue
+from dramaturg.drama._topic import play_texts, topic_issue
 from dramaturg.drama.form import FormDesigner
 from dramaturg.errors import ConfigError, validation_issues
 from dramaturg.models import ChatModel, model_kind, system
@@ -575,8 +575,7 @@ class Reviewer:
 
     def check(self, blueprint: Blueprint) -> list[str]:
         """The issues found in code: the play must be about its topic."""
-        cast = [f"{c.name} {c.background}" for c in blueprint.cast.values()]
-        issue = topic_issue(blueprint.topic, [blueprint.title, blueprint.premise, *cast])
+        issue = topic_issue(blueprint.topic, play_texts(blueprint))
         return [issue] if issue else []
 
     async def review(self, blueprint: Blueprint, *, characters: Sequence[str] = ()) -> Review:

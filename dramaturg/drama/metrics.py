@@ -29,6 +29,7 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 from dramaturg.drama._copies import copied
+from dramaturg.drama._topic import play_texts, shared_words
 
 __all__ = ["DramaMetrics", "drama_metrics", "mentions", "topic_words"]
 
@@ -92,12 +93,8 @@ class _Spectator:
 
 
 def topic_words(blueprint: Any) -> list[str]:
-    """The topic's content words that the title, premise or cast (names, backgrounds, goals) use."""
-    parts = [blueprint.title, blueprint.premise or ""]
-    for c in blueprint.cast.values():
-        parts += [c.name, c.background or "", *c.goals]
-    have = _words(" ".join(parts)) | {w.rstrip("s") for w in _words(" ".join(parts))}
-    return sorted(w for w in _words(blueprint.topic or "") if w in have or w.rstrip("s") in have)
+    """The topic's words (stemmed) that the title, premise or cast use: the reviewer's own check, as a figure."""
+    return shared_words(blueprint.topic or "", play_texts(blueprint))
 
 
 def _words(text: str) -> set[str]:
