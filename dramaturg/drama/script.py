@@ -43,6 +43,7 @@ Example:
 from __future__ import annotations
 
 import re
+import unicodedata
 import zlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -98,6 +99,9 @@ def clean_line(text: str, names: Sequence[str]) -> str:
     bracketed directions and stray quotes, keeps at most three sentences.
     """
     line = text.replace("\r", " ").split("\n", 1)[0]
+    # Control and format characters (a terminal escape, a zero-width joiner) never reach a stage or a screen.
+    line = re.sub(r"\x1b\[[0-9;?]*[ -/]*[@-~]", "", line)  # a whole terminal escape sequence, not just its ESC
+    line = "".join(c if unicodedata.category(c)[0] != "C" else " " for c in line)
     labels = "|".join(re.escape(n) for n in sorted({*names, *(n.upper() for n in names)}, key=len, reverse=True) if n)
     if labels:
         line = re.sub(rf"^\s*(?:{labels})\s*[.:]\s*", "", line)

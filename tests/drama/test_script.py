@@ -56,6 +56,7 @@ def test_clean_line_keeps_one_spoken_line():
     assert clean_line("HAMLET. I know not seems. HORATIO. My lord!", names) == "I know not seems."
     assert clean_line("One. Two. Three. Four.", names) == "One. Two. Three."
     assert clean_line("", names) == ""
+    assert clean_line("Hello \x1b[2J there, \u200bfriend.", names) == "Hello there, friend."  # no escapes
 
 
 def test_overlap_is_the_share_of_the_new_lines_words():
