@@ -44,48 +44,103 @@ class _Recorder(BaseChatModel):
         return Completion(text="")
 
 
-TASKS = ["Find the capital of Peru and its population.", "Write a haiku about rain and translate it into French.",
-         "Sum the sales column of sales.csv.", "Name the author of Hamlet and the year it was written.",
-         "Plan a picnic for six people."]
-RESULTS = [("Name three primary colours.", "red, blue, yellow"), ("Give water's boiling point in Celsius.",
-           "It is quite hot."), ("Translate 'hello' into French.", "bonjour"), ("Add 17 and 25.", "42"),
-           ("Name a play by Shakespeare.", "Hamlet")]
-SCENES = [("hamlet", "Claudius raises his cup to the court."), ("ophelia", "Hamlet tears up a letter."),
-          ("horatio", "The ghost walks on the battlements."), ("gertrude", "Polonius hides behind the arras."),
-          ("claudius", "Hamlet stares at him during the play.")]
-GOALS = [("take the cup", "A hall. A cup stands on the table.", ["take cup", "look", "go north", "wait"]),
-         ("open the door", "A corridor. The door is closed.", ["open door", "look", "go south"]),
-         ("give the letter to ophelia", "Ophelia is here. You hold a letter.",
-          ["give letter to ophelia", "read letter", "look", "wait"]),
-         ("go to the garden", "The hall. Doors lead north and east.", ["go north", "go east", "look"]),
-         ("drink from the cup", "You hold a cup.", ["drink cup", "drop cup", "look"])]
+TASKS = [
+    "Find the capital of Peru and its population.",
+    "Write a haiku about rain and translate it into French.",
+    "Sum the sales column of sales.csv.",
+    "Name the author of Hamlet and the year it was written.",
+    "Plan a picnic for six people.",
+]
+RESULTS = [
+    ("Name three primary colours.", "red, blue, yellow"),
+    ("Give water's boiling point in Celsius.", "It is quite hot."),
+    ("Translate 'hello' into French.", "bonjour"),
+    ("Add 17 and 25.", "42"),
+    ("Name a play by Shakespeare.", "Hamlet"),
+]
+SCENES = [
+    ("hamlet", "Claudius raises his cup to the court."),
+    ("ophelia", "Hamlet tears up a letter."),
+    ("horatio", "The ghost walks on the battlements."),
+    ("gertrude", "Polonius hides behind the arras."),
+    ("claudius", "Hamlet stares at him during the play."),
+]
+GOALS = [
+    (
+        "take the cup",
+        "A hall. A cup stands on the table.",
+        ["take cup", "look", "go north", "wait"],
+    ),
+    ("open the door", "A corridor. The door is closed.", ["open door", "look", "go south"]),
+    (
+        "give the letter to ophelia",
+        "Ophelia is here. You hold a letter.",
+        ["give letter to ophelia", "read letter", "look", "wait"],
+    ),
+    ("go to the garden", "The hall. Doors lead north and east.", ["go north", "go east", "look"]),
+    ("drink from the cup", "You hold a cup.", ["drink cup", "drop cup", "look"]),
+]
 
 
 async def _capture() -> list[RoleCall]:
     recorder = _Recorder()
     actor = Actor(model=recorder)
-    names = {"hamlet": "Hamlet", "ophelia": "Ophelia", "horatio": "Horatio", "gertrude": "Gertrude",
-             "claudius": "Claudius"}
+    names = {
+        "hamlet": "Hamlet",
+        "ophelia": "Ophelia",
+        "horatio": "Horatio",
+        "gertrude": "Gertrude",
+        "claudius": "Claudius",
+    }
     runs: list[tuple[str, Any]] = []
     for task in TASKS:
-        runs.append(("planner", Planner(model=recorder).plan(task, capabilities=["general", "python"])))
+        runs.append(
+            ("planner", Planner(model=recorder).plan(task, capabilities=["general", "python"]))
+        )
         worker = Worker(name="analyst", model=recorder, tools=ToolSet([python_tool(timeout_s=5)]))
         runs.append(("worker", worker.attempt(Subtask(id="s1", description=task))))
     for description, output in RESULTS:
         result = WorkerResult(subtask_id="s1", worker="analyst", output=output)
-        runs.append(("critic", Critic(model=recorder).review(Subtask(id="s1", description=description), result)))
+        runs.append(
+            (
+                "critic",
+                Critic(model=recorder).review(Subtask(id="s1", description=description), result),
+            )
+        )
     for who, event in SCENES:
         others = [c for c in names if c != who][:2]
-        view = ActorView(character=who, name=names[who], persona=f"{names[who]} of Elsinore.", scene="The hall",
-                         beat="Hamlet tests the king", perceived=[event], others=others)
+        view = ActorView(
+            character=who,
+            name=names[who],
+            persona=f"{names[who]} of Elsinore.",
+            scene="The hall",
+            beat="Hamlet tests the king",
+            perceived=[event],
+            others=others,
+        )
         runs.append(("actor", actor.decide(view)))
-        runs.append(("director", Director(model=recorder).pick(
-            scene="hall", cast=list(names), names=names, beats=[{"id": "b1", "text": "The king drinks",
-                                                                  "status": "pending"}],
-            recent=[f"{names[who]}: {event}"], last=who)))
+        runs.append(
+            (
+                "director",
+                Director(model=recorder).pick(
+                    scene="hall",
+                    cast=list(names),
+                    names=names,
+                    beats=[{"id": "b1", "text": "The king drinks", "status": "pending"}],
+                    recent=[f"{names[who]}: {event}"],
+                    last=who,
+                ),
+            )
+        )
     for goal, observation, admissible in GOALS:
-        runs.append(("tool agent", ToolAgent(model=recorder).command(goal=goal, observation=observation,
-                                                                     admissible=admissible)))
+        runs.append(
+            (
+                "tool agent",
+                ToolAgent(model=recorder).command(
+                    goal=goal, observation=observation, admissible=admissible
+                ),
+            )
+        )
     out = []
     for role, run in runs:
         before = len(recorder.calls)

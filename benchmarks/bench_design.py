@@ -31,9 +31,13 @@ from dramaturg.errors import ModelError
 from dramaturg.models import load_model
 from dramaturg.models.wrappers import ModelWrapper
 
-TOPICS = ["a royal court quarrels over a letter", "two sisters fight over their father's farm",
-          "a chess champion suspects her coach", "astronauts argue about returning to Earth",
-          "a baker's apprentice steals a recipe"]
+TOPICS = [
+    "a royal court quarrels over a letter",
+    "two sisters fight over their father's farm",
+    "a chess champion suspects her coach",
+    "astronauts argue about returning to Earth",
+    "a baker's apprentice steals a recipe",
+]
 
 
 class _AsInstruct(ModelWrapper):
@@ -48,16 +52,33 @@ async def design(topic: str, model, seed: int) -> dict:
     bp = await design_blueprint(topic, model=model, scenes=3, seed=seed)
     took = time.perf_counter() - t0
     cast = [f"{c.name}: {c.background}" for c in bp.cast.values()]
-    texts = [bp.title, bp.premise, *cast, *(p.name for p in bp.stage.places.values()),
-             *(b.text for s in bp.scenes for b in s.beats), *(ln.text for s in bp.scenes for ln in s.opening)]
+    texts = [
+        bp.title,
+        bp.premise,
+        *cast,
+        *(p.name for p in bp.stage.places.values()),
+        *(b.text for s in bp.scenes for b in s.beats),
+        *(ln.text for s in bp.scenes for ln in s.opening),
+    ]
     copies = sorted({g for t in texts for g in copied(t, extra=[_examples().text])})
     shared = shared_words(topic, play_texts(bp))
     scenes = [" / ".join(b.text for b in s.beats) for s in bp.scenes]
-    return {"topic": topic, "s": took, "calls": model.usage.total.calls - before, "title": bp.title,
-            "premise": bp.premise, "cast": cast, "places": [p.name for p in bp.stage.places.values()],
-            "scenes": [(t, [f"{bp.cast[ln.speaker].name}: {ln.text}" for ln in s.opening])
-                       for t, s in zip(scenes, bp.scenes, strict=True)],
-            "shared": shared, "copies": copies, "distinct": len(set(scenes)) == len(scenes)}
+    return {
+        "topic": topic,
+        "s": took,
+        "calls": model.usage.total.calls - before,
+        "title": bp.title,
+        "premise": bp.premise,
+        "cast": cast,
+        "places": [p.name for p in bp.stage.places.values()],
+        "scenes": [
+            (t, [f"{bp.cast[ln.speaker].name}: {ln.text}" for ln in s.opening])
+            for t, s in zip(scenes, bp.scenes, strict=True)
+        ],
+        "shared": shared,
+        "copies": copies,
+        "distinct": len(set(scenes)) == len(scenes),
+    }
 
 
 async def run(seed: int) -> tuple[list[dict], dict]:
@@ -70,20 +91,28 @@ async def run(seed: int) -> tuple[list[dict], dict]:
         bp = await design_blueprint(TOPICS[0], model=old, scenes=3, max_revisions=1)
         structured = {"s": time.perf_counter() - t0, "outcome": f"title {bp.title!r}"}
     except ModelError as exc:
-        structured = {"s": time.perf_counter() - t0, "outcome": f"{type(exc).__name__}: {str(exc)[:160]}"}
+        structured = {
+            "s": time.perf_counter() - t0,
+            "outcome": f"{type(exc).__name__}: {str(exc)[:160]}",
+        }
     return results, structured
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
     results, structured = asyncio.run(run(args.seed))
     on_topic = sum(bool(r["shared"]) for r in results)
     clean = sum(not r["copies"] for r in results)
     distinct = sum(r["distinct"] for r in results)
-    rows = "\n".join(f"| {r['topic']} | {r['s']:.1f} s | {r['calls']} | {', '.join(r['shared']) or '**none**'} | "
-                     f"{len(r['copies'])} | {'yes' if r['distinct'] else '**no**'} |" for r in results)
+    rows = "\n".join(
+        f"| {r['topic']} | {r['s']:.1f} s | {r['calls']} | {', '.join(r['shared']) or '**none**'} | "
+        f"{len(r['copies'])} | {'yes' if r['distinct'] else '**no**'} |"
+        for r in results
+    )
     body = f"""## Designing a play from a topic on the embedded model
 
 `design_blueprint(topic, model=load_model("local"), scenes=3, seed={args.seed})`, which is what
@@ -97,7 +126,7 @@ again), and code lays out the blueprint. Topics chosen to share no words with th
 
 On topic {on_topic} of {len(results)}; free of copies {clean} of {len(results)}; distinct scenes
 {distinct} of {len(results)}. Same run, the structured JSON path on the same model (as before the form) for
-"{TOPICS[0]}": {structured['s']:.1f} s, {structured['outcome']}.
+"{TOPICS[0]}": {structured["s"]:.1f} s, {structured["outcome"]}.
 
 Verbatim:
 """
@@ -105,7 +134,11 @@ Verbatim:
         body += f"\n**{r['topic']}**: *{r['title']}*. {r['premise']}\n"
         body += f"- cast: {'; '.join(r['cast'])}\n- places: {'; '.join(r['places'])}\n"
         for i, (beat, opening) in enumerate(r["scenes"], 1):
-            body += f"- scene {i}: {beat}" + (f" (opens: {' / '.join(opening)})" if opening else "") + "\n"
+            body += (
+                f"- scene {i}: {beat}"
+                + (f" (opens: {' / '.join(opening)})" if opening else "")
+                + "\n"
+            )
     write_section("bench_design", body)
     print(body)
 

@@ -40,8 +40,13 @@ ROOT = Path(__file__).resolve().parent.parent
 def five_actors() -> Blueprint:
     """The bundled Elsinore with Polonius added: five characters in the hall."""
     data = Blueprint.load(ROOT / "dramaturg" / "drama" / "plays" / "elsinore.yaml").model_dump()
-    data["cast"]["polonius"] = {"name": "Polonius", "background": "The king's old counsellor, Ophelia's father.",
-                                "goals": ["find out what troubles Hamlet"], "emotion": "busy", "location": "hall"}
+    data["cast"]["polonius"] = {
+        "name": "Polonius",
+        "background": "The king's old counsellor, Ophelia's father.",
+        "goals": ["find out what troubles Hamlet"],
+        "emotion": "busy",
+        "location": "hall",
+    }
     scene = data["scenes"][0]
     scene["cast"] = ["hamlet", "claudius", "horatio", "ophelia", "polonius"]
     scene["opening"] = []  # every line of the round is the model's
@@ -63,16 +68,28 @@ async def one_round(mode: str) -> dict[str, float]:
     else:
         actor = Actor(model=model)
         director = Director(model=None if mode == "per_actor" else model)
-    graph = drama(bp, actor=actor, director=director, tool_agent=ToolAgent(model=model),
-                  mode="ensemble" if mode == "ensemble" else "per_actor", max_turns=5, reflect_every=100)
+    graph = drama(
+        bp,
+        actor=actor,
+        director=director,
+        tool_agent=ToolAgent(model=model),
+        mode="ensemble" if mode == "ensemble" else "per_actor",
+        max_turns=5,
+        reflect_every=100,
+    )
     t0 = time.perf_counter()
     final = await graph.ainvoke({}, {"recursion_limit": 200})
     took = time.perf_counter() - t0
     turns = [t for t in final["transcript"] if t["kind"] == "turn"]
     lines = [t.get("public", "") for t in turns]
-    return {"s": took, "calls": model.usage.total.calls, "turns": len(turns),
-            "actors": len({t["actor"] for t in turns}), "lines": lines,
-            "tokens": model.usage.total.usage.completion_tokens}
+    return {
+        "s": took,
+        "calls": model.usage.total.calls,
+        "turns": len(turns),
+        "actors": len({t["actor"] for t in turns}),
+        "lines": lines,
+        "tokens": model.usage.total.usage.completion_tokens,
+    }
 
 
 async def floor_line() -> dict[str, float]:
@@ -84,11 +101,21 @@ async def floor_line() -> dict[str, float]:
     final = await graph.ainvoke({}, {"recursion_limit": 50})
     hall = bp.stage.places[bp.scenes[0].place]
     prefix = script_heading(bp, 0, place_name=hall.name, place_text=hall.description)
-    prefix += "".join(f"{x}\n" for t in final["transcript"] for x in t.get("script", ())) + "HAMLET."
+    prefix += (
+        "".join(f"{x}\n" for t in final["transcript"] for x in t.get("script", ())) + "HAMLET."
+    )
     times = []
     for i in range(6):
-        out = await model.complete([system(prefix)], raw=True, max_tokens=25, temperature=0.8, seed=i,
-                                   repeat_penalty=1.3, min_p=0.0, caller="floor")
+        out = await model.complete(
+            [system(prefix)],
+            raw=True,
+            max_tokens=25,
+            temperature=0.8,
+            seed=i,
+            repeat_penalty=1.3,
+            min_p=0.0,
+            caller="floor",
+        )
         if i:  # the first call fills the cache
             times.append(out.latency_s * 25 / max(1, out.usage.completion_tokens))
     return {"line_s": statistics.median(times)}
@@ -103,20 +130,38 @@ def web_latency(model_spec: str = "local") -> dict[str, float]:
     port = free_port()
     with tempfile.TemporaryDirectory() as home:
         env = {**os.environ, "DRAMATURG_HOME": home}
-        proc = subprocess.Popen([sys.executable, "-m", "dramaturg.cli", "serve", "--port", str(port),
-                                 "--model", model_spec], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "dramaturg.cli",
+                "serve",
+                "--port",
+                str(port),
+                "--model",
+                model_spec,
+            ],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+        )
         try:
             import httpx
 
             deadline = time.time() + 120
             while True:
                 try:
-                    r = httpx.post(f"http://127.0.0.1:{port}/api/sessions", json={"stage": "elsinore", "player": "hamlet"},
-                                   timeout=5)
+                    r = httpx.post(
+                        f"http://127.0.0.1:{port}/api/sessions",
+                        json={"stage": "elsinore", "player": "hamlet"},
+                        timeout=5,
+                    )
                     break
                 except httpx.TransportError:
                     if time.time() > deadline or proc.poll() is not None:
-                        raise RuntimeError(proc.stderr.read().decode() if proc.stderr else "no server") from None
+                        raise RuntimeError(
+                            proc.stderr.read().decode() if proc.stderr else "no server"
+                        ) from None
                     time.sleep(0.5)
             sid, token = r.json()["id"], r.json()["token"]
             echo, npc = [], []
@@ -145,7 +190,10 @@ def web_latency(model_spec: str = "local") -> dict[str, float]:
         finally:
             proc.kill()
             proc.wait()
-    return {"echo_ms": statistics.median(echo) * 1e3, "npc_s": statistics.median(npc) if npc else float("nan")}
+    return {
+        "echo_ms": statistics.median(echo) * 1e3,
+        "npc_s": statistics.median(npc) if npc else float("nan"),
+    }
 
 
 def _until(ws, kinds: set[str]) -> dict:
@@ -161,31 +209,62 @@ def auto_play(source: list[str], turns: int, seed: int = 0) -> dict:
         env = {**os.environ, "DRAMATURG_HOME": home, "DRAMATURG_MODEL": "local"}
         new = ["drama", "new", *source, "--seed", str(seed), "--quiet"]
         t0 = time.perf_counter()
-        sid = subprocess.run([sys.executable, "-m", "dramaturg.cli", *new], env=env, check=True,
-                             capture_output=True, text=True).stdout.strip()
+        sid = subprocess.run(
+            [sys.executable, "-m", "dramaturg.cli", *new],
+            env=env,
+            check=True,
+            capture_output=True,
+            text=True,
+        ).stdout.strip()
         design_s = time.perf_counter() - t0
         t0 = time.perf_counter()
-        subprocess.run([sys.executable, "-m", "dramaturg.cli", "drama", "play", sid, "--auto",
-                        "--max-turns", str(turns)], env=env, check=True, stdout=subprocess.DEVNULL)
+        subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "dramaturg.cli",
+                "drama",
+                "play",
+                sid,
+                "--auto",
+                "--max-turns",
+                str(turns),
+            ],
+            env=env,
+            check=True,
+            stdout=subprocess.DEVNULL,
+        )
         took = time.perf_counter() - t0
         folder = Path(home) / "drama" / sid
         metrics = json.loads((folder / "metrics.json").read_text())
         entries = [json.loads(x) for x in (folder / "transcript.jsonl").read_text().splitlines()]
         title = Blueprint.load(folder / "blueprint.yaml").title
     turns_ = [e for e in entries if e.get("kind") == "turn"]
-    return {"command": "dramaturg " + " ".join(new[:-1]) + f" && dramaturg drama play <id> --auto --max-turns {turns}",
-            "title": title, "design_s": design_s, "play_s": took, "metrics": metrics,
-            "model_s": sum(e.get("seconds") or 0 for e in turns_),
-            "lines": [(e.get("by"), e.get("public")) for e in turns_]}
+    return {
+        "command": "dramaturg "
+        + " ".join(new[:-1])
+        + f" && dramaturg drama play <id> --auto --max-turns {turns}",
+        "title": title,
+        "design_s": design_s,
+        "play_s": took,
+        "metrics": metrics,
+        "model_s": sum(e.get("seconds") or 0 for e in turns_),
+        "lines": [(e.get("by"), e.get("public")) for e in turns_],
+    }
 
 
 TOPICS = ["a royal court quarrels over a letter", "two sisters fight over their father's farm"]
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--structured", action="store_true",
-                        help="also time the structured (instruct-path) round on the embedded model (about 1 minute)")
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--structured",
+        action="store_true",
+        help="also time the structured (instruct-path) round on the embedded model (about 1 minute)",
+    )
     parser.add_argument("--skip-web", action="store_true")
     args = parser.parse_args()
     floor = asyncio.run(floor_line())
@@ -197,21 +276,31 @@ def main() -> None:
     main_job = auto_play(["--blueprint", "elsinore"], 8)
     print("main job", main_job["metrics"]["shown_share"], main_job["model_s"], flush=True)
     plays = [auto_play(["--blueprint", "elsinore"], 10, seed=1)]
-    plays += [auto_play(["--topic", t, "--model", "local"], 10, seed=i) for i, t in enumerate(TOPICS, 2)]
+    plays += [
+        auto_play(["--topic", t, "--model", "local"], 10, seed=i) for i, t in enumerate(TOPICS, 2)
+    ]
     r = statistics.median(x["s"] for x in rounds)
     per_line = r / 5
     each = ", ".join(f"{x['s']:.2f}" for x in rounds)
-    rows = [f"| one round of a 5-actor scene, script completion (the embedded model's default) | {r:.2f} s "
-            f"(median of 3: {each}) | {rounds[0]['calls']} | "
-            f"{per_line:.2f} s a line = **{per_line / floor['line_s']:.2f}x** the floor |",
-            f"| floor: one 25-token line on the cached script prefix | {floor['line_s']:.2f} s | 1 | same run |"]
+    rows = [
+        f"| one round of a 5-actor scene, script completion (the embedded model's default) | {r:.2f} s "
+        f"(median of 3: {each}) | {rounds[0]['calls']} | "
+        f"{per_line:.2f} s a line = **{per_line / floor['line_s']:.2f}x** the floor |",
+        f"| floor: one 25-token line on the cached script prefix | {floor['line_s']:.2f} s | 1 | same run |",
+    ]
     if structured is not None:
-        rows.append(f"| the same round on the structured path (JSON decisions, what instruct models use) | "
-                    f"{structured['s']:.1f} s | {structured['calls']} | {structured['turns']} turns |")
+        rows.append(
+            f"| the same round on the structured path (JSON decisions, what instruct models use) | "
+            f"{structured['s']:.1f} s | {structured['calls']} | {structured['turns']} turns |"
+        )
     if web is not None:
-        rows.append(f"| web: player's submit -> their own turn streamed back | {web['echo_ms']:.0f} ms | 0 | "
-                    "`dramaturg serve`, websocket |")
-        rows.append(f"| web: player's submit -> the next character's line streamed | {web['npc_s']:.2f} s | 1 | |")
+        rows.append(
+            f"| web: player's submit -> their own turn streamed back | {web['echo_ms']:.0f} ms | 0 | "
+            "`dramaturg serve`, websocket |"
+        )
+        rows.append(
+            f"| web: player's submit -> the next character's line streamed | {web['npc_s']:.2f} s | 1 | |"
+        )
     m = main_job["metrics"]
     body = f"""## Drama on the embedded model
 
@@ -228,7 +317,7 @@ The round's lines, verbatim: {" / ".join(rounds[0]["lines"])}
 
 | turns | spoken or shown | exact repeats | near repeats | prompt copies (8-grams) | model time | play wall time (with model load) |
 |---|---|---|---|---|---|---|
-| {m['steps']} | {m['shown_share']:.0%} | {m['exact_repeats']} | {m['near_repeats']} | {m['prompt_copies']} | {main_job['model_s']:.1f} s | {main_job['play_s']:.1f} s |
+| {m["steps"]} | {m["shown_share"]:.0%} | {m["exact_repeats"]} | {m["near_repeats"]} | {m["prompt_copies"]} | {main_job["model_s"]:.1f} s | {main_job["play_s"]:.1f} s |
 
 ### Three plays, auto-played, verbatim
 
@@ -239,11 +328,17 @@ Elsinore, and by the model while it designed the play in the other two; every ot
     for play in plays:
         pm = play["metrics"]
         body += f"""
-**{play['title']}** (`{play['command']}`; design {play['design_s']:.0f} s, play {play['play_s']:.1f} s)
-: {pm['steps']} turns, {pm['shown_share']:.0%} spoken or shown, repeats {pm['exact_repeats']} exact / {pm['near_repeats']} near, prompt copies {pm['prompt_copies']}, topic words {', '.join(pm.get('topic_words') or []) or '-'}, {pm['seconds_per_turn'] or 0:.2f} s a turn
+**{play["title"]}** (`{play["command"]}`; design {play["design_s"]:.0f} s, play {play["play_s"]:.1f} s)
+: {pm["steps"]} turns, {pm["shown_share"]:.0%} spoken or shown, repeats {pm["exact_repeats"]} exact / {pm["near_repeats"]} near, prompt copies {pm["prompt_copies"]}, topic words {", ".join(pm.get("topic_words") or []) or "-"}, {pm["seconds_per_turn"] or 0:.2f} s a turn
 
 """
-        body += "\n".join(f"> {text}" + (" (opening)" if by == "script" else "") + "  " for by, text in play["lines"]) + "\n"
+        body += (
+            "\n".join(
+                f"> {text}" + (" (opening)" if by == "script" else "") + "  "
+                for by, text in play["lines"]
+            )
+            + "\n"
+        )
     write_section("bench_drama", body)
 
 

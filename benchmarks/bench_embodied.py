@@ -27,13 +27,22 @@ from dramaturg.graphs import embodied
 from dramaturg.models import load_model
 from dramaturg.worlds import make_world
 
-TASKS = ["pick_and_place_simple", "look_at_obj_in_light", "pick_clean_then_place_in_recep",
-         "pick_heat_then_place_in_recep", "pick_cool_then_place_in_recep", "pick_two_obj_and_place"]
+TASKS = [
+    "pick_and_place_simple",
+    "look_at_obj_in_light",
+    "pick_clean_then_place_in_recep",
+    "pick_heat_then_place_in_recep",
+    "pick_cool_then_place_in_recep",
+    "pick_two_obj_and_place",
+]
 
 
 def suites(n: int):
     yield "TextWorld tw-simple", [("textworld/tw-simple", {}, seed) for seed in range(n)]
-    yield "ALFWorld-style (unseen)", [(f"alfworld/{TASKS[i % 6]}", {"split": "unseen"}, i) for i in range(n)]
+    yield (
+        "ALFWorld-style (unseen)",
+        [(f"alfworld/{TASKS[i % 6]}", {"split": "unseen"}, i) for i in range(n)],
+    )
 
 
 def rate(wins: list[bool]) -> str:
@@ -53,7 +62,9 @@ async def model_episode(world_id, kw, seed, model, max_steps) -> tuple[bool, int
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--games", type=int, default=20)
     parser.add_argument("--max-steps", type=int, default=30)
     parser.add_argument("--model", default="local")
@@ -66,15 +77,30 @@ def main() -> None:
         for world_id, kw, seed in games:
             for label, policy in (("random", RandomAgent()), ("oracle", OracleAgent())):
                 with make_world(world_id, **kw) as world:
-                    res[label].append(play_episode(world, policy, seed=seed, max_steps=args.max_steps).won)
-            won, n, bad, took = asyncio.run(model_episode(world_id, kw, seed, model, args.max_steps))
+                    res[label].append(
+                        play_episode(world, policy, seed=seed, max_steps=args.max_steps).won
+                    )
+            won, n, bad, took = asyncio.run(
+                model_episode(world_id, kw, seed, model, args.max_steps)
+            )
             res["model"].append(won)
             steps.append(n)
             invalid += bad
             secs += took
-            print(name, world_id, seed, "won" if won else "not won", n, "steps", f"{took:.1f}s", flush=True)
-        rows.append(f"| {name} | {rate(res['random'])} | **{rate(res['model'])}** | {rate(res['oracle'])} | "
-                    f"{sum(steps) / len(steps):.1f} | {invalid} | {secs / len(games):.1f} s |")
+            print(
+                name,
+                world_id,
+                seed,
+                "won" if won else "not won",
+                n,
+                "steps",
+                f"{took:.1f}s",
+                flush=True,
+            )
+        rows.append(
+            f"| {name} | {rate(res['random'])} | **{rate(res['model'])}** | {rate(res['oracle'])} | "
+            f"{sum(steps) / len(steps):.1f} | {invalid} | {secs / len(games):.1f} s |"
+        )
     body = f"""## Embodied graph on the embedded model
 
 Success rate over {args.games} generated games per suite (± one standard error), at most

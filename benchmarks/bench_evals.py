@@ -55,7 +55,9 @@ def raw_loop(suite: Suite, max_steps: int) -> float:
     return time.perf_counter() - t0
 
 
-def timed_run(suite: Suite, work: Path, name: str, *, fresh: bool = True, **kw) -> tuple[float, dict]:
+def timed_run(
+    suite: Suite, work: Path, name: str, *, fresh: bool = True, **kw
+) -> tuple[float, dict]:
     out = work / name
     if fresh:
         shutil.rmtree(out, ignore_errors=True)
@@ -65,25 +67,39 @@ def timed_run(suite: Suite, work: Path, name: str, *, fresh: bool = True, **kw) 
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--n", type=int, default=5, help="oracle/random games per task type and split")
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--n", type=int, default=5, help="oracle/random games per task type and split"
+    )
     parser.add_argument("--n-model", type=int, default=2, help="embedded-model games per task type")
     parser.add_argument("--max-steps", type=int, default=30)
     parser.add_argument("--skip-model", action="store_true")
     parser.add_argument("--out", type=Path, default=None, help="keep the run directories here")
     args = parser.parse_args()
     work = args.out or Path(tempfile.mkdtemp(prefix="bench-evals-"))
-    suites = {"ALFWorld-style": builtin_suite("alfworld-style", n=args.n),
-              "TextWorld": builtin_suite("textworld", n=args.n)}
+    suites = {
+        "ALFWorld-style": builtin_suite("alfworld-style", n=args.n),
+        "TextWorld": builtin_suite("textworld", n=args.n),
+    }
 
     # 1. Oracle and random, per task type (this also generates and caches every game).
     rows = []
     for label, suite in suites.items():
         slug = label.lower().replace(" ", "-")
         # Not fresh: a rerun with the same --out resumes these runs instead of replaying them.
-        _, oracle = timed_run(suite, work, f"{slug}-oracle", fresh=False, backend="mp", max_steps=args.max_steps)
-        random = run_eval(suite, AgentSpec(kind="random"), out=work / f"{slug}-random", backend="mp",
-                          max_steps=args.max_steps, progress=False)
+        _, oracle = timed_run(
+            suite, work, f"{slug}-oracle", fresh=False, backend="mp", max_steps=args.max_steps
+        )
+        random = run_eval(
+            suite,
+            AgentSpec(kind="random"),
+            out=work / f"{slug}-random",
+            backend="mp",
+            max_steps=args.max_steps,
+            progress=False,
+        )
         for split in ("seen", "unseen", ""):
             for task in suite.task_types():
                 cases = [c for c in suite.cases if c.task_type == task and c.split == split]
@@ -92,24 +108,44 @@ def main() -> None:
                 key = oracle["by_task_type"][task] if not split else None
                 if split:
                     ids = {c.id for c in cases}
-                    key = group_stats([e for e in read_episodes(work / f"{slug}-oracle") if e["case_id"] in ids])
-                    rnd = group_stats([e for e in read_episodes(work / f"{slug}-random") if e["case_id"] in ids])
+                    key = group_stats(
+                        [e for e in read_episodes(work / f"{slug}-oracle") if e["case_id"] in ids]
+                    )
+                    rnd = group_stats(
+                        [e for e in read_episodes(work / f"{slug}-random") if e["case_id"] in ids]
+                    )
                 else:
                     rnd = random["by_task_type"][task]
-                rows.append(f"| {label} | {task}{f' ({split})' if split else ''} | {rate(key)} | {rate(rnd)} | "
-                            f"{key['mean_steps']:.1f} |")
-        rows.append(f"| **{label}** | **all** | **{rate(oracle['overall'])}** | {rate(random['overall'])} | "
-                    f"{oracle['overall']['mean_steps']:.1f} |")
-        print(label, "oracle", oracle["overall"]["success_rate"], "random", random["overall"]["success_rate"], flush=True)
+                rows.append(
+                    f"| {label} | {task}{f' ({split})' if split else ''} | {rate(key)} | {rate(rnd)} | "
+                    f"{key['mean_steps']:.1f} |"
+                )
+        rows.append(
+            f"| **{label}** | **all** | **{rate(oracle['overall'])}** | {rate(random['overall'])} | "
+            f"{oracle['overall']['mean_steps']:.1f} |"
+        )
+        print(
+            label,
+            "oracle",
+            oracle["overall"]["success_rate"],
+            "random",
+            random["overall"]["success_rate"],
+            flush=True,
+        )
 
     # 2 and 3. Harness overhead and parallel speed-up, on games already generated.
-    timing = Suite(name="timing", cases=builtin_suite("alfworld-style", n=2, splits=("unseen",)).cases
-                   + builtin_suite("textworld", n=2).cases)
+    timing = Suite(
+        name="timing",
+        cases=builtin_suite("alfworld-style", n=2, splits=("unseen",)).cases
+        + builtin_suite("textworld", n=2).cases,
+    )
     # Alternate bare and harness rounds so drift on a shared machine hits both alike.
     raw, seqs = [], []
     for i in range(2):
         raw.append(raw_loop(timing, args.max_steps))
-        seqs.append(timed_run(timing, work, f"timing-seq{i}", backend="seq", max_steps=args.max_steps)[0])
+        seqs.append(
+            timed_run(timing, work, f"timing-seq{i}", backend="seq", max_steps=args.max_steps)[0]
+        )
     mp2, _ = timed_run(timing, work, "timing-mp", backend="mp", workers=2, max_steps=args.max_steps)
     raw_s, seq = sum(raw) / len(raw), sum(seqs) / len(seqs)
     print("raw", raw, "seq", seqs, "mp", mp2, flush=True)
@@ -122,23 +158,43 @@ def main() -> None:
         model_rows, commands = json.loads(saved.read_text())
     if not args.skip_model:
         for label, name, extra, kw in (
-                ("ALFWorld-style (unseen)", "alfworld-style", "--split unseen ", {"splits": ("unseen",)}),
-                ("TextWorld", "textworld", "", {})):
+            (
+                "ALFWorld-style (unseen)",
+                "alfworld-style",
+                "--split unseen ",
+                {"splits": ("unseen",)},
+            ),
+            ("TextWorld", "textworld", "", {}),
+        ):
             suite = builtin_suite(name, n=args.n_model, **kw)
             out = work / f"{name}-model"
             shutil.rmtree(out, ignore_errors=True)
-            command = (f"dramaturg eval run {name} {extra}--agent react --model local --n {args.n_model} "
-                       f"--max-steps {args.max_steps} --out runs/{name}-react")
+            command = (
+                f"dramaturg eval run {name} {extra}--agent react --model local --n {args.n_model} "
+                f"--max-steps {args.max_steps} --out runs/{name}-react"
+            )
             commands.append(command)
             t0 = time.perf_counter()
-            s = run_eval(suite, AgentSpec(kind="react", model="local"), out=out, backend="mp", workers=2,
-                         max_steps=args.max_steps, progress=False, command=command)
+            s = run_eval(
+                suite,
+                AgentSpec(kind="react", model="local"),
+                out=out,
+                backend="mp",
+                workers=2,
+                max_steps=args.max_steps,
+                progress=False,
+                command=command,
+            )
             took = time.perf_counter() - t0
-            per_type = ", ".join(f"{t} {v['successes']}/{v['episodes']}" for t, v in s["by_task_type"].items())
+            per_type = ", ".join(
+                f"{t} {v['successes']}/{v['episodes']}" for t, v in s["by_task_type"].items()
+            )
             o = s["overall"]
-            model_rows.append(f"| {label} | {rate(o)} | {o['mean_steps']:.1f} | "
-                              f"{(o['prompt_tokens'] + o['completion_tokens']) / o['episodes']:,.0f} | "
-                              f"{o['errors'] + o['timeouts']} | {took / 60:.1f} min | {per_type} |")
+            model_rows.append(
+                f"| {label} | {rate(o)} | {o['mean_steps']:.1f} | "
+                f"{(o['prompt_tokens'] + o['completion_tokens']) / o['episodes']:,.0f} | "
+                f"{o['errors'] + o['timeouts']} | {took / 60:.1f} min | {per_type} |"
+            )
             print(label, o, flush=True)
         saved.write_text(json.dumps([model_rows, commands]))
 

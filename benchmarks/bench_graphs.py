@@ -52,8 +52,10 @@ def bare_graph(transitions: int):
     builder = StateGraph(Bare)
     names = [f"n{i}" for i in range(transitions)]
     for i, name in enumerate(names):
+
         async def node(state: Bare, i: int = i) -> dict:
             return {"status": {f"s{i}": "done"}}
+
         builder.add_node(name, node)
     builder.add_edge(START, names[0])
     for a, b in itertools.pairwise(names):
@@ -83,11 +85,19 @@ def shaped_graph(n: int):
         status = state["status"]
         if all(v == "done" for v in status.values()):
             return "finish"
-        ready = [i for i in range(n) if status[f"s{i}"] == "pending" and (i == 0 or status[f"s{i - 1}"] == "done")]
+        ready = [
+            i
+            for i in range(n)
+            if status[f"s{i}"] == "pending" and (i == 0 or status[f"s{i - 1}"] == "done")
+        ]
         return [Send("work", {"id": f"s{i}"}) for i in ready]
 
     async def work(job: dict) -> dict:
-        return {"status": {job["id"]: "done"}, "results": {job["id"]: "ok"}, "log": [{"node": "work"}]}
+        return {
+            "status": {job["id"]: "done"},
+            "results": {job["id"]: "ok"},
+            "log": [{"node": "work"}],
+        }
 
     async def join(state: Shaped) -> dict:
         return {}
@@ -106,12 +116,19 @@ def shaped_graph(n: int):
 
 
 def team(model_delay: float = 0.0, checkpointer=None, approve: bool = False):
-    plan = {"subtasks": [{"id": f"s{i}", "description": "x", "depends_on": [f"s{i - 1}"] if i else []}
-                         for i in range(N_SUBTASKS)]}
-    return workforce(planner=Planner(model=ScriptedModel([plan])),
-                     workers=[Worker(name="w", model=ScriptedModel(["ok"] * N_SUBTASKS))],
-                     critic=Critic(model=ScriptedModel([{"score": 90, "route": "accept"}] * N_SUBTASKS)),
-                     checkpointer=checkpointer, approve_plans=approve)
+    plan = {
+        "subtasks": [
+            {"id": f"s{i}", "description": "x", "depends_on": [f"s{i - 1}"] if i else []}
+            for i in range(N_SUBTASKS)
+        ]
+    }
+    return workforce(
+        planner=Planner(model=ScriptedModel([plan])),
+        workers=[Worker(name="w", model=ScriptedModel(["ok"] * N_SUBTASKS))],
+        critic=Critic(model=ScriptedModel([{"score": 90, "route": "accept"}] * N_SUBTASKS)),
+        checkpointer=checkpointer,
+        approve_plans=approve,
+    )
 
 
 async def _timed(graph, inp: dict) -> tuple[float, int]:
@@ -136,9 +153,14 @@ async def overhead(reps: int) -> dict[str, float]:
         assert n == transitions, (n, transitions)
         shaped.append(took)
     o, c, s = (statistics.median(x) / transitions for x in (ours, chain, shaped))
-    return {"ours_ms": o * 1e3, "bare_ms": c * 1e3, "shaped_ms": s * 1e3, "ratio": o / c, "shaped_ratio": o / s,
-            "transitions": transitions}
-
+    return {
+        "ours_ms": o * 1e3,
+        "bare_ms": c * 1e3,
+        "shaped_ms": s * 1e3,
+        "ratio": o / c,
+        "shaped_ratio": o / s,
+        "transitions": transitions,
+    }
 
 
 GOLD = ["open door", "wait", "poison cup", "move north", "wait", "wait", "give letter to ophelia"]
@@ -183,8 +205,9 @@ def floor_graph(delay: float):
     builder.add_node("finish", finish)
     builder.add_edge(START, "start")
     builder.add_edge("start", "act")
-    builder.add_conditional_edges("act", lambda s: "finish" if len(s["steps"]) >= len(GOLD) else "act",
-                                  ["act", "finish"])
+    builder.add_conditional_edges(
+        "act", lambda s: "finish" if len(s["steps"]) >= len(GOLD) else "act", ["act", "finish"]
+    )
     builder.add_edge("finish", END)
     return builder.compile()
 
@@ -205,8 +228,14 @@ async def concurrency(n: int, delay: float) -> dict[str, float]:
     t0 = time.perf_counter()
     await asyncio.gather(*(floor.ainvoke({}) for _ in range(n)))
     floor_many = time.perf_counter() - t0
-    return {"one_s": one, "many_s": many, "ratio": many / one,
-            "floor_one_s": floor_one, "floor_many_s": floor_many, "floor_ratio": floor_many / floor_one}
+    return {
+        "one_s": one,
+        "many_s": many,
+        "ratio": many / one,
+        "floor_one_s": floor_one,
+        "floor_many_s": floor_many,
+        "floor_ratio": floor_many / floor_one,
+    }
 
 
 def _rss_kb() -> int:
@@ -218,7 +247,9 @@ async def idle_sessions(n: int) -> dict[str, float]:
     with tempfile.TemporaryDirectory() as tmp:
         db = Path(tmp) / "sessions.sqlite"
         async with open_checkpointer(db) as saver:
-            await team(checkpointer=saver, approve=True).ainvoke({"task": "warm"}, {"configurable": {"thread_id": "w"}})
+            await team(checkpointer=saver, approve=True).ainvoke(
+                {"task": "warm"}, {"configurable": {"thread_id": "w"}}
+            )
             before_rss, before_disk = _rss_kb(), sum(p.stat().st_size for p in Path(tmp).iterdir())
             graphs = []
             for i in range(n):
@@ -226,7 +257,10 @@ async def idle_sessions(n: int) -> dict[str, float]:
                 await graph.ainvoke({"task": f"task {i}"}, {"configurable": {"thread_id": f"s{i}"}})
                 graphs.append(graph)  # kept alive: an idle session in a server holds its graph
             after_rss, after_disk = _rss_kb(), sum(p.stat().st_size for p in Path(tmp).iterdir())
-    return {"rss_kb": (after_rss - before_rss) / n, "disk_kb": (after_disk - before_disk) / 1024 / n}
+    return {
+        "rss_kb": (after_rss - before_rss) / n,
+        "disk_kb": (after_disk - before_disk) / 1024 / n,
+    }
 
 
 def main() -> None:
@@ -237,22 +271,24 @@ def main() -> None:
     ok = lambda cond: "met" if cond else "**missed**"  # noqa: E731
     rows = "\n".join(
         f"| {n} | {r['many_s'] * 1000:.0f} ms | **{r['ratio']:.2f}x** | {r['floor_many_s'] * 1000:.0f} ms | "
-        f"{r['floor_ratio']:.2f}x |" for n, r in sweep.items())
+        f"{r['floor_ratio']:.2f}x |"
+        for n, r in sweep.items()
+    )
     body = f"""## Graphs
 
 | measure | value | target |
 |---|---|---|
-| workforce, {N_SUBTASKS} chained subtasks, zero-latency ScriptedModels: time per transition | {o['ours_ms']:.3f} ms | < 1 ms: {ok(o['ours_ms'] < 1)} |
-| bare LangGraph chain, same {o['transitions']} transitions | {o['bare_ms']:.3f} ms | |
-| bare LangGraph graph of the workforce's shape (Send fan-out, routed joins), same {o['transitions']} transitions | {o['shaped_ms']:.3f} ms | |
-| overhead ratio (ours / bare chain) | **{o['ratio']:.2f}** | <= 1.2: {ok(o['ratio'] <= 1.2)} |
-| overhead ratio (ours / bare graph of the same shape) | {o['shaped_ratio']:.2f} | |
-| one embodied episode on the theatre stage, 7 model calls of 100 ms | {c['one_s'] * 1000:.0f} ms | |
-| 256 such episodes at once | {c['many_s'] * 1000:.0f} ms | |
-| concurrency ratio (256 / 1) | **{c['ratio']:.2f}x** | <= 1.5x: {ok(c['ratio'] <= 1.5)} |
-| the same 256 episodes in bare LangGraph (same shape, nodes only sleep 100 ms) | {c['floor_ratio']:.2f}x | |
-| paused session (plan approval interrupt), resident memory each | {m['rss_kb']:.0f} KiB | |
-| paused session, SQLite checkpoint on disk each | {m['disk_kb']:.1f} KiB | |
+| workforce, {N_SUBTASKS} chained subtasks, zero-latency ScriptedModels: time per transition | {o["ours_ms"]:.3f} ms | < 1 ms: {ok(o["ours_ms"] < 1)} |
+| bare LangGraph chain, same {o["transitions"]} transitions | {o["bare_ms"]:.3f} ms | |
+| bare LangGraph graph of the workforce's shape (Send fan-out, routed joins), same {o["transitions"]} transitions | {o["shaped_ms"]:.3f} ms | |
+| overhead ratio (ours / bare chain) | **{o["ratio"]:.2f}** | <= 1.2: {ok(o["ratio"] <= 1.2)} |
+| overhead ratio (ours / bare graph of the same shape) | {o["shaped_ratio"]:.2f} | |
+| one embodied episode on the theatre stage, 7 model calls of 100 ms | {c["one_s"] * 1000:.0f} ms | |
+| 256 such episodes at once | {c["many_s"] * 1000:.0f} ms | |
+| concurrency ratio (256 / 1) | **{c["ratio"]:.2f}x** | <= 1.5x: {ok(c["ratio"] <= 1.5)} |
+| the same 256 episodes in bare LangGraph (same shape, nodes only sleep 100 ms) | {c["floor_ratio"]:.2f}x | |
+| paused session (plan approval interrupt), resident memory each | {m["rss_kb"]:.0f} KiB | |
+| paused session, SQLite checkpoint on disk each | {m["disk_kb"]:.1f} KiB | |
 
 Concurrent embodied episodes (one compiled graph, each run with its own world
 as its `Episode` context), against bare LangGraph running the same shape:
@@ -268,9 +304,9 @@ framework's work per step, not LangGraph's.
 
 Everything runs on one event loop, so with the model's latency simulated the
 wall time of many episodes is bounded by the CPU time of their transitions: at
-256 episodes LangGraph itself needs about {c['floor_many_s']:.1f} s of one core for the
+256 episodes LangGraph itself needs about {c["floor_many_s"]:.1f} s of one core for the
 {256 * (len(GOLD) + 2)} transitions. The 1.5x target is below what LangGraph alone reaches
-on this machine; ours stays within {c['ratio'] / c['floor_ratio']:.2f}x of that floor.
+on this machine; ours stays within {c["ratio"] / c["floor_ratio"]:.2f}x of that floor.
 """
     write_section("bench_graphs", body)
 

@@ -50,14 +50,22 @@ def bench_speed(model: LocalModel, reps: int) -> dict[str, float]:
     prompt_tps, gen_tps = [], []
     for i in range(reps):
         llm.reset()  # nothing cached: every prompt token is evaluated
-        out = model.complete_sync([system(prompt), user(f"Speak, scene {i}.")], max_tokens=128,
-                                  temperature=0.8, stop=["\n\n\n"], seed=i)
+        out = model.complete_sync(
+            [system(prompt), user(f"Speak, scene {i}.")],
+            max_tokens=128,
+            temperature=0.8,
+            stop=["\n\n\n"],
+            seed=i,
+        )
         prompt_tps.append(out.usage.prompt_tokens / out.ttft_s)
         gen = out.usage.completion_tokens - 1
         if gen > 8:
             gen_tps.append(gen / (out.latency_s - out.ttft_s))
-    return {"prompt_tps": statistics.median(prompt_tps), "gen_tps": statistics.median(gen_tps) if gen_tps else 0.0,
-            "prompt_tokens": out.usage.prompt_tokens}
+    return {
+        "prompt_tps": statistics.median(prompt_tps),
+        "gen_tps": statistics.median(gen_tps) if gen_tps else 0.0,
+        "prompt_tokens": out.usage.prompt_tokens,
+    }
 
 
 def bench_prefix(model: LocalModel, reps: int) -> dict[str, float]:
@@ -68,13 +76,19 @@ def bench_prefix(model: LocalModel, reps: int) -> dict[str, float]:
         msgs = [system(prefix), user(f"Line {i}: what now?")]
         llm.reset()
         cold = model.complete_sync(msgs, max_tokens=1, temperature=0)
-        warm = model.complete_sync([system(prefix), user(f"Line {i}: and then?")], max_tokens=1, temperature=0)
+        warm = model.complete_sync(
+            [system(prefix), user(f"Line {i}: and then?")], max_tokens=1, temperature=0
+        )
         uncached.append(cold.ttft_s)
         cached.append(warm.ttft_s)
         n_prompt, n_cached = warm.usage.prompt_tokens, warm.usage.cached_prompt_tokens
-    return {"uncached": statistics.median(uncached), "cached": statistics.median(cached),
-            "ratio": statistics.median(uncached) / statistics.median(cached), "prompt_tokens": n_prompt,
-            "cached_tokens": n_cached}
+    return {
+        "uncached": statistics.median(uncached),
+        "cached": statistics.median(cached),
+        "ratio": statistics.median(uncached) / statistics.median(cached),
+        "prompt_tokens": n_prompt,
+        "cached_tokens": n_cached,
+    }
 
 
 def bench_alternating(reps: int) -> dict[str, float]:
@@ -88,7 +102,9 @@ def bench_alternating(reps: int) -> dict[str, float]:
         times = []
         for i in range(reps + 1):
             for persona in (a, b):
-                r = model.complete_sync([system(persona), user(f"Turn {i}.")], max_tokens=1, temperature=0)
+                r = model.complete_sync(
+                    [system(persona), user(f"Turn {i}.")], max_tokens=1, temperature=0
+                )
                 if i:  # the first round fills the cache
                     times.append(r.ttft_s)
         out[mb] = statistics.median(times)
@@ -112,13 +128,21 @@ async def _overhead(n: int) -> dict[str, float]:
         t_bare = await run(bare)
         t_wrapped = await run(wrapped)
         t_traced = await run(traced)
-    return {"bare_us": t_bare * 1e6, "wrapped_us": (t_wrapped - t_bare) * 1e6, "traced_us": (t_traced - t_bare) * 1e6}
+    return {
+        "bare_us": t_bare * 1e6,
+        "wrapped_us": (t_wrapped - t_bare) * 1e6,
+        "traced_us": (t_traced - t_bare) * 1e6,
+    }
 
 
 def _decode(model: LocalModel, call, *, schema: bool) -> dict[str, float | str | bool]:
     """One greedy call from an empty KV cache (every method starts alike); speed after the first token."""
     model.engine.llm.reset()
-    opts = {"json_schema": call.json_schema, "response_model": call.schema} if schema else {"max_tokens": 48}
+    opts = (
+        {"json_schema": call.json_schema, "response_model": call.schema}
+        if schema
+        else {"max_tokens": 48}
+    )
     out = model.complete_sync(call.messages, temperature=0, **opts)
     gen = max(out.usage.completion_tokens - 1, 0)
     tps = gen / (out.latency_s - out.ttft_s) if gen and out.latency_s > out.ttft_s else 0.0
@@ -128,8 +152,14 @@ def _decode(model: LocalModel, call, *, schema: bool) -> dict[str, float | str |
             call.schema.model_validate_json(out.text)
         except ValueError:
             valid = False
-    return {"tps": tps, "ttft": out.ttft_s or 0.0, "text": out.text.strip(), "valid": valid, "n": gen,
-            "forced": out.constrained}
+    return {
+        "tps": tps,
+        "ttft": out.ttft_s or 0.0,
+        "text": out.text.strip(),
+        "valid": valid,
+        "n": gen,
+        "forced": out.constrained,
+    }
 
 
 def _free_pass_valid(model: LocalModel, call) -> bool:
@@ -145,9 +175,17 @@ def _free_pass_valid(model: LocalModel, call) -> bool:
     schema = engine.bounded(call.json_schema, model.bounds)
     opener = answer_opener(schema) or " "
     tokens, first, skip = heal(engine, prompt + opener, enabled=model.token_healing)
-    run = generate(engine.llm, tokens, 256, model._sampling({}, True, 0), [],
-                   scanner=JsonEnd(max_chars=engine.size_bound(schema)), opener=opener.strip(),
-                   first_pieces=first, skip=skip)
+    run = generate(
+        engine.llm,
+        tokens,
+        256,
+        model._sampling({}, True, 0),
+        [],
+        scanner=JsonEnd(max_chars=engine.size_bound(schema)),
+        opener=opener.strip(),
+        first_pieces=first,
+        skip=skip,
+    )
     try:
         parse_structured(run.text, call.schema)
     except Exception:  # not valid: that is the figure
@@ -160,8 +198,12 @@ def bench_structured(quick: bool) -> str:
     from _role_calls import role_calls
 
     every = role_calls()
-    healing_calls = {role: [c for c in every if c.role == role] for role in dict.fromkeys(c.role for c in every)}
-    calls = [c for i, c in enumerate(every) if i % 5 < (2 if quick else 3)]  # GBNF is slow: fewer for speed
+    healing_calls = {
+        role: [c for c in every if c.role == role] for role in dict.fromkeys(c.role for c in every)
+    }
+    calls = [
+        c for i, c in enumerate(every) if i % 5 < (2 if quick else 3)
+    ]  # GBNF is slow: fewer for speed
     free = LocalModel(n_ctx=2048, constrained="gbnf", optimistic_json=False)
     free.load()
     gbnf = LocalModel(n_ctx=2048, constrained="gbnf", optimistic_json=False)
@@ -186,13 +228,17 @@ def bench_structured(quick: bool) -> str:
             totals[key] += got[key]
         med = {k: statistics.median(r["tps"] for r in v) for k, v in got.items()}
         ttft = {k: statistics.median(r["ttft"] for r in v) * 1000 for k, v in got.items()}
-        rows.append(f"| {role} ({mine[0].schema.__name__}) | {med['free']:.1f} | {med['gbnf']:.1f} "
-                    f"({ttft['gbnf']:.0f} ms) | {med['mask']:.1f} ({ttft['mask']:.0f} ms) | "
-                    f"{med['free'] / med['mask']:.2f}x | {sum(r['valid'] for r in got['gbnf'])}/{len(mine)} / "
-                    f"{sum(r['valid'] for r in got['mask'])}/{len(mine)} | "
-                    f"{sum(a['text'] == b['text'] for a, b in zip(got['gbnf'], got['mask'], strict=True))}/{len(mine)} |")
-        valid = {name: sum(_free_pass_valid(model, call) for call in healing_calls[role])
-                 for name, model in (("before", unhealed), ("after", healed))}
+        rows.append(
+            f"| {role} ({mine[0].schema.__name__}) | {med['free']:.1f} | {med['gbnf']:.1f} "
+            f"({ttft['gbnf']:.0f} ms) | {med['mask']:.1f} ({ttft['mask']:.0f} ms) | "
+            f"{med['free'] / med['mask']:.2f}x | {sum(r['valid'] for r in got['gbnf'])}/{len(mine)} / "
+            f"{sum(r['valid'] for r in got['mask'])}/{len(mine)} | "
+            f"{sum(a['text'] == b['text'] for a, b in zip(got['gbnf'], got['mask'], strict=True))}/{len(mine)} |"
+        )
+        valid = {
+            name: sum(_free_pass_valid(model, call) for call in healing_calls[role])
+            for name, model in (("before", unhealed), ("after", healed))
+        }
         n_heal = len(healing_calls[role])
         heal_rows.append(f"| {role} | {valid['before']}/{n_heal} | {valid['after']}/{n_heal} |")
     all_med = {k: statistics.median(r["tps"] for r in v) for k, v in totals.items()}
@@ -217,9 +263,11 @@ def bench_structured(quick: bool) -> str:
                 first = first or (prompt, f"{type(exc).__name__}: {exc}")
             times.append(time.perf_counter() - started)
         attempts = model.usage.total.calls - before
-        schema_rows.append(f"| `{schema.__name__}` | {answered}/{len(times)} | {statistics.median(times):.1f} s | "
-                           f"{max(times):.1f} s | {attempts} |")
-        samples.append(f"- `{schema.__name__}`, \"{first[0]}\": `{first[1][:220]}`")
+        schema_rows.append(
+            f"| `{schema.__name__}` | {answered}/{len(times)} | {statistics.median(times):.1f} s | "
+            f"{max(times):.1f} s | {attempts} |"
+        )
+        samples.append(f'- `{schema.__name__}`, "{first[0]}": `{first[1][:220]}`')
     ok = lambda cond: "met" if cond else "**missed**"  # noqa: E731
     n_ok = all(" 5/5 " in r or (quick and " 2/2 " in r) for r in schema_rows)
     worst = max(float(r.split("|")[4].strip().rstrip(" s")) for r in schema_rows)
@@ -235,7 +283,7 @@ for decoding speed, 5 for the free pass); each method starts from an empty KV ca
 | role (schema) | free tokens/s | GBNF tokens/s (TTFT) | token mask tokens/s (TTFT) | free / mask | valid GBNF / mask | same answer |
 |---|---|---|---|---|---|---|
 {chr(10).join(rows)}
-| **all** | {all_med['free']:.1f} | {all_med['gbnf']:.1f} | {all_med['mask']:.1f} | **{ratio:.2f}x** | | {same}/{total} |
+| **all** | {all_med["free"]:.1f} | {all_med["gbnf"]:.1f} | {all_med["mask"]:.1f} | **{ratio:.2f}x** | | {same}/{total} |
 
 Token masks are **{speedup:.1f}x** faster than GBNF (adopted when at least 2x: {ok(speedup >= 2)}); constrained
 decoding within 1.5x of free decoding: {ok(ratio <= 1.5)}. Where the two differ in text, both are valid:
@@ -266,9 +314,13 @@ Every call answered and none over 15 s: {ok(n_ok and worst < 15)}. One answer pe
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--quick", action="store_true", help="fewer repetitions")
-    parser.add_argument("--structured", action="store_true", help="only the structured-output benchmark")
+    parser.add_argument(
+        "--structured", action="store_true", help="only the structured-output benchmark"
+    )
     args = parser.parse_args()
     if args.structured:
         write_section("bench_structured", bench_structured(args.quick))
@@ -281,24 +333,28 @@ def main() -> None:
     prefix = bench_prefix(model, reps)
     alternating = bench_alternating(max(2, reps // 2))
     all_cores = os.cpu_count() or 1
-    speed_all = bench_speed(LocalModel(n_ctx=2048, n_threads=all_cores), reps) if all_cores != model.n_threads else speed
+    speed_all = (
+        bench_speed(LocalModel(n_ctx=2048, n_threads=all_cores), reps)
+        if all_cores != model.n_threads
+        else speed
+    )
     ok = lambda cond: "met" if cond else "**missed**"  # noqa: E731
     body = f"""## Models (embedded Gemma 3 270M Q4_K_M on llama.cpp, {model.n_threads} thread(s), the default here)
 
 | measure | value | target |
 |---|---|---|
 | load time (weights already assembled) | {load_s:.2f} s | |
-| prompt evaluation | {speed['prompt_tps']:.0f} tokens/s ({speed['prompt_tokens']}-token prompt) | |
-| generation | {speed['gen_tps']:.1f} tokens/s | |
-| prompt evaluation / generation with all {all_cores} cores (idle machine) | {speed_all['prompt_tps']:.0f} / {speed_all['gen_tps']:.1f} tokens/s | |
-| time to first token, {prefix['prompt_tokens']}-token prompt, uncached | {prefix['uncached'] * 1000:.0f} ms | |
-| time to first token, same ~1,000-token prefix + new suffix, cached ({prefix['cached_tokens']} tokens reused) | {prefix['cached'] * 1000:.0f} ms | |
-| prefix reuse speed-up | **{prefix['ratio']:.1f}x** | >= 3x: {ok(prefix['ratio'] >= 3)} |
+| prompt evaluation | {speed["prompt_tps"]:.0f} tokens/s ({speed["prompt_tokens"]}-token prompt) | |
+| generation | {speed["gen_tps"]:.1f} tokens/s | |
+| prompt evaluation / generation with all {all_cores} cores (idle machine) | {speed_all["prompt_tps"]:.0f} / {speed_all["gen_tps"]:.1f} tokens/s | |
+| time to first token, {prefix["prompt_tokens"]}-token prompt, uncached | {prefix["uncached"] * 1000:.0f} ms | |
+| time to first token, same ~1,000-token prefix + new suffix, cached ({prefix["cached_tokens"]} tokens reused) | {prefix["cached"] * 1000:.0f} ms | |
+| prefix reuse speed-up | **{prefix["ratio"]:.1f}x** | >= 3x: {ok(prefix["ratio"] >= 3)} |
 | two alternating ~1,000-token personas, TTFT, `prefix_cache_mb=0` | {alternating[0] * 1000:.0f} ms | |
 | two alternating ~1,000-token personas, TTFT, `prefix_cache_mb=512` | {alternating[512] * 1000:.0f} ms | |
-| ScriptedModel call, bare | {overhead['bare_us']:.1f} us | |
-| wrapper overhead (retry + usage) per call | **{overhead['wrapped_us']:.1f} us** | < 50 us: {ok(overhead['wrapped_us'] < 50)} |
-| wrapper overhead (retry + usage + JSONL trace) per call | {overhead['traced_us']:.1f} us | |
+| ScriptedModel call, bare | {overhead["bare_us"]:.1f} us | |
+| wrapper overhead (retry + usage) per call | **{overhead["wrapped_us"]:.1f} us** | < 50 us: {ok(overhead["wrapped_us"] < 50)} |
+| wrapper overhead (retry + usage + JSONL trace) per call | {overhead["traced_us"]:.1f} us | |
 
 Medians of {reps} runs; the uncached and cached runs alternate within one process.
 """

@@ -48,16 +48,50 @@ from dramaturg.training import build_sft_data, export_lora_gguf, load_sft_data, 
 HELDOUT = {
     "TextWorld tw-simple": (
         "tw",
-        ["--world", "textworld/tw-simple", "--games", "50", "--epochs", "1", "--lr", "5e-4",
-         "--max-len", "1024"],
+        [
+            "--world",
+            "textworld/tw-simple",
+            "--games",
+            "50",
+            "--epochs",
+            "1",
+            "--lr",
+            "5e-4",
+            "--max-len",
+            "1024",
+        ],
         ["--temperature", "0", "--max-steps", "30"],
     ),
     "ALFWorld-style, unseen": (
         "alf",
-        ["--world", "alfworld", "--split", "seen", "--split", "unseen", "--test-split", "unseen",
-         "--search", "12", "--recap", "24", "--focus", "8", "--rename", "1.0", "--games", "8", "--test-games", "12",
-         "--epochs", "1",
-         "--lr", "5e-4", "--max-len", "1024"],
+        [
+            "--world",
+            "alfworld",
+            "--split",
+            "seen",
+            "--split",
+            "unseen",
+            "--test-split",
+            "unseen",
+            "--search",
+            "12",
+            "--recap",
+            "24",
+            "--focus",
+            "8",
+            "--rename",
+            "1.0",
+            "--games",
+            "8",
+            "--test-games",
+            "12",
+            "--epochs",
+            "1",
+            "--lr",
+            "5e-4",
+            "--max-len",
+            "1024",
+        ],
         ["--temperature", "0.7", "--max-steps", "40", "--limit", "12"],
     ),
 }
@@ -82,8 +116,16 @@ def examples_for_speed(work: Path) -> Path:
 
 def training_speed(data: Path, work: Path, steps: int, batch: int) -> dict:
     examples = load_sft_data(data, split="train")[: steps * batch]
-    result = train_lora(examples, out=work / "speed-run", steps=steps, batch=batch, max_len=1024,
-                        resume=False, progress=False, valid=[])
+    result = train_lora(
+        examples,
+        out=work / "speed-run",
+        steps=steps,
+        batch=batch,
+        max_len=1024,
+        resume=False,
+        progress=False,
+        valid=[],
+    )
     n = result.steps * batch
     sizes = {}
     for dtype in ("f32", "f16"):
@@ -116,8 +158,12 @@ def latency(adapter: Path, data: Path, n_prompts: int, rounds: int) -> dict:
             answer = _command_schema(admissible)
             for label in ("base", "adapter") if r % 2 == 0 else ("adapter", "base"):
                 t0 = time.perf_counter()
-                done = models[label].complete_sync(example.prompt, json_schema=json_schema_of(answer),
-                                                   response_model=answer, temperature=0.0)
+                done = models[label].complete_sync(
+                    example.prompt,
+                    json_schema=json_schema_of(answer),
+                    response_model=answer,
+                    temperature=0.0,
+                )
                 times[label].append(time.perf_counter() - t0)
                 tokens[label].append(done.usage.completion_tokens)
                 forced[label] += done.constrained
@@ -148,8 +194,11 @@ def shared_base_memory(adapter: Path, data: Path, work: Path, n: int = 4) -> dic
         copy = work / f"adapter-copy-{i}.gguf"  # separate files: each is loaded on its own
         shutil.copyfile(adapter, copy)
         LocalModel(n_ctx=2048, seed=11, lora_path=copy).complete_sync(example.prompt, max_tokens=2)
-    return {"n": n, "added_mb": (proc.memory_info().rss - before) / 2**20,
-            "adapter_mb": adapter.stat().st_size / 2**20}
+    return {
+        "n": n,
+        "added_mb": (proc.memory_info().rss - before) / 2**20,
+        "adapter_mb": adapter.stat().st_size / 2**20,
+    }
 
 
 def heldout(work: Path) -> list[dict]:
@@ -158,33 +207,58 @@ def heldout(work: Path) -> list[dict]:
         out = work / folder
         # A finished experiment is read, not run again (delete its folder to rerun it).
         run = not (out / "eval" / "compare.json").is_file()
-        train_cmd = dramaturg("train", "tool-agent", *train_args, "--no-register", "--no-progress",
-                              "--out", str(out), run=run)
-        eval_cmd = dramaturg("train", "eval", str(out), "--workers", "2",
-                             *eval_args, "--no-progress", run=run)
+        train_cmd = dramaturg(
+            "train",
+            "tool-agent",
+            *train_args,
+            "--no-register",
+            "--no-progress",
+            "--out",
+            str(out),
+            run=run,
+        )
+        eval_cmd = dramaturg(
+            "train", "eval", str(out), "--workers", "2", *eval_args, "--no-progress", run=run
+        )
         trained = json.loads((out / "train" / "train.json").read_text())["result"]
         splits = json.loads((out / "data.splits.json").read_text())
-        data_rows = [json.loads(line) for line in (out / "data.jsonl").read_text().splitlines() if line]
+        data_rows = [
+            json.loads(line) for line in (out / "data.jsonl").read_text().splitlines() if line
+        ]
         compared = json.loads((out / "eval" / "compare.json").read_text())["rows"]
-        rows.append({
-            "name": name,
-            "train_cmd": train_cmd.replace(str(work), "WORK"),
-            "eval_cmd": eval_cmd.replace(str(work), "WORK"),
-            "games": {k: len(splits[k]) for k in ("train", "valid", "test")},
-            "examples": {k: sum(1 for r in data_rows if r["game"] in set(splits[k]))
-                         for k in ("train", "valid", "test")},
-            "trained": trained,
-            "compared": compared,
-        })
+        rows.append(
+            {
+                "name": name,
+                "train_cmd": train_cmd.replace(str(work), "WORK"),
+                "eval_cmd": eval_cmd.replace(str(work), "WORK"),
+                "games": {k: len(splits[k]) for k in ("train", "valid", "test")},
+                "examples": {
+                    k: sum(1 for r in data_rows if r["game"] in set(splits[k]))
+                    for k in ("train", "valid", "test")
+                },
+                "trained": trained,
+                "compared": compared,
+            }
+        )
     return rows
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--work", type=Path, default=None, help="run folders (default: a temporary one)")
-    parser.add_argument("--heldout", action="store_true", help="also train and compare on held-out games")
-    parser.add_argument("--steps", type=int, default=5, help="optimizer steps timed for the speed figure")
-    parser.add_argument("--prompts", type=int, default=8, help="held-out prompts for the latency figure")
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--work", type=Path, default=None, help="run folders (default: a temporary one)"
+    )
+    parser.add_argument(
+        "--heldout", action="store_true", help="also train and compare on held-out games"
+    )
+    parser.add_argument(
+        "--steps", type=int, default=5, help="optimizer steps timed for the speed figure"
+    )
+    parser.add_argument(
+        "--prompts", type=int, default=8, help="held-out prompts for the latency figure"
+    )
     parser.add_argument("--rounds", type=int, default=2)
     args = parser.parse_args()
     work = (args.work or Path(tempfile.mkdtemp(prefix="bench-training-"))).resolve()
@@ -247,8 +321,12 @@ def main() -> None:
                     f"{c['valid_rate']:.1%} | **{c['free_valid_rate']:.1%}** | {c['completion_tokens']:.1f} | "
                     f"{c['latency_s']:.2f} |"
                 )
-        lines += ["", "| suite | games train / valid / test | examples train / valid / test | left out (> max len) "
-                  "| steps | training time | valid loss |", "|---|---|---|---|---|---|---|"]
+        lines += [
+            "",
+            "| suite | games train / valid / test | examples train / valid / test | left out (> max len) "
+            "| steps | training time | valid loss |",
+            "|---|---|---|---|---|---|---|",
+        ]
         for row in held:
             t, g, e = row["trained"], row["games"], row["examples"]
             lines.append(

@@ -27,20 +27,50 @@ TASKS = {
     "capital": (
         "Name the capital city.",
         [("France", "Paris"), ("Japan", "Tokyo"), ("Italy", "Rome")],
-        [("Germany", "Berlin"), ("Spain", "Madrid"), ("Egypt", "Cairo"), ("Canada", "Ottawa"), ("Russia", "Moscow"),
-         ("China", "Beijing"), ("Greece", "Athens"), ("Peru", "Lima"), ("Kenya", "Nairobi"), ("Norway", "Oslo")],
+        [
+            ("Germany", "Berlin"),
+            ("Spain", "Madrid"),
+            ("Egypt", "Cairo"),
+            ("Canada", "Ottawa"),
+            ("Russia", "Moscow"),
+            ("China", "Beijing"),
+            ("Greece", "Athens"),
+            ("Peru", "Lima"),
+            ("Kenya", "Nairobi"),
+            ("Norway", "Oslo"),
+        ],
     ),
     "opposite": (
         "Give the opposite word.",
         [("hot", "cold"), ("up", "down"), ("happy", "sad")],
-        [("big", "small"), ("fast", "slow"), ("light", "dark"), ("open", "closed"), ("old", "new"),
-         ("early", "late"), ("hard", "soft"), ("left", "right"), ("full", "empty"), ("win", "lose")],
+        [
+            ("big", "small"),
+            ("fast", "slow"),
+            ("light", "dark"),
+            ("open", "closed"),
+            ("old", "new"),
+            ("early", "late"),
+            ("hard", "soft"),
+            ("left", "right"),
+            ("full", "empty"),
+            ("win", "lose"),
+        ],
     ),
     "plural": (
         "Give the plural.",
         [("cat", "cats"), ("box", "boxes"), ("child", "children")],
-        [("dog", "dogs"), ("mouse", "mice"), ("house", "houses"), ("man", "men"), ("tooth", "teeth"),
-         ("city", "cities"), ("foot", "feet"), ("bus", "buses"), ("woman", "women"), ("leaf", "leaves")],
+        [
+            ("dog", "dogs"),
+            ("mouse", "mice"),
+            ("house", "houses"),
+            ("man", "men"),
+            ("tooth", "teeth"),
+            ("city", "cities"),
+            ("foot", "feet"),
+            ("bus", "buses"),
+            ("woman", "women"),
+            ("leaf", "leaves"),
+        ],
     ),
 }
 
@@ -74,10 +104,25 @@ def accuracy(fmt: str) -> tuple[dict[str, float], float]:
 
 
 def optimistic_rate() -> tuple[int, int, float, float]:
-    cities = ["Paris", "Cairo", "Lima", "Sydney", "Ottawa", "Berlin", "Nairobi", "Delhi", "Madrid", "Oslo"]
-    shots = [system("Facts about capital cities, as JSON."),
-             user("Rome"), assistant('{"city": "Rome", "country": "Italy", "continent": "Europe"}'),
-             user("Tokyo"), assistant('{"city": "Tokyo", "country": "Japan", "continent": "Asia"}')]
+    cities = [
+        "Paris",
+        "Cairo",
+        "Lima",
+        "Sydney",
+        "Ottawa",
+        "Berlin",
+        "Nairobi",
+        "Delhi",
+        "Madrid",
+        "Oslo",
+    ]
+    shots = [
+        system("Facts about capital cities, as JSON."),
+        user("Rome"),
+        assistant('{"city": "Rome", "country": "Italy", "continent": "Europe"}'),
+        user("Tokyo"),
+        assistant('{"city": "Tokyo", "country": "Japan", "continent": "Asia"}'),
+    ]
     grammar_runs = 0
     real = local._generate
 
@@ -107,13 +152,17 @@ def main() -> None:
     for fmt in ("transcript", "gemma"):
         scores, per_call = accuracy(fmt)
         mean = sum(scores.values()) / len(scores)
-        rows.append(f"| `{fmt}` | " + " | ".join(f"{v:.0%}" for v in scores.values()) + f" | **{mean:.0%}** | {per_call * 1000:.0f} ms |")
+        rows.append(
+            f"| `{fmt}` | "
+            + " | ".join(f"{v:.0%}" for v in scores.values())
+            + f" | **{mean:.0%}** | {per_call * 1000:.0f} ms |"
+        )
     free_ok, total, t_opt, t_grammar = optimistic_rate()
     body = f"""## Prompt format for the base model
 
 Few-shot exact-match accuracy (3 shots, 10 questions per task, greedy):
 
-| format | {' | '.join(TASKS)} | mean | per call |
+| format | {" | ".join(TASKS)} | mean | per call |
 |---|---|---|---|---|---|
 {chr(10).join(rows)}
 

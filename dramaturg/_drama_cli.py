@@ -15,10 +15,25 @@ from dramaturg.models._redact import redact_spec, restore_spec
 
 __all__ = ["new_session", "play_session", "render_entry"]
 
-async def new_session(*, topic: str | None, characters: list[str], cards: list[Path], scenes: int,
-                      stage: str | None, blueprint_file: Path | None, player: str | None, mode: str,
-                      model: str | None, max_turns: int | None, max_revisions: int, console: Console,
-                      scene_steps: int = 12, reflect_every: int = 4, seed: int = 0) -> tuple[str, str]:
+
+async def new_session(
+    *,
+    topic: str | None,
+    characters: list[str],
+    cards: list[Path],
+    scenes: int,
+    stage: str | None,
+    blueprint_file: Path | None,
+    player: str | None,
+    mode: str,
+    model: str | None,
+    max_turns: int | None,
+    max_revisions: int,
+    console: Console,
+    scene_steps: int = 12,
+    reflect_every: int = 4,
+    seed: int = 0,
+) -> tuple[str, str]:
     """Create a session from a topic (designed by the model), a stage or a blueprint file."""
     from dramaturg.drama.blueprint import Blueprint, design_blueprint
     from dramaturg.drama.session import DramaSession
@@ -43,20 +58,35 @@ async def new_session(*, topic: str | None, characters: list[str], cards: list[P
 
         chat = load_model(model)
         with console.status(f"designing a play about {topic!r} on {chat.name} ..."):
-            bp = await design_blueprint(topic or "", model=chat, characters=characters or None, scenes=scenes,
-                                        max_revisions=max_revisions, seed=seed)
+            bp = await design_blueprint(
+                topic or "",
+                model=chat,
+                characters=characters or None,
+                scenes=scenes,
+                max_revisions=max_revisions,
+                seed=seed,
+            )
     if player is not None and player not in bp.cast and topic is not None:
         player = _player_in(bp, player, keep=lambda: _keep_design(bp, topic))
     if loaded:  # {{user}} in a card is the player's character, when it is already in the play
         bp = bp.with_cards(loaded, user=bp.cast[player].name if player in bp.cast else None)
     # session.json keeps the spec without its secrets; `drama play --model` brings them back.
-    session, token = DramaSession.create(bp, player=player, model=redact_spec(model), mode=mode,  # type: ignore[arg-type]
-                                         max_turns=max_turns, max_scene_steps=scene_steps,
-                                         reflect_every=reflect_every, seed=seed)
+    session, token = DramaSession.create(
+        bp,
+        player=player,
+        model=redact_spec(model),
+        mode=mode,  # type: ignore[arg-type]
+        max_turns=max_turns,
+        max_scene_steps=scene_steps,
+        reflect_every=reflect_every,
+        seed=seed,
+    )
     return session.meta.id, token
 
 
-def render_entry(entry: dict[str, Any], names: dict[str, str], *, thoughts: bool = False) -> str | None:
+def render_entry(
+    entry: dict[str, Any], names: dict[str, str], *, thoughts: bool = False
+) -> str | None:
     """One transcript entry as rich markup (``None`` for entries with nothing to show)."""
     kind = entry.get("kind")
     if kind == "scene":
@@ -82,8 +112,16 @@ def render_entry(entry: dict[str, Any], names: dict[str, str], *, thoughts: bool
     return "\n".join(out)
 
 
-async def play_session(session_id: str, *, auto: bool, max_turns: int | None, thoughts: bool,
-                       console: Console, read_line: Any = None, model: str | None = None) -> dict[str, Any]:
+async def play_session(
+    session_id: str,
+    *,
+    auto: bool,
+    max_turns: int | None,
+    thoughts: bool,
+    console: Console,
+    read_line: Any = None,
+    model: str | None = None,
+) -> dict[str, Any]:
     """Play in the terminal until the end (or until the input ends); returns the session's state.
 
     ``model``: the session's model spec again, with the secrets session.json
@@ -93,8 +131,9 @@ async def play_session(session_id: str, *, auto: bool, max_turns: int | None, th
 
     session = DramaSession.open(session_id)
     # Only in memory: session.json is written once, when the session is made.
-    session.meta.model = restore_spec(session.meta.model, model,
-                                      how=f"dramaturg drama play {session_id} --model SPEC")
+    session.meta.model = restore_spec(
+        session.meta.model, model, how=f"dramaturg drama play {session_id} --model SPEC"
+    )
     bp = session.blueprint
     names = {cid: c.name for cid, c in bp.cast.items()}
     read_line = read_line or (lambda prompt: console.input(prompt))
@@ -124,7 +163,11 @@ async def play_session(session_id: str, *, auto: bool, max_turns: int | None, th
             console.print(f"\n[dim]paused; go on with: dramaturg drama play {session_id}[/]")
             return state
     if state["ended"]:
-        metrics = json.loads((session.folder / "metrics.json").read_text()) if (session.folder / "metrics.json").exists() else {}
+        metrics = (
+            json.loads((session.folder / "metrics.json").read_text())
+            if (session.folder / "metrics.json").exists()
+            else {}
+        )
         if metrics:
             console.print(_metrics_line(metrics, session.folder / "metrics.json"), soft_wrap=True)
     return state
@@ -132,11 +175,15 @@ async def play_session(session_id: str, *, auto: bool, max_turns: int | None, th
 
 def _metrics_line(m: dict[str, Any], path: Path) -> str:
     """The metrics a spectator cares about, in one line."""
-    pace = f", {m['seconds_per_turn']:.1f} s a turn" if m.get("seconds_per_turn") is not None else ""
-    return (f"[dim]metrics: {m['steps']} turns, {round(100 * m.get('shown_share', 0))}% spoken or shown, "
-            f"repeats {m.get('exact_repeats', 0)} exact / {m.get('near_repeats', 0)} near, "
-            f"prompt copies {m.get('prompt_copies', 0)}, beats {m['beats_done']}/{m['beats_planned']}, "
-            f"leaks {m['knowledge_leaks']}{pace} -> {escape(str(path))}[/]")
+    pace = (
+        f", {m['seconds_per_turn']:.1f} s a turn" if m.get("seconds_per_turn") is not None else ""
+    )
+    return (
+        f"[dim]metrics: {m['steps']} turns, {round(100 * m.get('shown_share', 0))}% spoken or shown, "
+        f"repeats {m.get('exact_repeats', 0)} exact / {m.get('near_repeats', 0)} near, "
+        f"prompt copies {m.get('prompt_copies', 0)}, beats {m['beats_done']}/{m['beats_planned']}, "
+        f"leaks {m['knowledge_leaks']}{pace} -> {escape(str(path))}[/]"
+    )
 
 
 def _player_in(bp: Any, wanted: str, *, keep: Any) -> str:
@@ -147,14 +194,19 @@ def _player_in(bp: Any, wanted: str, *, keep: Any) -> str:
     and the error says how to play it with one of its characters.
     """
     word = wanted.strip().lower()
-    hits = [cid for cid, c in bp.cast.items()
-            if word == cid or word in cid.split("_") or word in c.name.lower().split()]
+    hits = [
+        cid
+        for cid, c in bp.cast.items()
+        if word == cid or word in cid.split("_") or word in c.name.lower().split()
+    ]
     if len(hits) == 1:
         return hits[0]
     path = keep()
     listed = ", ".join(f"{cid} ({c.name})" for cid, c in bp.cast.items())
-    raise ConfigError(f"the designed play has no character {wanted!r}; its characters: {listed}. The play is kept: "
-                      f"dramaturg drama new --blueprint {path} --player ID")
+    raise ConfigError(
+        f"the designed play has no character {wanted!r}; its characters: {listed}. The play is kept: "
+        f"dramaturg drama new --blueprint {path} --player ID"
+    )
 
 
 def _keep_design(bp: Any, topic: str) -> Path:

@@ -66,7 +66,9 @@ MAX_VALUES = 1_000_000
 _Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 # The start of a block line: indentation and the indicators that nest on one line ("- - x", "? - x").
 # A line starts after any YAML 1.1 line break, not only "\n" (libyaml also breaks at NEL, LS and PS).
-_BLOCK_PREFIX = re.compile(r"(?:^|(?<=[\r\x85\u2028\u2029]))(?:[ ]|[-?:](?=[ \r\x85\u2028\u2029]|$))*", re.M)
+_BLOCK_PREFIX = re.compile(
+    r"(?:^|(?<=[\r\x85\u2028\u2029]))(?:[ ]|[-?:](?=[ \r\x85\u2028\u2029]|$))*", re.M
+)
 # A JSON string, or an unterminated one up to the end (so a stray quote cannot make the scan quadratic).
 _JSON_STRING = re.compile(r'"(?:[^"\\]|\\.)*(?:"|\\?\Z)', re.S)
 _NOT_BRACKETS = re.compile(r"[^\[\]{}]+")
@@ -92,8 +94,9 @@ def _mib(n: int) -> str:
     return f"{n / 2**20:.1f} MiB" if n >= 2**20 else f"{n:,} bytes"
 
 
-def read_bytes(path: str | os.PathLike[str], *, label: str | None = None,
-               max_bytes: int = MAX_FILE_BYTES) -> bytes:
+def read_bytes(
+    path: str | os.PathLike[str], *, label: str | None = None, max_bytes: int = MAX_FILE_BYTES
+) -> bytes:
     """The file's bytes, refusing more than ``max_bytes`` (read with a bound, not trusted from ``stat``)."""
     label = str(path) if label is None else label
     try:
@@ -106,8 +109,10 @@ def read_bytes(path: str | os.PathLike[str], *, label: str | None = None,
     except OSError as exc:
         raise InputFileError(label, f"cannot read it ({exc.strerror or exc})") from None
     if len(blob) > max_bytes:
-        raise InputFileError(label, f"is over the {_mib(max_bytes)} limit for this kind of file; "
-                                    "is it the right file?")
+        raise InputFileError(
+            label,
+            f"is over the {_mib(max_bytes)} limit for this kind of file; is it the right file?",
+        )
     return blob
 
 
@@ -116,20 +121,24 @@ def decode_text(blob: bytes, *, label: str = "") -> str:
     try:
         return blob.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
-        raise InputFileError(label, f"is not UTF-8 text ({exc.reason} at byte {exc.start}); "
-                                    "is it a binary file?") from None
+        raise InputFileError(
+            label, f"is not UTF-8 text ({exc.reason} at byte {exc.start}); is it a binary file?"
+        ) from None
 
 
-def read_text(path: str | os.PathLike[str], *, label: str | None = None,
-              max_bytes: int = MAX_FILE_BYTES) -> str:
+def read_text(
+    path: str | os.PathLike[str], *, label: str | None = None, max_bytes: int = MAX_FILE_BYTES
+) -> str:
     """:func:`read_bytes`, then :func:`decode_text`."""
     label = str(path) if label is None else label
     return decode_text(read_bytes(path, label=label, max_bytes=max_bytes), label=label)
 
 
 def _too_deep(label: str, max_depth: int) -> InputFileError:
-    return InputFileError(label, f"nests deeper than {max_depth} levels; flatten it (a real file "
-                                 "needs fewer than ten)")
+    return InputFileError(
+        label,
+        f"nests deeper than {max_depth} levels; flatten it (a real file needs fewer than ten)",
+    )
 
 
 def _flow_depth(text: str, max_depth: int) -> int:
@@ -180,8 +189,11 @@ def check_values(data: Any, *, label: str = "", max_values: int = MAX_VALUES) ->
         item = stack.pop()
         seen += 1
         if seen > max_values:
-            raise InputFileError(label, f"holds more than {max_values:,} values once its aliases are "
-                                        "expanded (or an alias refers to itself)")
+            raise InputFileError(
+                label,
+                f"holds more than {max_values:,} values once its aliases are "
+                "expanded (or an alias refers to itself)",
+            )
         if isinstance(item, dict):
             stack.extend(item.keys())
             stack.extend(item.values())
@@ -189,7 +201,9 @@ def check_values(data: Any, *, label: str = "", max_values: int = MAX_VALUES) ->
             stack.extend(item)
 
 
-def parse_yaml(text: str, *, label: str = "", max_depth: int = MAX_DEPTH, max_values: int = MAX_VALUES) -> Any:
+def parse_yaml(
+    text: str, *, label: str = "", max_depth: int = MAX_DEPTH, max_values: int = MAX_VALUES
+) -> Any:
     """Safe-load YAML text after :func:`check_yaml_depth`; then :func:`check_values`.
 
     ``yaml.YAMLError`` is left to the caller, which knows how to word it.
@@ -203,7 +217,9 @@ def parse_yaml(text: str, *, label: str = "", max_depth: int = MAX_DEPTH, max_va
     return data
 
 
-def parse_json(text: str | bytes, *, label: str = "", max_depth: int = MAX_DEPTH, **kwargs: Any) -> Any:
+def parse_json(
+    text: str | bytes, *, label: str = "", max_depth: int = MAX_DEPTH, **kwargs: Any
+) -> Any:
     """``json.loads`` after checking the nesting (brackets outside strings).
 
     ``json.JSONDecodeError`` is left to the caller, which knows how to word it.
@@ -219,23 +235,34 @@ def parse_json(text: str | bytes, *, label: str = "", max_depth: int = MAX_DEPTH
         raise _too_deep(label, max_depth) from None
 
 
-def load_yaml(path: str | os.PathLike[str], *, label: str | None = None, max_bytes: int = MAX_FILE_BYTES) -> Any:
+def load_yaml(
+    path: str | os.PathLike[str], *, label: str | None = None, max_bytes: int = MAX_FILE_BYTES
+) -> Any:
     """:func:`read_text` and :func:`parse_yaml` (``yaml.YAMLError`` passes through)."""
     label = str(path) if label is None else label
     return parse_yaml(read_text(path, label=label, max_bytes=max_bytes), label=label)
 
 
-def load_json(path: str | os.PathLike[str], *, label: str | None = None, max_bytes: int = MAX_FILE_BYTES) -> Any:
+def load_json(
+    path: str | os.PathLike[str], *, label: str | None = None, max_bytes: int = MAX_FILE_BYTES
+) -> Any:
     """:func:`read_text` and :func:`parse_json`; bad JSON is an :class:`InputFileError` too."""
     label = str(path) if label is None else label
     try:
         return parse_json(read_text(path, label=label, max_bytes=max_bytes), label=label)
     except json.JSONDecodeError as exc:
-        raise InputFileError(label, f"is not JSON ({exc.msg} at line {exc.lineno} column {exc.colno})") from None
+        raise InputFileError(
+            label, f"is not JSON ({exc.msg} at line {exc.lineno} column {exc.colno})"
+        ) from None
 
 
-def iter_lines(path: str | os.PathLike[str], *, label: str | None = None, max_bytes: int = MAX_FILE_BYTES,
-               max_line_bytes: int = MAX_FILE_BYTES) -> Iterator[tuple[int, str]]:
+def iter_lines(
+    path: str | os.PathLike[str],
+    *,
+    label: str | None = None,
+    max_bytes: int = MAX_FILE_BYTES,
+    max_line_bytes: int = MAX_FILE_BYTES,
+) -> Iterator[tuple[int, str]]:
     """``(line number, text)`` of each line of a JSONL file, streamed, with both caps and UTF-8 checked.
 
     ``max_bytes`` caps the whole file (training data may be large: pass a
@@ -251,8 +278,11 @@ def iter_lines(path: str | os.PathLike[str], *, label: str | None = None, max_by
         for number, raw in enumerate(iter(lambda: fh.readline(max_line_bytes + 1), b""), 1):
             total += len(raw)
             if total > max_bytes:
-                raise InputFileError(label, f"is over the {_mib(max_bytes)} limit for this kind of file")
+                raise InputFileError(
+                    label, f"is over the {_mib(max_bytes)} limit for this kind of file"
+                )
             if len(raw) > max_line_bytes and not raw.endswith(b"\n"):
-                raise InputFileError(f"{label} line {number}",
-                                     f"is over the {_mib(max_line_bytes)} limit for a line")
+                raise InputFileError(
+                    f"{label} line {number}", f"is over the {_mib(max_line_bytes)} limit for a line"
+                )
             yield number, decode_text(raw, label=f"{label} line {number}")

@@ -60,18 +60,52 @@ class FuzzModel(BaseChatModel):
         (50, True)
     """
 
-    KINDS = ("valid", "truncated", "wrong_types", "huge", "surrogate_escape", "surrogate_text",
-             "unknown_tool", "invalid_action", "empty", "nested", "prose")
+    KINDS = (
+        "valid",
+        "truncated",
+        "wrong_types",
+        "huge",
+        "surrogate_escape",
+        "surrogate_text",
+        "unknown_tool",
+        "invalid_action",
+        "empty",
+        "nested",
+        "prose",
+    )
     HUGE = 100_000
     WRONG = (None, 0, -1, 2**70, 1.5, float("nan"), True, "text", [], {}, ["a", 1], {"a": None})
-    ACTIONS = ("fly to the moon", "take", 'say "unclosed', "give crown to nobody", "x" * 500, ":::",
-               "\x00\x1b[2J", "move north; rm -rf /", "hamlet: hamlet: wait", "look " * 40, "\n\t\n",
-               "take 🍎 from ☃")
-    PROSE = ("Sure! Here is my answer.", "I cannot help with that.", '```json\n{"a": 1',
-             "The answer is 42, as everyone knows.", "{'single': 'quotes'}")
+    ACTIONS = (
+        "fly to the moon",
+        "take",
+        'say "unclosed',
+        "give crown to nobody",
+        "x" * 500,
+        ":::",
+        "\x00\x1b[2J",
+        "move north; rm -rf /",
+        "hamlet: hamlet: wait",
+        "look " * 40,
+        "\n\t\n",
+        "take 🍎 from ☃",
+    )
+    PROSE = (
+        "Sure! Here is my answer.",
+        "I cannot help with that.",
+        '```json\n{"a": 1',
+        "The answer is 42, as everyone knows.",
+        "{'single': 'quotes'}",
+    )
 
-    def __init__(self, seed: int = 0, *, kinds: Sequence[str] = KINDS, valid: float = 0.5,
-                 name: str = "fuzz", kind: ModelKind = "instruct") -> None:
+    def __init__(
+        self,
+        seed: int = 0,
+        *,
+        kinds: Sequence[str] = KINDS,
+        valid: float = 0.5,
+        name: str = "fuzz",
+        kind: ModelKind = "instruct",
+    ) -> None:
         unknown = sorted(set(kinds) - set(self.KINDS))
         if unknown or not kinds:
             raise ConfigError(f"FuzzModel kinds {unknown or '()'} are not among {list(self.KINDS)}")
@@ -88,7 +122,9 @@ class FuzzModel(BaseChatModel):
         others = [k for k in self.kinds if k != "valid"]
         kind = "valid" if not others or self.rng.random() < self.valid else self.rng.choice(others)
         self.drawn[kind] += 1
-        words = list(dict.fromkeys(_WORDS.findall(" ".join(m["content"] for m in messages)))) or ["well"]
+        words = list(dict.fromkeys(_WORDS.findall(" ".join(m["content"] for m in messages)))) or [
+            "well"
+        ]
         schema = opts.get("json_schema")
         if schema is None and opts.get("response_model") is not None:
             schema = opts["response_model"].model_json_schema()
@@ -97,8 +133,12 @@ class FuzzModel(BaseChatModel):
         else:
             text = self._json(kind, self._valid(schema, schema.get("$defs", {}), words, 0))
         finish = "length" if kind == "truncated" and self.rng.random() < 0.5 else "stop"
-        return Completion(text=text, finish_reason=finish, model=self.name,
-                          usage=Usage(prompt_tokens=1, completion_tokens=1 + len(text) // 4, cost_usd=0.0))
+        return Completion(
+            text=text,
+            finish_reason=finish,
+            model=self.name,
+            usage=Usage(prompt_tokens=1, completion_tokens=1 + len(text) // 4, cost_usd=0.0),
+        )
 
     def _plain(self, kind: str, sentence: str) -> str:
         """A plain-text answer, spoiled the ``kind`` way."""
@@ -129,12 +169,19 @@ class FuzzModel(BaseChatModel):
             # json.dumps writes the escape; ensure_ascii=False leaves the character raw
             return json.dumps(spoiled, ensure_ascii=kind == "surrogate_escape")
         if kind == "unknown_tool":
-            call = {"tool": rng.choice(["no_such_tool", "rm", "", "python\x00"]), "arguments": {"x": 1}}
-            return json.dumps({**value, **call} if isinstance(value, dict) and "tool" in value else call)
+            call = {
+                "tool": rng.choice(["no_such_tool", "rm", "", "python\x00"]),
+                "arguments": {"x": 1},
+            }
+            return json.dumps(
+                {**value, **call} if isinstance(value, dict) and "tool" in value else call
+            )
         if kind == "invalid_action":
             action = rng.choice(self.ACTIONS)
             if isinstance(value, dict) and value:
-                return json.dumps({**value, "command" if "command" in value else rng.choice(list(value)): action})
+                return json.dumps(
+                    {**value, "command" if "command" in value else rng.choice(list(value)): action}
+                )
             return json.dumps(action)
         if kind == "empty":
             return rng.choice(["", " ", "\n\n", "{}", "``````"])
@@ -164,7 +211,9 @@ class FuzzModel(BaseChatModel):
         if not isinstance(node, dict) or depth > 12:
             return None
         if "$ref" in node:
-            return self._valid(defs.get(str(node["$ref"]).rsplit("/", 1)[-1]), defs, words, depth + 1)
+            return self._valid(
+                defs.get(str(node["$ref"]).rsplit("/", 1)[-1]), defs, words, depth + 1
+            )
         if "const" in node:
             return node["const"]
         if "enum" in node:
@@ -175,13 +224,20 @@ class FuzzModel(BaseChatModel):
         kind = rng.choice(node["type"]) if isinstance(node.get("type"), list) else node.get("type")
         if kind == "object" or "properties" in node:
             props, required = node.get("properties", {}), set(node.get("required", ()))
-            out = {k: self._valid(v, defs, words, depth + 1) for k, v in props.items()
-                   if k in required or rng.random() < 0.5}
+            out = {
+                k: self._valid(v, defs, words, depth + 1)
+                for k, v in props.items()
+                if k in required or rng.random() < 0.5
+            }
             extra = node.get("additionalProperties", not props)
             if extra is not False:  # a free-keyed mapping: a few keys from the prompt
                 item = extra if isinstance(extra, dict) else {"type": "string"}
-                out.update({rng.choice(words): self._valid(item, defs, words, depth + 1)
-                            for _ in range(rng.randint(0, 2))})
+                out.update(
+                    {
+                        rng.choice(words): self._valid(item, defs, words, depth + 1)
+                        for _ in range(rng.randint(0, 2))
+                    }
+                )
             return out
         if kind == "array":
             low, high = node.get("minItems", 0), node.get("maxItems")

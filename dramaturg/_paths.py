@@ -23,7 +23,9 @@ def home_dir() -> Path:
 
 def cache_dir(*parts: str) -> Path:
     """A folder under the dramaturg cache (created on first use)."""
-    root = Path(os.environ.get("DRAMATURG_CACHE") or Path.home() / ".cache" / "dramaturg").expanduser()
+    root = Path(
+        os.environ.get("DRAMATURG_CACHE") or Path.home() / ".cache" / "dramaturg"
+    ).expanduser()
     path = root.joinpath(*parts)
     path.mkdir(parents=True, exist_ok=True)
     return path

@@ -39,7 +39,9 @@ def _table(rows: list[tuple[str, str, str]], title: str) -> Table:
     return table
 
 
-def _tool_agent(choice: str, world: str | None, chat: Any, chat_spec: str | None, folder: Path) -> Any:
+def _tool_agent(
+    choice: str, world: str | None, chat: Any, chat_spec: str | None, folder: Path
+) -> Any:
     """The tool agent, on ``main`` (``chat``, the run's model, loaded from ``chat_spec``),
     ``registry`` (the adapter registered for the world, if any, else the main model) or a
     model spec of its own; prompted with the settings its adapter was trained with, if any."""
@@ -55,18 +57,31 @@ def _tool_agent(choice: str, world: str | None, chat: Any, chat_spec: str | None
         spec = (AdapterRegistry().spec_for(world) if world else None) or "main"
     if spec == "main":
         return ToolAgent(model=chat, **adapter_tool_agent(default_spec(chat_spec)))
-    return ToolAgent(model=load_model(spec, trace=folder / "trace.jsonl"), **adapter_tool_agent(spec))
+    return ToolAgent(
+        model=load_model(spec, trace=folder / "trace.jsonl"), **adapter_tool_agent(spec)
+    )
 
 
-async def run_graph(*, world: str | None, graph: str, model: str | None, seed: int, max_steps: int,
-                    task: str | None, resume: str | None, console: Console,
-                    tool_model: str = "registry") -> dict[str, Any]:
+async def run_graph(
+    *,
+    world: str | None,
+    graph: str,
+    model: str | None,
+    seed: int,
+    max_steps: int,
+    task: str | None,
+    resume: str | None,
+    console: Console,
+    tool_model: str = "registry",
+) -> dict[str, Any]:
     """Build, run (or resume) and return the final state. See ``dramaturg run --help``."""
     if resume:
         folder = _runs_dir() / resume
         spec_file = folder / "run.json"
         if not spec_file.is_file():
-            raise ConfigError(f"no run {resume!r} in {_runs_dir()}; `ls {_runs_dir()}` lists the runs")
+            raise ConfigError(
+                f"no run {resume!r} in {_runs_dir()}; `ls {_runs_dir()}` lists the runs"
+            )
         args = load_json(spec_file)
         if not isinstance(args, dict) or "graph" not in args:
             raise ConfigError(f"{spec_file} is not a run file; `ls {_runs_dir()}` lists the runs")
@@ -75,7 +90,9 @@ async def run_graph(*, world: str | None, graph: str, model: str | None, seed: i
         args["model"] = restore_spec(args.get("model"), model, how=how)
         if args.get("tool_model") not in (None, "registry", "main"):
             given = tool_model if tool_model not in ("registry", "main") else None
-            args["tool_model"] = restore_spec(args["tool_model"], given, how=how.replace("--model", "--tool-model"))
+            args["tool_model"] = restore_spec(
+                args["tool_model"], given, how=how.replace("--model", "--tool-model")
+            )
         run_id = resume
     else:
         if graph not in GRAPHS:
@@ -83,12 +100,21 @@ async def run_graph(*, world: str | None, graph: str, model: str | None, seed: i
         if graph == "workforce" and not task:
             raise ConfigError("the workforce graph needs --task")
         if graph != "workforce" and not world:
-            raise ConfigError(f"the {graph} graph acts in a world: pass --world (see `dramaturg worlds`)")
+            raise ConfigError(
+                f"the {graph} graph acts in a world: pass --world (see `dramaturg worlds`)"
+            )
         run_id = time.strftime("%Y%m%d-%H%M%S-") + secrets.token_hex(3)
         folder = _runs_dir() / run_id
         folder.mkdir(parents=True)
-        args = {"world": world, "graph": graph, "model": model, "seed": seed, "max_steps": max_steps, "task": task,
-                "tool_model": tool_model}
+        args = {
+            "world": world,
+            "graph": graph,
+            "model": model,
+            "seed": seed,
+            "max_steps": max_steps,
+            "task": task,
+            "tool_model": tool_model,
+        }
         stored = {**args, "model": redact_spec(model), "tool_model": redact_spec(tool_model)}
         (folder / "run.json").write_text(json.dumps(stored, indent=2))
     try:
@@ -102,24 +128,33 @@ async def run_graph(*, world: str | None, graph: str, model: str | None, seed: i
         raise
 
 
-async def _play(args: dict[str, Any], folder: Path, run_id: str, *, resumed: bool,
-                console: Console) -> dict[str, Any]:
+async def _play(
+    args: dict[str, Any], folder: Path, run_id: str, *, resumed: bool, console: Console
+) -> dict[str, Any]:
     from dramaturg.agents import Critic, Planner, Worker
     from dramaturg.graphs import embodied, open_checkpointer, workforce
     from dramaturg.models import load_model
 
     chat = load_model(args["model"], trace=folder / "trace.jsonl")
-    tool_agent = _tool_agent(args.get("tool_model", "registry"), args["world"], chat, args["model"], folder)
+    tool_agent = _tool_agent(
+        args.get("tool_model", "registry"), args["world"], chat, args["model"], folder
+    )
     tool_chat = tool_agent.model
     config = {"configurable": {"thread_id": run_id}, "recursion_limit": 4 * args["max_steps"] + 50}
     rows: list[tuple[str, str, str]] = []
     steps_log = (folder / "steps.jsonl").open("a", encoding="utf-8")
-    title = f"run {run_id}: {args['graph']} on {args['world'] or 'task'} ({redact_spec(chat.name)}" + (
-        f", tool agent {redact_spec(tool_chat.name)})" if tool_chat is not chat else ")")
+    title = (
+        f"run {run_id}: {args['graph']} on {args['world'] or 'task'} ({redact_spec(chat.name)}"
+        + (f", tool agent {redact_spec(tool_chat.name)})" if tool_chat is not chat else ")")
+    )
     async with open_checkpointer(folder / "checkpoints.sqlite") as saver:
         if args["graph"] == "workforce":
-            built = workforce(planner=Planner(model=chat), workers=[Worker(name="worker", model=chat)],
-                              critic=Critic(model=chat), checkpointer=saver)
+            built = workforce(
+                planner=Planner(model=chat),
+                workers=[Worker(name="worker", model=chat)],
+                critic=Critic(model=chat),
+                checkpointer=saver,
+            )
             world_obj = None
             start_input: Any = {"task": args["task"]}
         else:
@@ -128,8 +163,15 @@ async def _play(args: dict[str, Any], folder: Path, run_id: str, *, resumed: boo
             world_obj = make_world(args["world"])
             planner = Planner(model=chat) if args["graph"] == "embodied" else None
             critic = Critic(model=chat) if args["graph"] == "embodied" else None
-            built = embodied(world_obj, tool_agent=tool_agent, planner=planner, critic=critic,
-                             seed=args["seed"], max_steps=args["max_steps"], checkpointer=saver)
+            built = embodied(
+                world_obj,
+                tool_agent=tool_agent,
+                planner=planner,
+                critic=critic,
+                seed=args["seed"],
+                max_steps=args["max_steps"],
+                checkpointer=saver,
+            )
             start_input = {}
         state = await built.aget_state(config)
         if resumed and not state.next:
@@ -137,17 +179,33 @@ async def _play(args: dict[str, Any], folder: Path, run_id: str, *, resumed: boo
             return state.values
         try:
             with Live(_table(rows, title), console=console, refresh_per_second=4) as live:
-                async for update in built.astream(None if resumed else start_input, config,
-                                                  stream_mode="updates", durability="sync"):
+                async for update in built.astream(
+                    None if resumed else start_input,
+                    config,
+                    stream_mode="updates",
+                    durability="sync",
+                ):
                     for node, change in update.items():
-                        steps_log.write(json.dumps({"node": node, "update": change}, default=str) + "\n")
+                        steps_log.write(
+                            json.dumps({"node": node, "update": change}, default=str) + "\n"
+                        )
                         steps_log.flush()
                         for step in (change or {}).get("steps", []):
-                            rows.append((step["action"], step["observation"][:160].replace("\n", " "),
-                                         step.get("error") or ""))
+                            rows.append(
+                                (
+                                    step["action"],
+                                    step["observation"][:160].replace("\n", " "),
+                                    step.get("error") or "",
+                                )
+                            )
                         for entry in (change or {}).get("log", []):
-                            rows.append((f"{entry.get('node')} {entry.get('subtask', '')}",
-                                         entry.get("route", ""), f"score {entry.get('score', '-')}"))
+                            rows.append(
+                                (
+                                    f"{entry.get('node')} {entry.get('subtask', '')}",
+                                    entry.get("route", ""),
+                                    f"score {entry.get('score', '-')}",
+                                )
+                            )
                         for c in (change or {}).get("critiques", []):
                             rows.append(("critic", c["route"], "; ".join(c.get("issues", []))))
                     live.update(_table(rows, title))
@@ -160,7 +218,9 @@ async def _play(args: dict[str, Any], folder: Path, run_id: str, *, resumed: boo
         final = (await built.aget_state(config)).values
     usage = chat.usage.as_dict() if hasattr(chat, "usage") else {}
     if tool_chat is not chat and hasattr(tool_chat, "usage"):
-        usage |= {f"{k} ({redact_spec(tool_chat.name)})": v for k, v in tool_chat.usage.as_dict().items()}
+        usage |= {
+            f"{k} ({redact_spec(tool_chat.name)})": v for k, v in tool_chat.usage.as_dict().items()
+        }
     (folder / "usage.json").write_text(json.dumps(usage, indent=2))
     console.print(f"[bold]{final.get('outcome')}[/]  run id {run_id}  (folder {folder})")
     return final

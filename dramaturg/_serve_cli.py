@@ -30,8 +30,17 @@ def _say(console: Console, text: str) -> None:
     console.print(text, soft_wrap=True, markup=False, highlight=False)
 
 
-def run_server(*, host: str, port: int, model: str | None, trusted_hosts: list[str], max_turns: int,
-               hello_timeout_s: float, console: Console, err_console: Console) -> None:
+def run_server(
+    *,
+    host: str,
+    port: int,
+    model: str | None,
+    trusted_hosts: list[str],
+    max_turns: int,
+    hello_timeout_s: float,
+    console: Console,
+    err_console: Console,
+) -> None:
     try:
         import uvicorn
 
@@ -41,8 +50,13 @@ def run_server(*, host: str, port: int, model: str | None, trusted_hosts: list[s
         err_console.print("[bold red]serve[/] needs the web extra: pip install 'dramaturg[web]'")
         raise typer.Exit(1) from None
     try:
-        policy, made = ServerPolicy.for_address(host, port, trusted_hosts=tuple(trusted_hosts),
-                                                max_turns=max_turns, hello_timeout_s=hello_timeout_s)
+        policy, made = ServerPolicy.for_address(
+            host,
+            port,
+            trusted_hosts=tuple(trusted_hosts),
+            max_turns=max_turns,
+            hello_timeout_s=hello_timeout_s,
+        )
     except DramaturgError as exc:
         err_console.print(f"[bold red]cannot serve:[/] {exc}")
         raise typer.Exit(2) from None
@@ -58,8 +72,13 @@ def run_server(*, host: str, port: int, model: str | None, trusted_hosts: list[s
             f"[bold yellow]WARNING:[/] listening on {host}, not only on this machine: anyone who can reach "
             f"port {port} can load the page. Making a session needs the server key below, playing one needs "
             "its own token, and the traffic is plain HTTP that others on the network can read: beyond a "
-            "network you trust, put a TLS proxy in front (and name it with --trusted-host).", soft_wrap=True)
-    _say(console, f"dramaturg on {url} (model {redact_spec(chat.name)}; at most {max_turns} turns a session)")
+            "network you trust, put a TLS proxy in front (and name it with --trusted-host).",
+            soft_wrap=True,
+        )
+    _say(
+        console,
+        f"dramaturg on {url} (model {redact_spec(chat.name)}; at most {max_turns} turns a session)",
+    )
     if policy.key is not None:
         if made:
             _say(console, f"server key: {policy.key} (set {KEY_ENV} to choose your own)")
@@ -70,8 +89,11 @@ def run_server(*, host: str, port: int, model: str | None, trusted_hosts: list[s
         _say(console, f"new play: {url}")
     _say(console, f"a session made with `dramaturg drama new`: {url}#ID:TOKEN (as it printed)")
     if host in ("0.0.0.0", "::"):
-        _say(console, f"from another machine: http://<this machine's address>:{port}/ "
-                      "(a name instead of an address needs --trusted-host NAME)")
+        _say(
+            console,
+            f"from another machine: http://<this machine's address>:{port}/ "
+            "(a name instead of an address needs --trusted-host NAME)",
+        )
     app: Any = create_app(model=chat, model_spec=redact_spec(model), policy=policy)
     # ws_max_size: uvicorn would otherwise buffer 16 MB websocket messages before the app sees one.
     uvicorn.run(app, host=host, port=port, log_level="warning", ws_max_size=policy.max_body)

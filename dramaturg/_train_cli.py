@@ -75,7 +75,7 @@ def train_tool_agent(
         typer.Option(
             min=0,
             help="The tool agent's prompt recaps up to this many distinct commands already played "
-            "(where it has been); 0: none. `train eval` plays with the same setting."
+            "(where it has been); 0: none. `train eval` plays with the same setting.",
         ),
     ] = 0,
     focus: Annotated[
@@ -83,7 +83,7 @@ def train_tool_agent(
         typer.Option(
             min=0,
             help="The tool agent's prompt lists up to this many admissible commands that act on a "
-            "thing the goal names (take the mug it sees); 0: none. `train eval` plays with the same setting."
+            "thing the goal names (take the mug it sees); 0: none. `train eval` plays with the same setting.",
         ),
     ] = 0,
     test_games: Annotated[
@@ -189,7 +189,10 @@ def train_tool_agent(
             progress=progress,
         )
         adapter = export_lora_gguf(
-            result.adapter_dir, out / "tool-agent.gguf", base_gguf=base, dtype=dtype,  # type: ignore[arg-type]
+            result.adapter_dir,
+            out / "tool-agent.gguf",
+            base_gguf=base,
+            dtype=dtype,  # type: ignore[arg-type]
             tool_agent=tool_agent_settings(data.path),
         )
         keys = _keys_for(world)
@@ -268,8 +271,16 @@ def train_eval(
     except DramaturgError as exc:
         _fail("eval failed", exc)
     table = Table(title=f"tool agent on the {split} games of {out}")
-    columns = ("", "games", "success", "± se", "accepted", "valid w/o grammar", "tokens/step",
-               "s/step")
+    columns = (
+        "",
+        "games",
+        "success",
+        "± se",
+        "accepted",
+        "valid w/o grammar",
+        "tokens/step",
+        "s/step",
+    )
     for col in columns:
         table.add_column(col, justify="left" if not col else "right")
     for label, row in rows.items():

@@ -28,18 +28,23 @@ from dramaturg.errors import UntrustedContentWarning
 
 __all__ = ["UntrustedContentWarning", "injection_signs", "untrusted", "warn_if_injected"]
 
-_PATTERNS = [re.compile(p, re.IGNORECASE | re.MULTILINE) for p in (
-    r"\b(?:ignore|disregard|forget|override)\s+(?:all\s+|any\s+|the\s+|your\s+)*(?:previous|prior|above|"
-    r"earlier|preceding|system|original)\s+(?:instructions?|prompts?|messages?|rules|directions|orders)",
-    r"\byou\s+are\s+now\s+(?:a|an|no\s+longer|in\s+\w+\s+mode|free|unrestricted|DAN|jailbroken)\b",
-    r"\bnew\s+instructions?\s*:",
-    r"^\s*(?:system|developer|assistant)\s*:",
-    r"\b(?:reveal|print|show|repeat|leak)\s+(?:your|the)\s+(?:system\s+prompt|instructions|hidden\s+prompt)",
-    r"<\|?(?:system|im_start|im_end|endoftext)\|?>|<(?:start|end)_of_turn>|\[/?(?:INST|SYS)\]",
-)]
+_PATTERNS = [
+    re.compile(p, re.IGNORECASE | re.MULTILINE)
+    for p in (
+        r"\b(?:ignore|disregard|forget|override)\s+(?:all\s+|any\s+|the\s+|your\s+)*(?:previous|prior|above|"
+        r"earlier|preceding|system|original)\s+(?:instructions?|prompts?|messages?|rules|directions|orders)",
+        r"\byou\s+are\s+now\s+(?:a|an|no\s+longer|in\s+\w+\s+mode|free|unrestricted|DAN|jailbroken)\b",
+        r"\bnew\s+instructions?\s*:",
+        r"^\s*(?:system|developer|assistant)\s*:",
+        r"\b(?:reveal|print|show|repeat|leak)\s+(?:your|the)\s+(?:system\s+prompt|instructions|hidden\s+prompt)",
+        r"<\|?(?:system|im_start|im_end|endoftext)\|?>|<(?:start|end)_of_turn>|\[/?(?:INST|SYS)\]",
+    )
+]
 # Tags that fence untrusted text in the templates, and the tokens of chat templates (Gemma, ChatML, Llama).
-_FENCES = re.compile(r"</?\s*(?:notes|output)\s*>|<\|[a-z_]+\|>|<(?:start|end)_of_turn>|\[/?(?:INST|SYS)\]",
-                     re.IGNORECASE)
+_FENCES = re.compile(
+    r"</?\s*(?:notes|output)\s*>|<\|[a-z_]+\|>|<(?:start|end)_of_turn>|\[/?(?:INST|SYS)\]",
+    re.IGNORECASE,
+)
 
 
 def injection_signs(text: str) -> list[str]:
@@ -58,7 +63,10 @@ def warn_if_injected(text: str, source: str) -> list[str]:
     """Warn (:class:`UntrustedContentWarning`) when ``text`` from ``source`` looks like an injection."""
     signs = injection_signs(text)
     if signs:
-        warnings.warn(f"{source} looks like a prompt injection ({signs[0]!r}); it goes to the model "
-                      "fenced and labelled as content, but read it before you trust it",
-                      UntrustedContentWarning, stacklevel=3)
+        warnings.warn(
+            f"{source} looks like a prompt injection ({signs[0]!r}); it goes to the model "
+            "fenced and labelled as content, but read it before you trust it",
+            UntrustedContentWarning,
+            stacklevel=3,
+        )
     return signs

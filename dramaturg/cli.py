@@ -51,7 +51,9 @@ app = typer.Typer(
 )
 models_app = typer.Typer(help="Work with model backends.", no_args_is_help=True)
 app.add_typer(models_app, name="models")
-drama_app = typer.Typer(help="Interactive drama: make a play, play a character, resume.", no_args_is_help=True)
+drama_app = typer.Typer(
+    help="Interactive drama: make a play, play a character, resume.", no_args_is_help=True
+)
 app.add_typer(drama_app, name="drama")
 from dramaturg._eval_cli import eval_app  # noqa: E402 - a sub-app defined in its own module
 
@@ -65,7 +67,9 @@ err_console = Console(stderr=True)
 
 ModelOpt = Annotated[
     str | None,
-    typer.Option("--model", "-m", help="Model spec: local, litellm:<provider/model>, openai:<url>#<model>."),
+    typer.Option(
+        "--model", "-m", help="Model spec: local, litellm:<provider/model>, openai:<url>#<model>."
+    ),
 ]
 
 
@@ -81,11 +85,17 @@ class _Place(BaseModel):
 _CHECK_PROMPT = [
     {"role": "system", "content": "Facts about capital cities, as JSON."},
     {"role": "user", "content": "Rome"},
-    {"role": "assistant", "content": '{"city": "Rome", "country": "Italy", "continent": "Europe", '
-                                     '"landmarks": ["Colosseum", "Pantheon"]}'},
+    {
+        "role": "assistant",
+        "content": '{"city": "Rome", "country": "Italy", "continent": "Europe", '
+        '"landmarks": ["Colosseum", "Pantheon"]}',
+    },
     {"role": "user", "content": "Tokyo"},
-    {"role": "assistant", "content": '{"city": "Tokyo", "country": "Japan", "continent": "Asia", '
-                                     '"landmarks": ["Tokyo Tower"]}'},
+    {
+        "role": "assistant",
+        "content": '{"city": "Tokyo", "country": "Japan", "continent": "Asia", '
+        '"landmarks": ["Tokyo Tower"]}',
+    },
     {"role": "user", "content": "Paris"},
 ]
 
@@ -109,8 +119,16 @@ def _print_version(value: bool) -> None:
 
 @app.callback()
 def _root(
-    version: Annotated[bool, typer.Option(
-        "--version", "-V", callback=_print_version, is_eager=True, help="Print the installed version and exit.")] = False,
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version",
+            "-V",
+            callback=_print_version,
+            is_eager=True,
+            help="Print the installed version and exit.",
+        ),
+    ] = False,
 ) -> None:
     """Multi-agent LLM systems that act in worlds."""
 
@@ -147,8 +165,13 @@ def models_check(
             answer = chat.structured_sync(_CHECK_PROMPT, _Place, caller="models-check")
         with console.status("measuring speed ..."):
             speed = chat.complete_sync(
-                [{"role": "system", "content": _STORY}, {"role": "user", "content": "Go on with the story."}],
-                max_tokens=64, temperature=0.7, caller="models-check",
+                [
+                    {"role": "system", "content": _STORY},
+                    {"role": "user", "content": "Go on with the story."},
+                ],
+                max_tokens=64,
+                temperature=0.7,
+                caller="models-check",
             )
     except DramaturgError as exc:
         err_console.print(f"[bold red]models check failed:[/] {redact_spec(str(exc))}")
@@ -190,17 +213,29 @@ def models_check(
 
 @app.command()
 def run(
-    world: Annotated[str | None, typer.Option(help="World id, e.g. textworld/tw-simple (see `dramaturg worlds`).")] = None,
-    graph: Annotated[str, typer.Option(help="react (tool agent only), embodied (plan, act, critique) or workforce.")] = "react",
+    world: Annotated[
+        str | None,
+        typer.Option(help="World id, e.g. textworld/tw-simple (see `dramaturg worlds`)."),
+    ] = None,
+    graph: Annotated[
+        str,
+        typer.Option(help="react (tool agent only), embodied (plan, act, critique) or workforce."),
+    ] = "react",
     model: ModelOpt = None,
     seed: Annotated[int, typer.Option(help="World seed.")] = 0,
-    max_steps: Annotated[int, typer.Option("--max-steps", help="Actions allowed in the episode.")] = 30,
+    max_steps: Annotated[
+        int, typer.Option("--max-steps", help="Actions allowed in the episode.")
+    ] = 30,
     task: Annotated[str | None, typer.Option(help="The task, for the workforce graph.")] = None,
     resume: Annotated[str | None, typer.Option(help="Resume the run with this id.")] = None,
-    tool_model: Annotated[str, typer.Option(
-        "--tool-model",
-        help="The tool agent's model: registry (the adapter `dramaturg train` registered for the world, "
-             "else --model), main (--model), or a model spec such as local?lora=ADAPTER.gguf.")] = "registry",
+    tool_model: Annotated[
+        str,
+        typer.Option(
+            "--tool-model",
+            help="The tool agent's model: registry (the adapter `dramaturg train` registered for the world, "
+            "else --model), main (--model), or a model spec such as local?lora=ADAPTER.gguf.",
+        ),
+    ] = "registry",
 ) -> None:
     """Run an agent graph live, with every step checkpointed and traced."""
     import asyncio
@@ -208,8 +243,19 @@ def run(
     from dramaturg._run import run_graph
 
     try:
-        final = asyncio.run(run_graph(world=world, graph=graph, model=model, seed=seed, max_steps=max_steps,
-                                      task=task, resume=resume, console=console, tool_model=tool_model))
+        final = asyncio.run(
+            run_graph(
+                world=world,
+                graph=graph,
+                model=model,
+                seed=seed,
+                max_steps=max_steps,
+                task=task,
+                resume=resume,
+                console=console,
+                tool_model=tool_model,
+            )
+        )
     except DramaturgError as exc:
         err_console.print(f"[bold red]run failed:[/] {redact_spec(str(exc))}")
         raise typer.Exit(1) from None
@@ -231,20 +277,47 @@ def worlds() -> None:
 
 @drama_app.command("new")
 def drama_new(
-    topic: Annotated[str | None, typer.Option(help="What the play is about; the model designs it.")] = None,
-    stage: Annotated[str | None, typer.Option(help="Play a bundled stage (e.g. elsinore) or a stage YAML file.")] = None,
-    blueprint: Annotated[Path | None, typer.Option(help="A blueprint YAML file (edited or saved earlier), or a bundled play: elsinore.")] = None,
-    character: Annotated[list[str] | None, typer.Option(help="A character the play must have (repeatable).")] = None,
-    card: Annotated[list[Path] | None, typer.Option(help="A character card, .json or .png, V2 or V3 (repeatable).")] = None,
+    topic: Annotated[
+        str | None, typer.Option(help="What the play is about; the model designs it.")
+    ] = None,
+    stage: Annotated[
+        str | None, typer.Option(help="Play a bundled stage (e.g. elsinore) or a stage YAML file.")
+    ] = None,
+    blueprint: Annotated[
+        Path | None,
+        typer.Option(
+            help="A blueprint YAML file (edited or saved earlier), or a bundled play: elsinore."
+        ),
+    ] = None,
+    character: Annotated[
+        list[str] | None, typer.Option(help="A character the play must have (repeatable).")
+    ] = None,
+    card: Annotated[
+        list[Path] | None,
+        typer.Option(help="A character card, .json or .png, V2 or V3 (repeatable)."),
+    ] = None,
     scenes: Annotated[int, typer.Option(help="Scenes to design.")] = 3,
-    player: Annotated[str | None, typer.Option(help="The character you play (its id); none: watch.")] = None,
-    mode: Annotated[str, typer.Option(help="per_actor (a model call per character) or ensemble (one per round).")] = "per_actor",
+    player: Annotated[
+        str | None, typer.Option(help="The character you play (its id); none: watch.")
+    ] = None,
+    mode: Annotated[
+        str,
+        typer.Option(help="per_actor (a model call per character) or ensemble (one per round)."),
+    ] = "per_actor",
     model: ModelOpt = None,
-    max_turns: Annotated[int | None, typer.Option("--max-turns", help="End the play after this many turns.")] = None,
+    max_turns: Annotated[
+        int | None, typer.Option("--max-turns", help="End the play after this many turns.")
+    ] = None,
     max_revisions: Annotated[int, typer.Option(help="Reviewer rounds when designing.")] = 2,
-    scene_steps: Annotated[int, typer.Option("--scene-steps", help="A scene closes after this many turns.")] = 12,
-    reflect_every: Annotated[int, typer.Option("--reflect-every", help="The director reflects every N turns.")] = 4,
-    seed: Annotated[int, typer.Option(help="The seed of the design and of every actor's line.")] = 0,
+    scene_steps: Annotated[
+        int, typer.Option("--scene-steps", help="A scene closes after this many turns.")
+    ] = 12,
+    reflect_every: Annotated[
+        int, typer.Option("--reflect-every", help="The director reflects every N turns.")
+    ] = 4,
+    seed: Annotated[
+        int, typer.Option(help="The seed of the design and of every actor's line.")
+    ] = 0,
     quiet: Annotated[bool, typer.Option(help="Print only the session id.")] = False,
 ) -> None:
     """Make a new drama session; prints its id (and the token the web page needs)."""
@@ -256,11 +329,25 @@ def drama_new(
         err_console.print("[bold red]--mode[/] is per_actor or ensemble")
         raise typer.Exit(2)
     try:
-        sid, token = asyncio.run(new_session(
-            topic=topic, characters=character or [], cards=card or [], scenes=scenes, stage=stage,
-            blueprint_file=blueprint, player=player, mode=mode, model=model, max_turns=max_turns,
-            max_revisions=max_revisions, scene_steps=scene_steps, reflect_every=reflect_every, seed=seed,
-            console=err_console))
+        sid, token = asyncio.run(
+            new_session(
+                topic=topic,
+                characters=character or [],
+                cards=card or [],
+                scenes=scenes,
+                stage=stage,
+                blueprint_file=blueprint,
+                player=player,
+                mode=mode,
+                model=model,
+                max_turns=max_turns,
+                max_revisions=max_revisions,
+                scene_steps=scene_steps,
+                reflect_every=reflect_every,
+                seed=seed,
+                console=err_console,
+            )
+        )
     except DramaturgError as exc:
         err_console.print(f"[bold red]cannot make the play:[/] {redact_spec(str(exc))}")
         raise typer.Exit(1) from None
@@ -273,28 +360,53 @@ def drama_new(
     session = DramaSession.open(sid)
     bp = session.blueprint
     console.print(f"session [bold]{sid}[/]: {escape(bp.title)}")
-    console.print("characters: " + ", ".join(f"{cid} ({escape(c.name)})" for cid, c in bp.cast.items()),
-                  soft_wrap=True)
+    console.print(
+        "characters: " + ", ".join(f"{cid} ({escape(c.name)})" for cid, c in bp.cast.items()),
+        soft_wrap=True,
+    )
     console.print(f"play it: dramaturg drama play {sid}" + ("" if player else " --auto"))
     if not player:
-        console.print(f"to play a part: dramaturg drama new --blueprint {session.folder / 'blueprint.yaml'} "
-                      "--player ID", soft_wrap=True, markup=False, highlight=False)
+        console.print(
+            f"to play a part: dramaturg drama new --blueprint {session.folder / 'blueprint.yaml'} "
+            "--player ID",
+            soft_wrap=True,
+            markup=False,
+            highlight=False,
+        )
     if model and redact_spec(model) != model:
-        console.print("the model spec's secrets are not saved: add --model with the full spec (or set "
-                      "DRAMATURG_MODEL) when you play", markup=False, highlight=False)
-    console.print(f"or in the browser, with `dramaturg serve` running: {session_url(sid, token)}",
-                  soft_wrap=True, markup=False, highlight=False)
+        console.print(
+            "the model spec's secrets are not saved: add --model with the full spec (or set "
+            "DRAMATURG_MODEL) when you play",
+            markup=False,
+            highlight=False,
+        )
+    console.print(
+        f"or in the browser, with `dramaturg serve` running: {session_url(sid, token)}",
+        soft_wrap=True,
+        markup=False,
+        highlight=False,
+    )
 
 
 @drama_app.command("play")
 def drama_play(
     session: Annotated[str, typer.Argument(help="The session id (see `dramaturg drama list`).")],
-    auto: Annotated[bool, typer.Option(help="Agents play every character, the player's too.")] = False,
-    max_turns: Annotated[int | None, typer.Option("--max-turns", help="Stop the play after this many turns in all.")] = None,
+    auto: Annotated[
+        bool, typer.Option(help="Agents play every character, the player's too.")
+    ] = False,
+    max_turns: Annotated[
+        int | None, typer.Option("--max-turns", help="Stop the play after this many turns in all.")
+    ] = None,
     thoughts: Annotated[bool, typer.Option(help="Show the characters' private thoughts.")] = False,
-    model: Annotated[str | None, typer.Option(
-        "--model", "-m", help="The session's model spec again, when it had secrets (?api_key=...): "
-                              "session.json does not keep them.")] = None,
+    model: Annotated[
+        str | None,
+        typer.Option(
+            "--model",
+            "-m",
+            help="The session's model spec again, when it had secrets (?api_key=...): "
+            "session.json does not keep them.",
+        ),
+    ] = None,
 ) -> None:
     """Play (or go on with) a session in the terminal. Ctrl-C stops; play again to resume."""
     import asyncio
@@ -302,8 +414,16 @@ def drama_play(
     from dramaturg._drama_cli import play_session
 
     try:
-        asyncio.run(play_session(session, auto=auto, max_turns=max_turns, thoughts=thoughts, console=console,
-                                 model=model))
+        asyncio.run(
+            play_session(
+                session,
+                auto=auto,
+                max_turns=max_turns,
+                thoughts=thoughts,
+                console=console,
+                model=model,
+            )
+        )
     except DramaturgError as exc:
         err_console.print(f"[bold red]drama failed:[/] {redact_spec(str(exc))}")
         raise typer.Exit(1) from None
@@ -330,22 +450,45 @@ def drama_list() -> None:
 
     table = Table("id", "title", "player", "mode", "model")
     for meta in DramaSession.list():
-        table.add_row(meta.id, meta.title, meta.player or "-", meta.mode, redact_spec(meta.model) or "(default)")
+        table.add_row(
+            meta.id,
+            meta.title,
+            meta.player or "-",
+            meta.mode,
+            redact_spec(meta.model) or "(default)",
+        )
     console.print(table)
 
 
 @app.command()
 def serve(
-    host: Annotated[str, typer.Option(help="Address to listen on (127.0.0.1: this machine only).")] = "127.0.0.1",
+    host: Annotated[
+        str, typer.Option(help="Address to listen on (127.0.0.1: this machine only).")
+    ] = "127.0.0.1",
     port: Annotated[int, typer.Option(min=1, max=65535, help="Port, 1-65535.")] = 8765,
     model: ModelOpt = None,
-    trusted_host: Annotated[list[str] | None, typer.Option(
-        "--trusted-host", help="Another host name the page is opened under, NAME or NAME:PORT, e.g. a "
-                               "reverse proxy's (repeatable).")] = None,
-    max_turns: Annotated[int, typer.Option(
-        "--max-turns", min=1, help="The most turns a session made in the browser may run.")] = 500,
-    hello_timeout: Annotated[float, typer.Option(
-        "--hello-timeout", min=0.1, help="Seconds a websocket has to send its token before it is closed.")] = 10.0,
+    trusted_host: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--trusted-host",
+            help="Another host name the page is opened under, NAME or NAME:PORT, e.g. a "
+            "reverse proxy's (repeatable).",
+        ),
+    ] = None,
+    max_turns: Annotated[
+        int,
+        typer.Option(
+            "--max-turns", min=1, help="The most turns a session made in the browser may run."
+        ),
+    ] = 500,
+    hello_timeout: Annotated[
+        float,
+        typer.Option(
+            "--hello-timeout",
+            min=0.1,
+            help="Seconds a websocket has to send its token before it is closed.",
+        ),
+    ] = 10.0,
 ) -> None:
     """Serve drama sessions in the browser (a page, a websocket per session).
 
@@ -354,8 +497,16 @@ def serve(
     """
     from dramaturg._serve_cli import run_server
 
-    run_server(host=host, port=port, model=model, trusted_hosts=trusted_host or [], max_turns=max_turns,
-               hello_timeout_s=hello_timeout, console=console, err_console=err_console)
+    run_server(
+        host=host,
+        port=port,
+        model=model,
+        trusted_hosts=trusted_host or [],
+        max_turns=max_turns,
+        hello_timeout_s=hello_timeout,
+        console=console,
+        err_console=err_console,
+    )
 
 
 def main() -> None:

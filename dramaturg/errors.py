@@ -62,7 +62,9 @@ class ModelConnectionError(ModelError, ConnectionError):
     bad credentials, unknown model).
     """
 
-    def __init__(self, message: str, *, endpoint: str | None = None, transient: bool = False) -> None:
+    def __init__(
+        self, message: str, *, endpoint: str | None = None, transient: bool = False
+    ) -> None:
         super().__init__(message)
         self.endpoint = endpoint
         self.transient = transient
@@ -82,7 +84,9 @@ class ModelOutputError(ModelError):
             ``subtasks[2].description``).
     """
 
-    def __init__(self, feedback: str, *, raw: str = "", kind: str = "invalid", field: str | None = None) -> None:
+    def __init__(
+        self, feedback: str, *, raw: str = "", kind: str = "invalid", field: str | None = None
+    ) -> None:
         shown = raw if len(raw) <= 200 else raw[:200] + f"... [{len(raw)} characters]"
         super().__init__(f"{feedback} (model answered: {shown!r})")
         self.feedback = feedback
@@ -98,8 +102,14 @@ class RetryBudgetExceeded(ModelOutputError):
     that went wrong (looped, ran long or failed validation), most recent last.
     """
 
-    def __init__(self, errors: list[str], *, raw: str = "", kinds: list[str] | None = None,
-                 fields: list[str] | None = None) -> None:
+    def __init__(
+        self,
+        errors: list[str],
+        *,
+        raw: str = "",
+        kinds: list[str] | None = None,
+        fields: list[str] | None = None,
+    ) -> None:
         self.errors = list(errors)
         self.kinds = list(kinds or [])
         self.fields = [f for f in dict.fromkeys(fields or []) if f]

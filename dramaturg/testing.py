@@ -157,7 +157,9 @@ class SchemaModel(BaseChatModel):
         self.text = text
         self.name = name
         self.calls = 0
-        self._picked: dict[tuple[str, str], dict[Any, int]] = {}  # (schema, field) -> option -> when
+        self._picked: dict[
+            tuple[str, str], dict[Any, int]
+        ] = {}  # (schema, field) -> option -> when
         self._picks = 0
 
     async def complete(self, messages: Sequence[Message], **opts: Any) -> Completion:
@@ -166,19 +168,30 @@ class SchemaModel(BaseChatModel):
         if schema is not None:
             text = json.dumps(self._model(schema))
         elif opts.get("json_schema") is not None:
-            raise ScriptError("SchemaModel builds answers from a pydantic class; call `structured`, "
-                              "not `complete(json_schema=...)`")
+            raise ScriptError(
+                "SchemaModel builds answers from a pydantic class; call `structured`, "
+                "not `complete(json_schema=...)`"
+            )
         else:
             text = self.text
         prompt = sum(len(m["content"]) for m in messages)
-        return Completion(text=text, usage=Usage(prompt_tokens=(prompt + 3) // 4,
-                                                 completion_tokens=(len(text) + 3) // 4, cost_usd=0.0),
-                          model=self.name)
+        return Completion(
+            text=text,
+            usage=Usage(
+                prompt_tokens=(prompt + 3) // 4,
+                completion_tokens=(len(text) + 3) // 4,
+                cost_usd=0.0,
+            ),
+            model=self.name,
+        )
 
     def _model(self, schema: type[BaseModel]) -> dict[str, Any]:
         fields = schema.model_fields
-        data = {name: self._value(f.annotation, f.metadata, (schema.__name__, name))
-                for name, f in fields.items() if f.is_required()}
+        data = {
+            name: self._value(f.annotation, f.metadata, (schema.__name__, name))
+            for name, f in fields.items()
+            if f.is_required()
+        }
         kind = fields.get("kind")
         if kind is not None and "speak" in _literal_options(kind.annotation):
             data["kind"] = "speak"
@@ -202,19 +215,25 @@ class SchemaModel(BaseChatModel):
             return self._rotate(tuple(m.value for m in tp), where)
         if origin in (list, set, frozenset, tuple) or tp in (list, set, frozenset, tuple):
             item = args[0] if args else str
-            return [self._value(item, (), where) for _ in range(_bound(meta, annotated_types.MinLen, 0))]
+            return [
+                self._value(item, (), where) for _ in range(_bound(meta, annotated_types.MinLen, 0))
+            ]
         if origin is dict or tp is dict:
             return {}
         if tp is bool:
             return False
         if tp in (int, float):
             low = max(_bound(meta, annotated_types.Ge, 0), _bound(meta, annotated_types.Gt, -1) + 1)
-            high = min(_bound(meta, annotated_types.Le, low), _bound(meta, annotated_types.Lt, low + 1) - 1)
+            high = min(
+                _bound(meta, annotated_types.Le, low), _bound(meta, annotated_types.Lt, low + 1) - 1
+            )
             return tp(min(low, high))
         if tp is str or tp is Any:
             return self._text(name, meta)
-        raise ScriptError(f"SchemaModel cannot build a value of type {tp!r} (field {name!r}); "
-                          "script this call with ScriptedModel")
+        raise ScriptError(
+            f"SchemaModel cannot build a value of type {tp!r} (field {name!r}); "
+            "script this call with ScriptedModel"
+        )
 
     def _rotate(self, options: tuple[Any, ...], where: tuple[str, str]) -> Any:
         picked = self._picked.setdefault(where, {})
@@ -292,9 +311,21 @@ def llama_server(
     path = model_path or str(default_weights())
     port = free_port()
     cmd = [
-        sys.executable, "-m", "llama_cpp.server",
-        "--model", path, "--model_alias", alias, "--host", "127.0.0.1", "--port", str(port),
-        "--n_ctx", str(n_ctx), "--n_threads", str(n_threads or default_threads()),
+        sys.executable,
+        "-m",
+        "llama_cpp.server",
+        "--model",
+        path,
+        "--model_alias",
+        alias,
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--n_ctx",
+        str(n_ctx),
+        "--n_threads",
+        str(n_threads or default_threads()),
     ]
     if chat_format:
         cmd += ["--chat_format", chat_format]
@@ -307,7 +338,9 @@ def llama_server(
             if proc.poll() is not None:
                 log.seek(0)
                 tail = log.read()[-3000:].decode("utf-8", "replace")
-                raise RuntimeError(f"llama_cpp.server exited with {proc.returncode} while starting:\n{tail}")
+                raise RuntimeError(
+                    f"llama_cpp.server exited with {proc.returncode} while starting:\n{tail}"
+                )
             try:
                 with urllib.request.urlopen(f"{url}/models", timeout=2) as response:
                     if response.status == 200:
@@ -315,7 +348,9 @@ def llama_server(
             except OSError:
                 pass
             if time.monotonic() > deadline:
-                raise TimeoutError(f"llama_cpp.server did not answer on {url} within {startup_timeout_s} s")
+                raise TimeoutError(
+                    f"llama_cpp.server did not answer on {url} within {startup_timeout_s} s"
+                )
             time.sleep(0.25)
         yield url
     finally:

@@ -1,7 +1,7 @@
 """Talk to the embedded model: free text, then a schema-constrained answer.
 
-    python examples/models_quickstart.py                      # embedded Gemma 3 270M
-    DRAMATURG_MODEL=litellm:openai/gpt-4o-mini python examples/models_quickstart.py
+python examples/models_quickstart.py                      # embedded Gemma 3 270M
+DRAMATURG_MODEL=litellm:openai/gpt-4o-mini python examples/models_quickstart.py
 """
 
 from typing import Literal
@@ -20,7 +20,9 @@ class Entrance(BaseModel):
 model = load_model(trace="quickstart-trace.jsonl")
 
 with caller("narrator"):
-    story = model.complete_sync([system("A gothic tale."), user("The castle gate creaked open and")], max_tokens=40)
+    story = model.complete_sync(
+        [system("A gothic tale."), user("The castle gate creaked open and")], max_tokens=40
+    )
 print(story.text, "\n")
 
 # A base model follows examples better than instructions: show it one.

@@ -43,14 +43,18 @@ def build(world: Any, checkpointer: Any) -> Any:
     def act(state: Play) -> Play:
         if not at(world, state["world"]):  # resumed in a new process: replay to the checkpoint
             world.set_state(state["world"])
-            print(f"  (restored: seed {state['world']['seed']}, {len(state['world']['actions'])} actions replayed)")
+            print(
+                f"  (restored: seed {state['world']['seed']}, {len(state['world']['actions'])} actions replayed)"
+            )
         action = state["plan"][len(state["world"]["actions"])]
         *_, info = world.step(action)
         print(">", action)
         return {"world": world.get_state(), "won": info["won"]}
 
     def next_step(state: Play) -> str:
-        return END if state["won"] or len(state["world"]["actions"]) == len(state["plan"]) else "act"
+        return (
+            END if state["won"] or len(state["world"]["actions"]) == len(state["plan"]) else "act"
+        )
 
     builder = StateGraph(Play)
     builder.add_node("start", start)

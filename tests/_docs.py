@@ -53,20 +53,22 @@ def python_blocks(path: Path, *, label: str | None = None) -> list[Block]:
         heading = next((h for start, h in reversed(headings) if start < match.start()), "")
         anchor = f"{label or path.name}#{_anchor(heading)}"
         seen[anchor] = seen.get(anchor, 0) + 1
-        blocks.append(Block(
-            path=path,
-            line=text.count("\n", 0, match.start(2)) + 1,
-            heading=heading,
-            code=match.group(2),
-            id=anchor if seen[anchor] == 1 else f"{anchor}-{seen[anchor]}",
-        ))
+        blocks.append(
+            Block(
+                path=path,
+                line=text.count("\n", 0, match.start(2)) + 1,
+                heading=heading,
+                code=match.group(2),
+                id=anchor if seen[anchor] == 1 else f"{anchor}-{seen[anchor]}",
+            )
+        )
     return blocks
 
 
 def fenced(path: Path, lang: str, *, after: str = "") -> list[str]:
     """The text of every block fenced as ``lang`` ("" for none) in ``path``, past the first ``after``."""
     text = path.read_text(encoding="utf-8")
-    text = text[text.index(after):] if after else text
+    text = text[text.index(after) :] if after else text
     return [m.group(2) for m in _FENCE.finditer(text) if m.group(1) == lang]
 
 
@@ -77,8 +79,12 @@ def run_session(files: list[str]) -> None:
     try:
         for name in files:
             print(f"[docs] {name}", file=sys.stderr, flush=True)
-            code = compile(Path(name).read_text(encoding="utf-8"), name, "exec",
-                           flags=ast.PyCF_ALLOW_TOP_LEVEL_AWAIT)
+            code = compile(
+                Path(name).read_text(encoding="utf-8"),
+                name,
+                "exec",
+                flags=ast.PyCF_ALLOW_TOP_LEVEL_AWAIT,
+            )
             result = eval(code, namespace)
             if inspect.iscoroutine(result):
                 loop.run_until_complete(result)

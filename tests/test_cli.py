@@ -42,7 +42,9 @@ def test_models_check_names_an_unreachable_endpoint():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    result = runner.invoke(app, ["models", "check", "--model", f"openai:http://127.0.0.1:{port}/v1#gemma"])
+    result = runner.invoke(
+        app, ["models", "check", "--model", f"openai:http://127.0.0.1:{port}/v1#gemma"]
+    )
     assert result.exit_code == 1
     assert f"127.0.0.1:{port}" in result.output and "connection refused" in result.output
 
@@ -59,7 +61,9 @@ def test_models_check_says_n_a_for_a_speed_the_server_does_not_report(monkeypatc
 
     class NoTimings(SchemaModel):
         async def complete(self, messages, **opts):
-            return dataclasses.replace(await super().complete(messages, **opts), latency_s=0.5, ttft_s=None)
+            return dataclasses.replace(
+                await super().complete(messages, **opts), latency_s=0.5, ttft_s=None
+            )
 
     monkeypatch.setattr("dramaturg.models.load_model", lambda spec=None, **kw: wrap(NoTimings()))
     args = ["models", "check", "--model", "openai:http://127.0.0.1:9/v1#gemma"]
@@ -112,7 +116,9 @@ def test_a_run_that_fails_before_its_first_step_leaves_no_folder(_isolated_home,
     assert _runs(_isolated_home) == []
 
 
-def test_a_run_that_fails_after_its_first_step_keeps_its_folder(_isolated_home, schema_model, monkeypatch):
+def test_a_run_that_fails_after_its_first_step_keeps_its_folder(
+    _isolated_home, schema_model, monkeypatch
+):
     from dramaturg import _run
     from dramaturg.errors import ConfigError
 
@@ -131,8 +137,12 @@ def test_a_run_that_fails_after_its_first_step_keeps_its_folder(_isolated_home, 
     assert (_isolated_home / "runs" / run_id / "steps.jsonl").read_text()
 
 
-def test_a_run_prints_its_outcome_on_its_own_line_and_keeps_a_resumable_folder(_isolated_home, schema_model):
-    result = runner.invoke(app, ["run", "--world", "theatre/elsinore", "--max-steps", "2"], terminal_width=100)
+def test_a_run_prints_its_outcome_on_its_own_line_and_keeps_a_resumable_folder(
+    _isolated_home, schema_model
+):
+    result = runner.invoke(
+        app, ["run", "--world", "theatre/elsinore", "--max-steps", "2"], terminal_width=100
+    )
     assert result.exit_code == 0, result.output
     [run_id] = _runs(_isolated_home)
     assert re.search(rf"┘\nmax_steps  run id {run_id} ", result.output), result.output
@@ -146,8 +156,11 @@ def test_run_plays_a_world_on_the_embedded_model_and_keeps_a_resumable_record(_i
     assert result.exit_code == 0, result.output
     run_dir = next((_isolated_home / "runs").iterdir())
     assert {"run.json", "trace.jsonl", "steps.jsonl", "checkpoints.sqlite", "usage.json"} <= {
-        p.name for p in run_dir.iterdir()}
-    assert len((run_dir / "trace.jsonl").read_text().splitlines()) >= 2  # one model call per action at least
+        p.name for p in run_dir.iterdir()
+    }
+    assert (
+        len((run_dir / "trace.jsonl").read_text().splitlines()) >= 2
+    )  # one model call per action at least
     again = runner.invoke(app, ["run", "--resume", run_dir.name])
     assert again.exit_code == 0 and "already finished" in again.output
 
@@ -162,7 +175,9 @@ def test_drama_new_prints_the_url_that_opens_the_session(_isolated_home):
 
     result = runner.invoke(app, ["drama", "new", "--stage", "elsinore", "--player", "hamlet"])
     assert result.exit_code == 0, result.output
-    found = re.search(r"http://127\.0\.0\.1:8765/#([a-z0-9-]+):([A-Za-z0-9_-]+)$", result.output, re.M)
+    found = re.search(
+        r"http://127\.0\.0\.1:8765/#([a-z0-9-]+):([A-Za-z0-9_-]+)$", result.output, re.M
+    )
     assert found, result.output
     assert DramaSession.open(found[1]).check_token(found[2])
 
@@ -192,18 +207,37 @@ def fake_serve(monkeypatch):
 def test_serve_off_loopback_warns_and_needs_its_key(fake_serve, _isolated_home):
     from fastapi.testclient import TestClient
 
-    result = runner.invoke(app, ["serve", "--host", "0.0.0.0", "--port", "8800", "--max-turns", "50"])
+    result = runner.invoke(
+        app, ["serve", "--host", "0.0.0.0", "--port", "8800", "--max-turns", "50"]
+    )
     assert result.exit_code == 0, result.output
-    assert "WARNING" in result.output and "0.0.0.0" in result.output and "plain HTTP" in result.output
+    assert (
+        "WARNING" in result.output and "0.0.0.0" in result.output and "plain HTTP" in result.output
+    )
     key = result.output.split("server key: ", 1)[1].split()[0]
     assert f"http://127.0.0.1:8800/#key={key}" in result.output
-    assert fake_serve["host"] == "0.0.0.0" and fake_serve["port"] == 8800 and fake_serve["ws_max_size"] <= 65536
+    assert (
+        fake_serve["host"] == "0.0.0.0"
+        and fake_serve["port"] == 8800
+        and fake_serve["ws_max_size"] <= 65536
+    )
     with TestClient(fake_serve["app"], base_url="http://127.0.0.1:8800") as client:
         new = {"stage": "elsinore", "max_turns": 50}
         assert client.post("/api/sessions", json=new).status_code == 401
-        assert client.post("/api/sessions", json={**new, "max_turns": 51},
-                           headers={"Authorization": f"Bearer {key}"}).status_code == 422
-        assert client.post("/api/sessions", json=new, headers={"Authorization": f"Bearer {key}"}).status_code == 200
+        assert (
+            client.post(
+                "/api/sessions",
+                json={**new, "max_turns": 51},
+                headers={"Authorization": f"Bearer {key}"},
+            ).status_code
+            == 422
+        )
+        assert (
+            client.post(
+                "/api/sessions", json=new, headers={"Authorization": f"Bearer {key}"}
+            ).status_code
+            == 200
+        )
         assert client.get("/", headers={"Host": "attacker.example:8800"}).status_code == 400
 
 
@@ -213,25 +247,42 @@ def test_serve_takes_its_key_from_the_environment(fake_serve, monkeypatch):
     key = "from-the-environment-0123456789"
     monkeypatch.setenv("DRAMATURG_SERVER_TOKEN", key)
     result = runner.invoke(app, ["serve", "--trusted-host", "play.example.org"])
-    assert result.exit_code == 0 and key not in result.output and "DRAMATURG_SERVER_TOKEN" in result.output
+    assert (
+        result.exit_code == 0
+        and key not in result.output
+        and "DRAMATURG_SERVER_TOKEN" in result.output
+    )
     assert "WARNING" not in result.output and "http://127.0.0.1:8765/#ID:TOKEN" in result.output
     with TestClient(fake_serve["app"], base_url="http://play.example.org") as client:
         assert client.post("/api/sessions", json={"stage": "elsinore"}).status_code == 401
-        assert client.post("/api/sessions", json={"stage": "elsinore"},
-                           headers={"Authorization": f"Bearer {key}"}).status_code == 200
+        assert (
+            client.post(
+                "/api/sessions",
+                json={"stage": "elsinore"},
+                headers={"Authorization": f"Bearer {key}"},
+            ).status_code
+            == 200
+        )
 
 
 def test_serve_on_loopback_needs_no_key(fake_serve):
     result = runner.invoke(app, ["serve"])
-    assert result.exit_code == 0 and "server key" not in result.output and "WARNING" not in result.output
+    assert (
+        result.exit_code == 0
+        and "server key" not in result.output
+        and "WARNING" not in result.output
+    )
     assert "new play: http://127.0.0.1:8765/" in result.output
 
 
-@pytest.mark.parametrize(("args", "env", "says"), [
-    (["--trusted-host", "http://play.example.org/"], None, "--trusted-host"),
-    (["--trusted-host", "*"], None, "wildcard"),
-    ([], "short", "too short"),
-])
+@pytest.mark.parametrize(
+    ("args", "env", "says"),
+    [
+        (["--trusted-host", "http://play.example.org/"], None, "--trusted-host"),
+        (["--trusted-host", "*"], None, "wildcard"),
+        ([], "short", "too short"),
+    ],
+)
 def test_serve_refuses_a_bad_setting(fake_serve, monkeypatch, args, env, says):
     if env:
         monkeypatch.setenv("DRAMATURG_SERVER_TOKEN", env)
@@ -252,11 +303,15 @@ def test_drama_new_keeps_a_designed_play_whose_cast_lacks_the_player(_isolated_h
 
     monkeypatch.setattr("dramaturg.drama.blueprint.design_blueprint", designed)
     monkeypatch.setattr("dramaturg.models.load_model", lambda spec=None, **_: ScriptedModel())
-    result = runner.invoke(app, ["drama", "new", "--topic", "a keeper hides a stranger", "--player", "keeper"])
+    result = runner.invoke(
+        app, ["drama", "new", "--topic", "a keeper hides a stranger", "--player", "keeper"]
+    )
     assert result.exit_code == 1, result.output
     assert "no character 'keeper'" in result.output and "hamlet (Hamlet)" in result.output
     kept = re.search(r"--blueprint (\S+\.yaml)", result.output.replace("\n", ""))
     assert kept and Blueprint.load(kept[1]).title == "Elsinore, in three scenes"
     # A word of a character's name finds it.
-    result = runner.invoke(app, ["drama", "new", "--topic", "a keeper hides a stranger", "--player", "Horatio"])
+    result = runner.invoke(
+        app, ["drama", "new", "--topic", "a keeper hides a stranger", "--player", "Horatio"]
+    )
     assert result.exit_code == 0, result.output

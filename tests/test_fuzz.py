@@ -62,12 +62,24 @@ ROLE_SCHEMAS = [
     CriterionAnswer,  # judge
     ImportanceRating, FocalQuestions, Insights,  # memory
 ]  # fmt: skip
-PROMPT = [system("Hamlet takes the cup in the hall; Ophelia reads the letter. Tools: add, shout."),
-          user("What now? Answer for s1, b1, hamlet, ophelia and the hall.")]
+PROMPT = [
+    system("Hamlet takes the cup in the hall; Ophelia reads the letter. Tools: add, shout."),
+    user("What now? Answer for s1, b1, hamlet, ophelia and the hall."),
+]
 NAMES = {"hamlet": "Hamlet", "claudius": "Claudius"}
 # What a person types at the player's turns in the drama graph, sensible or not.
-PLAYER_INPUTS = ['"Who is there?"', "take cup", "fly to the moon", "give crown to nobody", "x" * 600, "",
-                 "open door", "wait", "\x00\x01", "hamlet: look"]
+PLAYER_INPUTS = [
+    '"Who is there?"',
+    "take cup",
+    "fly to the moon",
+    "give crown to nobody",
+    "x" * 600,
+    "",
+    "open door",
+    "wait",
+    "\x00\x01",
+    "hamlet: look",
+]
 
 
 def add(a: int, b: int = 2) -> int:
@@ -90,8 +102,15 @@ def shout(text: str) -> str:
 
 
 def view(character: str, others: list[str]) -> ActorView:
-    return ActorView(character=character, name=character.title(), persona="A prince.", scene="The hall",
-                     beat="b1", perceived=["Claudius raises his cup."], others=others)
+    return ActorView(
+        character=character,
+        name=character.title(),
+        persona="A prince.",
+        scene="The hall",
+        beat="b1",
+        perceived=["Claudius raises his cup."],
+        others=others,
+    )
 
 
 class Shared:
@@ -109,7 +128,9 @@ class Shared:
 
     def memory(self) -> Memory:
         if "memory" not in self._open:
-            self._open["memory"] = Memory(self.where / "memory", embedder=HashingEmbedder(), durability="normal")
+            self._open["memory"] = Memory(
+                self.where / "memory", embedder=HashingEmbedder(), durability="normal"
+            )
         return self._open["memory"]
 
     def close(self) -> None:
@@ -145,19 +166,33 @@ async def roles(model: ChatModel, shared: Shared) -> None:
             except DramaturgError:
                 pass  # the bounded retry ran out: documented
     memory = shared.memory()
-    memory.record(text="Claudius pours poison in the king's ear.", actor="claudius", witnesses={"hamlet"})
-    beats = [{"id": "b1", "text": "Hamlet faces the king", "status": "pending"},
-             {"id": "b2", "text": "done already", "status": "done"}]
+    memory.record(
+        text="Claudius pours poison in the king's ear.", actor="claudius", witnesses={"hamlet"}
+    )
+    beats = [
+        {"id": "b1", "text": "Hamlet faces the king", "status": "pending"},
+        {"id": "b2", "text": "done already", "status": "done"},
+    ]
     bp = Blueprint.load(ELSINORE)
     calls: list[Callable[[], Awaitable[Any]]] = [
-        lambda: Director(model=model).pick(scene="hall", cast=["hamlet", "claudius"], names=NAMES, beats=beats,
-                                           recent=["Hamlet: Who's there?"], last="hamlet"),
+        lambda: Director(model=model).pick(
+            scene="hall",
+            cast=["hamlet", "claudius"],
+            names=NAMES,
+            beats=beats,
+            recent=["Hamlet: Who's there?"],
+            last="hamlet",
+        ),
         lambda: Actor(model=model).decide(view("hamlet", ["ophelia", "claudius"])),
-        lambda: Actor(model=model).ensemble([view("hamlet", ["ophelia"]), view("ophelia", ["hamlet"])]),
-        lambda: ToolAgent(model=model).command(goal="take the cup", observation="A cup.",
-                                               admissible=["take cup", "look"]),
-        lambda: ToolAgent(model=model).command(goal="take the cup", observation="A cup.",
-                                               history=[("A hall.", "look")]),
+        lambda: Actor(model=model).ensemble(
+            [view("hamlet", ["ophelia"]), view("ophelia", ["hamlet"])]
+        ),
+        lambda: ToolAgent(model=model).command(
+            goal="take the cup", observation="A cup.", admissible=["take cup", "look"]
+        ),
+        lambda: ToolAgent(model=model).command(
+            goal="take the cup", observation="A cup.", history=[("A hall.", "look")]
+        ),
         lambda: design_blueprint("a ghost demands revenge", model=model, scenes=2, max_revisions=1),
         lambda: Reviewer(model=model).review(bp),
         lambda: BlueprintDirector(model=model).finalize(bp),
@@ -179,9 +214,16 @@ Built = tuple[Any, Any, Any]  # a compiled graph, its input, its run's context
 def build_workforce(model: ChatModel, seed: int, saver: Any, where: Path, shared: Shared) -> Built:
     graph = workforce(
         planner=Planner(model=model),
-        workers=[Worker(name="scribe", model=model),
-                 Worker(name="clerk", model=model, tools=ToolSet([add, shout]), capabilities=("general", "tools"),
-                        max_steps=2)],
+        workers=[
+            Worker(name="scribe", model=model),
+            Worker(
+                name="clerk",
+                model=model,
+                tools=ToolSet([add, shout]),
+                capabilities=("general", "tools"),
+                max_steps=2,
+            ),
+        ],
         critic=Critic(model=model),
         budget=Budget(max_retries=1, max_replans=1, max_depth=1, max_attempts=6),
         checkpointer=saver,
@@ -191,7 +233,9 @@ def build_workforce(model: ChatModel, seed: int, saver: Any, where: Path, shared
 
 def build_react(model: ChatModel, seed: int, saver: Any, where: Path, shared: Shared) -> Built:
     (where / "notes.txt").write_text("The king drinks.", encoding="utf-8")
-    worker = Worker(name="solo", model=model, tools=ToolSet([add, shout, file_reader(where)]), max_steps=3)
+    worker = Worker(
+        name="solo", model=model, tools=ToolSet([add, shout, file_reader(where)]), max_steps=3
+    )
     return react(worker=worker, checkpointer=saver), {"task": "What is in notes.txt?"}, None
 
 
@@ -199,22 +243,49 @@ def build_embodied(model: ChatModel, seed: int, saver: Any, where: Path, shared:
     world = shared.world("alfworld/pick_and_place_simple" if seed % 4 == 1 else "theatre/elsinore")
     if seed % 3 == 2:
         world = Unlisted(world)
-    graph = embodied(tool_agent=ToolAgent(model=model), planner=Planner(model=model), critic=Critic(model=model),
-                     max_steps=8, critique_every=3, max_replans=1, checkpointer=saver)
+    graph = embodied(
+        tool_agent=ToolAgent(model=model),
+        planner=Planner(model=model),
+        critic=Critic(model=model),
+        max_steps=8,
+        critique_every=3,
+        max_replans=1,
+        checkpointer=saver,
+    )
     return graph, {}, Episode(world, seed=0)
 
 
 def build_drama(model: ChatModel, seed: int, saver: Any, where: Path, shared: Shared) -> Built:
     # Every fourth seed plays a base model: script completion, turns chosen in code.
-    graph = drama(Blueprint.load(ELSINORE), actor=actor_for(model, seed=seed), director=director_for(model),
-                  tool_agent=ToolAgent(model=model), player="hamlet" if seed % 3 == 0 else None,
-                  mode=("per_actor", "ensemble")[seed % 2], reflect_every=2, max_scene_steps=4, max_turns=10,
-                  memory=shared.memory() if seed % 4 == 1 else None, checkpointer=saver)
+    graph = drama(
+        Blueprint.load(ELSINORE),
+        actor=actor_for(model, seed=seed),
+        director=director_for(model),
+        tool_agent=ToolAgent(model=model),
+        player="hamlet" if seed % 3 == 0 else None,
+        mode=("per_actor", "ensemble")[seed % 2],
+        reflect_every=2,
+        max_scene_steps=4,
+        max_turns=10,
+        memory=shared.memory() if seed % 4 == 1 else None,
+        checkpointer=saver,
+    )
     return graph, {}, None
 
 
-GRAPHS = {"workforce": build_workforce, "react": build_react, "embodied": build_embodied, "drama": build_drama}
-SEEDS = {"roles": range(4), "workforce": range(100), "react": range(60), "embodied": range(32), "drama": range(24)}
+GRAPHS = {
+    "workforce": build_workforce,
+    "react": build_react,
+    "embodied": build_embodied,
+    "drama": build_drama,
+}
+SEEDS = {
+    "roles": range(4),
+    "workforce": range(100),
+    "react": range(60),
+    "embodied": range(32),
+    "drama": range(24),
+}
 # The least number of model outputs each target must drive; they drive about 2,900 in all.
 MIN_OUTPUTS = {"roles": 900, "workforce": 600, "react": 200, "embodied": 300, "drama": 500}
 
@@ -246,7 +317,9 @@ async def test_malformed_model_outputs_never_crash(target, tmp_path):
     shared = Shared(tmp_path)
     try:
         for seed in SEEDS[target]:
-            fuzz = FuzzModel(seed, kind="base" if target == "drama" and seed % 4 == 3 else "instruct")
+            fuzz = FuzzModel(
+                seed, kind="base" if target == "drama" and seed % 4 == 3 else "instruct"
+            )
             where = tmp_path / f"seed-{seed}"
             where.mkdir()
             try:
@@ -255,7 +328,9 @@ async def test_malformed_model_outputs_never_crash(target, tmp_path):
                 else:
                     await play(target, wrap(fuzz), seed, where, shared)
             except Exception:  # `roles` lets documented errors through; a graph, none
-                crashes.append(f"--- {target}, FuzzModel({seed}), at output {fuzz.calls}:\n{traceback.format_exc()}")
+                crashes.append(
+                    f"--- {target}, FuzzModel({seed}), at output {fuzz.calls}:\n{traceback.format_exc()}"
+                )
             outputs += fuzz.calls
             drawn |= set(fuzz.drawn)
     finally:

@@ -24,8 +24,20 @@ from dramaturg.worlds.theatre import StageFileError, load_stage
 PLAY = Path(__file__).resolve().parents[1] / "dramaturg" / "drama" / "plays" / "elsinore.yaml"
 
 
-@pytest.mark.parametrize("cid", ["model_config", "model_fields", "json", "copy", "schema", "validate",
-                                 "class", "match", "_private"])
+@pytest.mark.parametrize(
+    "cid",
+    [
+        "model_config",
+        "model_fields",
+        "json",
+        "copy",
+        "schema",
+        "validate",
+        "class",
+        "match",
+        "_private",
+    ],
+)
 def test_reserved_ids(cid):
     assert cid in reserved_id(cid)
 
@@ -37,18 +49,26 @@ def test_ordinary_ids(cid):
 
 def test_a_play_with_a_model_config_character_is_refused_before_ensemble_mode_crashes(tmp_path):
     play = tmp_path / "play.yaml"
-    play.write_text(PLAY.read_text(encoding="utf-8").replace("hamlet", "model_config"), encoding="utf-8")
-    with pytest.raises(BlueprintError, match=r"cast\.model_config: 'model_config' is a name pydantic models keep"):
+    play.write_text(
+        PLAY.read_text(encoding="utf-8").replace("hamlet", "model_config"), encoding="utf-8"
+    )
+    with pytest.raises(
+        BlueprintError, match=r"cast\.model_config: 'model_config' is a name pydantic models keep"
+    ):
         Blueprint.load(play)
-    result = CliRunner().invoke(app, ["drama", "new", "--blueprint", str(play), "--mode", "ensemble", "--quiet"])
+    result = CliRunner().invoke(
+        app, ["drama", "new", "--blueprint", str(play), "--mode", "ensemble", "--quiet"]
+    )
     said = " ".join(result.output.split())
     assert result.exit_code == 1 and "'model_config' is a name pydantic models keep" in said
     assert not isinstance(result.exception, AttributeError)
 
 
 def test_a_stage_with_a_keyword_character_is_refused():
-    stage = ("title: t\nlocations:\n  hall: {name: Hall}\n"
-             "characters:\n  class: {name: Class, location: hall}\n")
+    stage = (
+        "title: t\nlocations:\n  hall: {name: Hall}\n"
+        "characters:\n  class: {name: Class, location: hall}\n"
+    )
     with pytest.raises(StageFileError, match=r"characters\.class: 'class' is a Python keyword"):
         load_stage(stage)
 

@@ -62,7 +62,13 @@ LOADERS: list[tuple[str, str, Callable[[Path], object], type[Exception], str]] =
     ("gaia", "metadata.jsonl", load_gaia, DatasetError, _deep_json() + "\n"),
     ("rubric", "rubric.yaml", Rubric.from_yaml, RubricError, _deep_yaml()),
     ("sft data", "data.jsonl", load_sft_data, DatasetError, _deep_json() + "\n"),
-    ("adapter registry", "adapters.json", lambda p: AdapterRegistry(p).list(), ConfigError, _deep_json()),
+    (
+        "adapter registry",
+        "adapters.json",
+        lambda p: AdapterRegistry(p).list(),
+        ConfigError,
+        _deep_json(),
+    ),
     ("splits", "data.jsonl", load_splits, ConfigError, _deep_json()),
 ]
 IDS = [row[0] for row in LOADERS]
@@ -77,7 +83,9 @@ def _target(tmp_path: Path, name: str, file: str) -> tuple[Path, Path]:
 
 
 @pytest.mark.parametrize(("name", "file", "load", "error", "deep"), LOADERS, ids=IDS)
-def test_a_deeply_nested_file_is_the_loaders_error_not_a_recursion_error(tmp_path, name, file, load, error, deep):
+def test_a_deeply_nested_file_is_the_loaders_error_not_a_recursion_error(
+    tmp_path, name, file, load, error, deep
+):
     given, attacked = _target(tmp_path, name, file)
     attacked.write_text(deep, encoding="utf-8")
     with pytest.raises(error) as info:
@@ -88,7 +96,9 @@ def test_a_deeply_nested_file_is_the_loaders_error_not_a_recursion_error(tmp_pat
 
 
 @pytest.mark.parametrize(("name", "file", "load", "error", "deep"), LOADERS, ids=IDS)
-def test_a_binary_file_is_the_loaders_error_not_a_unicode_error(tmp_path, name, file, load, error, deep):
+def test_a_binary_file_is_the_loaders_error_not_a_unicode_error(
+    tmp_path, name, file, load, error, deep
+):
     given, attacked = _target(tmp_path, name, file)
     attacked.write_bytes(BINARY if name != "card" else b"{" + BINARY)
     with pytest.raises(error) as info:
@@ -96,9 +106,11 @@ def test_a_binary_file_is_the_loaders_error_not_a_unicode_error(tmp_path, name, 
     assert "not UTF-8 text" in str(info.value) and attacked.name in str(info.value)
 
 
-@pytest.mark.parametrize(("name", "file", "load", "error", "deep"),
-                         [row for row in LOADERS if row[0] not in ("card", "sft data")],
-                         ids=[i for i in IDS if i not in ("card", "sft data")])
+@pytest.mark.parametrize(
+    ("name", "file", "load", "error", "deep"),
+    [row for row in LOADERS if row[0] not in ("card", "sft data")],
+    ids=[i for i in IDS if i not in ("card", "sft data")],
+)
 def test_a_file_over_the_size_cap_is_refused(tmp_path, name, file, load, error, deep):
     given, attacked = _target(tmp_path, name, file)
     with attacked.open("wb") as f:
@@ -119,19 +131,30 @@ def test_a_stage_nested_60000_deep_no_longer_kills_the_process(tmp_path):
     stage = tmp_path / "deep.yaml"
     stage.write_text(_deep_yaml(), encoding="utf-8")
     block = tmp_path / "block.yaml"  # nesting by indentation, no brackets
-    block.write_text("".join(" " * i + "a:\n" for i in range(2000)) + " " * 2000 + "b\n", encoding="utf-8")
-    code = ("import sys\nfrom dramaturg.worlds.theatre import StageFileError, load_stage\n"
-            "for path in sys.argv[1:]:\n"
-            "    try:\n        load_stage(path)\n    except StageFileError as exc:\n        print(exc)\n")
-    done = subprocess.run([sys.executable, "-c", code, str(stage), str(block)], capture_output=True, text=True,
-                          timeout=120, cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)})
+    block.write_text(
+        "".join(" " * i + "a:\n" for i in range(2000)) + " " * 2000 + "b\n", encoding="utf-8"
+    )
+    code = (
+        "import sys\nfrom dramaturg.worlds.theatre import StageFileError, load_stage\n"
+        "for path in sys.argv[1:]:\n"
+        "    try:\n        load_stage(path)\n    except StageFileError as exc:\n        print(exc)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code, str(stage), str(block)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=ROOT,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )
     assert done.returncode == 0, done.stderr[-2000:]
     assert done.stdout.count("nests deeper than 100 levels") == 2 and "deep.yaml" in done.stdout
 
 
 def test_an_alias_bomb_is_refused():
     bomb = "a: &a [x, x, x, x, x, x, x, x, x]\n" + "".join(
-        f"{chr(98 + i)}: &{chr(98 + i)} [{', '.join(['*' + chr(97 + i)] * 9)}]\n" for i in range(9))
+        f"{chr(98 + i)}: &{chr(98 + i)} [{', '.join(['*' + chr(97 + i)] * 9)}]\n" for i in range(9)
+    )
     with pytest.raises(StageFileError, match="more than 1,000,000 values"):
         load_stage(bomb)
     with pytest.raises(InputFileError, match="refers to itself"):

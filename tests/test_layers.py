@@ -11,8 +11,18 @@ import ast
 from pathlib import Path
 
 PACKAGE = Path(__file__).resolve().parents[1] / "dramaturg"
-LAYER = {"models": 0, "worlds": 0, "memory": 0, "tools": 0, "agents": 1, "graphs": 2,
-         "drama": 3, "evals": 3, "training": 3, "server": 3}
+LAYER = {
+    "models": 0,
+    "worlds": 0,
+    "memory": 0,
+    "tools": 0,
+    "agents": 1,
+    "graphs": 2,
+    "drama": 3,
+    "evals": 3,
+    "training": 3,
+    "server": 3,
+}
 
 
 def imports(path: Path) -> list[tuple[int, str]]:
@@ -50,6 +60,12 @@ def test_no_module_imports_a_layer_above_its_own_or_a_cli_module():
 
 def test_the_check_sees_an_upward_import(tmp_path):
     bad = tmp_path / "m.py"
-    bad.write_text("def f():\n    from dramaturg.agents.tool_agent import ToolAgent\n", encoding="utf-8")
+    bad.write_text(
+        "def f():\n    from dramaturg.agents.tool_agent import ToolAgent\n", encoding="utf-8"
+    )
     assert imports(bad) == [(2, "dramaturg.agents.tool_agent")]
-    assert is_cli("dramaturg._drama_cli") and is_cli("dramaturg.cli") and not is_cli("dramaturg.drama.graph")
+    assert (
+        is_cli("dramaturg._drama_cli")
+        and is_cli("dramaturg.cli")
+        and not is_cli("dramaturg.drama.graph")
+    )

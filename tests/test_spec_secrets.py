@@ -34,36 +34,92 @@ def _leaks(folder: Path) -> list[str]:
 
 
 def test_an_eval_run_keeps_no_key_and_resumes_with_another(tmp_path, spec):
-    suite = Suite(name="steps", cases=[Case(id="s/0", task_type="walk", world="tests.evals._worlds:StepsWorld")])
+    suite = Suite(
+        name="steps",
+        cases=[Case(id="s/0", task_type="walk", world="tests.evals._worlds:StepsWorld")],
+    )
     out = tmp_path / "run"
     command = f"dramaturg eval run steps.yaml --model '{spec}'"
-    summary = run_eval(suite, AgentSpec(kind="react", model=spec), out=out, backend="seq", max_steps=1,
-                       progress=False, command=command)
+    summary = run_eval(
+        suite,
+        AgentSpec(kind="react", model=spec),
+        out=out,
+        backend="seq",
+        max_steps=1,
+        progress=False,
+        command=command,
+    )
     assert summary["overall"]["n"] == 1 and _leaks(out) == []
     meta = json.loads((out / "run.json").read_text())
     assert meta["model"].endswith("api_key=[REDACTED])") and "api_key=[REDACTED]" in meta["command"]
     # Resuming: the same model with a fresh key, or with none (then the backend reads OPENAI_API_KEY).
     for again in (spec.replace(KEY, "another-key-99999"), spec.split("?")[0]):
-        run_eval(suite, AgentSpec(kind="react", model=again), out=out, backend="seq", max_steps=1, progress=False)
+        run_eval(
+            suite,
+            AgentSpec(kind="react", model=again),
+            out=out,
+            backend="seq",
+            max_steps=1,
+            progress=False,
+        )
     with pytest.raises(ConfigError, match="holds a different run"):
-        run_eval(suite, AgentSpec(kind="react", model=spec.replace("gemma", "other")), out=out, max_steps=1,
-                 progress=False)
+        run_eval(
+            suite,
+            AgentSpec(kind="react", model=spec.replace("gemma", "other")),
+            out=out,
+            max_steps=1,
+            progress=False,
+        )
 
 
 def test_episode_errors_quoting_the_spec_keep_no_key(tmp_path, spec):
     suite = tmp_path / "steps.yaml"
-    suite.write_text(json.dumps({"cases": [{"id": "s", "task_type": "t", "world": "tests.evals._worlds:StepsWorld"}]}))
-    result = runner.invoke(app, ["eval", "run", str(suite), "--agent", "react", "--model", spec + "&bogus=1",
-                                 "--out", str(tmp_path / "r"), "--backend", "seq", "--no-progress", "--allow-code"])
+    suite.write_text(
+        json.dumps(
+            {"cases": [{"id": "s", "task_type": "t", "world": "tests.evals._worlds:StepsWorld"}]}
+        )
+    )
+    result = runner.invoke(
+        app,
+        [
+            "eval",
+            "run",
+            str(suite),
+            "--agent",
+            "react",
+            "--model",
+            spec + "&bogus=1",
+            "--out",
+            str(tmp_path / "r"),
+            "--backend",
+            "seq",
+            "--no-progress",
+            "--allow-code",
+        ],
+    )
     assert result.exit_code == 0 and KEY not in result.output and "[REDACTED]" in result.output
     episode = json.loads((tmp_path / "r" / "episodes.jsonl").read_text())
-    assert "bogus" in episode["error"] and "api_key=[REDACTED]" in episode["error"]  # the loader quoted the spec
+    assert (
+        "bogus" in episode["error"] and "api_key=[REDACTED]" in episode["error"]
+    )  # the loader quoted the spec
     assert _leaks(tmp_path) == []
 
 
 def test_dramaturg_run_stores_no_key_and_asks_for_it_on_resume(_isolated_home, spec):
-    result = runner.invoke(app, ["run", "--world", "theatre/elsinore", "--model", spec, "--max-steps", "1",
-                                 "--tool-model", "main"])
+    result = runner.invoke(
+        app,
+        [
+            "run",
+            "--world",
+            "theatre/elsinore",
+            "--model",
+            spec,
+            "--max-steps",
+            "1",
+            "--tool-model",
+            "main",
+        ],
+    )
     assert KEY not in result.output
     run_dir = next((_isolated_home / "runs").iterdir())
     assert json.loads((run_dir / "run.json").read_text())["model"].endswith("api_key=[REDACTED]")

@@ -20,7 +20,9 @@ def test_loopback_is_allowed():
             pass
 
 
-@pytest.mark.parametrize("host", ["127.0.0.1", "127.8.9.1", "::1", "[::1]", "localhost", b"127.0.0.1"])
+@pytest.mark.parametrize(
+    "host", ["127.0.0.1", "127.8.9.1", "::1", "[::1]", "localhost", b"127.0.0.1"]
+)
 def test_is_loopback(host):
     assert is_loopback(host)
 
@@ -47,21 +49,40 @@ async def test_schema_model_answers_the_drama_roles_with_valid_rotating_choices(
     picks: list[str] = []
     for _ in range(5):
         # The director leaves out the last actor: the offered cast changes every call.
-        pick = await director.pick(scene="hall", cast=["hamlet", "ophelia", "claudius"],
-                                   names={"hamlet": "Hamlet", "ophelia": "Ophelia", "claudius": "Claudius"},
-                                   beats=beats, recent=[], last=picks[-1] if picks else None)
+        pick = await director.pick(
+            scene="hall",
+            cast=["hamlet", "ophelia", "claudius"],
+            names={"hamlet": "Hamlet", "ophelia": "Ophelia", "claudius": "Claudius"},
+            beats=beats,
+            recent=[],
+            last=picks[-1] if picks else None,
+        )
         # Calls with other schemas in between do not disturb the rotation.
-        view = ActorView(character="hamlet", name="Hamlet", persona="", scene="hall", beat=None,
-                         others=["ophelia"])
+        view = ActorView(
+            character="hamlet",
+            name="Hamlet",
+            persona="",
+            scene="hall",
+            beat=None,
+            others=["ophelia"],
+        )
         decision = await Actor(model=model).decide(view)
         picks.append(pick.actor)
     assert picks == ["hamlet", "ophelia", "claudius", "hamlet", "ophelia"]
-    assert decision.kind == "speak" and decision.line == f"line {model.calls}" and decision.to is None
+    assert (
+        decision.kind == "speak" and decision.line == f"line {model.calls}" and decision.to is None
+    )
     assert decision.thought == f"thought {model.calls}"
 
-    assert await ToolAgent(model=model).command(goal="g", observation="o", admissible=["open door", "wait"]) \
+    assert (
+        await ToolAgent(model=model).command(
+            goal="g", observation="o", admissible=["open door", "wait"]
+        )
         == "open door"
-    assert await model.structured([user("?")], Reflection) == Reflection()  # defaults: nothing changes
+    )
+    assert (
+        await model.structured([user("?")], Reflection) == Reflection()
+    )  # defaults: nothing changes
     plan = await model.structured([user("?")], Plan)
     assert len(plan.subtasks) == 1 and plan.subtasks[0].id.startswith("id ")
     verdict = await model.structured([user("?")], CriticVerdict)
@@ -80,7 +101,9 @@ def test_schema_model_keeps_strings_within_their_limits():
         n: int = Field(gt=4, le=9)
 
     out = SchemaModel().structured_sync([], Tight)
-    assert out.short == "sho" and len(out.long) == 12 and out.long.startswith("long 1") and out.n == 5
+    assert (
+        out.short == "sho" and len(out.long) == 12 and out.long.startswith("long 1") and out.n == 5
+    )
 
 
 # --- FuzzModel ----------------------------------------------------------------
@@ -93,8 +116,14 @@ def test_fuzz_model_is_deterministic_for_a_seed_and_counts_its_outputs():
 
     def answers(seed: int) -> list[str]:
         model = FuzzModel(seed)
-        texts = [model.complete_sync([user("Hamlet takes the cup.")], json_schema=CriticVerdict.model_json_schema(),
-                                     response_model=CriticVerdict).text for _ in range(60)]
+        texts = [
+            model.complete_sync(
+                [user("Hamlet takes the cup.")],
+                json_schema=CriticVerdict.model_json_schema(),
+                response_model=CriticVerdict,
+            ).text
+            for _ in range(60)
+        ]
         texts += [model.complete_sync([user("Hamlet takes the cup.")]).text for _ in range(40)]
         assert model.calls == 100 == sum(model.drawn.values())
         assert set(model.drawn) == set(FuzzModel.KINDS)  # every kind comes up in a hundred answers
@@ -113,7 +142,10 @@ def test_fuzz_model_valid_answers_fit_the_schema_and_broken_ones_do_not():
 
     valid = FuzzModel(0, kinds=("valid",))
     for schema in (CriticVerdict, ActorDecision):
-        assert all(isinstance(valid.structured_sync([user("Who acts?")], schema), schema) for _ in range(30))
+        assert all(
+            isinstance(valid.structured_sync([user("Who acts?")], schema), schema)
+            for _ in range(30)
+        )
     broken = FuzzModel(0, kinds=("truncated", "empty", "nested"))
     for _ in range(30):
         with pytest.raises(ModelOutputError):

@@ -61,7 +61,9 @@ class EpisodeResult:
     actions: list[str]
 
 
-def play_episode(world: Any, policy: Policy, *, seed: int | None = 0, max_steps: int = 50) -> EpisodeResult:
+def play_episode(
+    world: Any, policy: Policy, *, seed: int | None = 0, max_steps: int = 50
+) -> EpisodeResult:
     """Play one episode of ``world`` with ``policy``."""
     obs, info = world.reset(seed=seed)
     policy.reset(obs, info, seed=seed)
@@ -72,5 +74,10 @@ def play_episode(world: Any, policy: Policy, *, seed: int | None = 0, max_steps:
         obs, _, terminated, truncated, info = world.step(action)
         if terminated or truncated:
             break
-    return EpisodeResult(won=bool(info.get("won")), lost=bool(info.get("lost")), steps=len(actions),
-                         score=float(info.get("score") or 0.0), actions=actions)
+    return EpisodeResult(
+        won=bool(info.get("won")),
+        lost=bool(info.get("lost")),
+        steps=len(actions),
+        score=float(info.get("score") or 0.0),
+        actions=actions,
+    )

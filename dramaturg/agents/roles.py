@@ -48,8 +48,14 @@ class Planner:
         done: Sequence[dict[str, str]] = (),
         feedback: str | None = None,
     ) -> Plan:
-        prompt = render("planner", "plan.j2", task=task, capabilities=list(capabilities), done=list(done),
-                        feedback=feedback)
+        prompt = render(
+            "planner",
+            "plan.j2",
+            task=task,
+            capabilities=list(capabilities),
+            done=list(done),
+            feedback=feedback,
+        )
         schema = plan_schema(d["id"] for d in done)
         return await self.model.structured([system(prompt)], schema, caller=self.name)
 
@@ -85,26 +91,51 @@ class Worker:
     ) -> tuple[WorkerResult, list[Message]]:
         """One attempt; returns the result and the conversation so far (for a retry)."""
         if transcript:
-            messages = [*transcript, user(render("worker", "retry.j2", feedback=feedback or "try again"))]
+            messages = [
+                *transcript,
+                user(render("worker", "retry.j2", feedback=feedback or "try again")),
+            ]
         elif self.tools is not None:
-            messages = [system(render("worker", "tools.j2", worker=self.name, subtask=subtask,
-                                      context=context or {}, tools=self.tools.describe()))]
+            messages = [
+                system(
+                    render(
+                        "worker",
+                        "tools.j2",
+                        worker=self.name,
+                        subtask=subtask,
+                        context=context or {},
+                        tools=self.tools.describe(),
+                    )
+                )
+            ]
         else:
-            messages = [system(render("worker", "attempt.j2", worker=self.name, subtask=subtask,
-                                      context=context or {}))]
+            messages = [
+                system(
+                    render(
+                        "worker",
+                        "attempt.j2",
+                        worker=self.name,
+                        subtask=subtask,
+                        context=context or {},
+                    )
+                )
+            ]
         if self.tools is not None:
             return await self._react(subtask, messages)
         try:
             out = await self.model.complete(messages, caller=self.name)
         except ModelError as exc:
             # A failed call is a failed attempt the critic can route, not a crash.
-            result = WorkerResult(subtask_id=subtask.id, worker=self.name, output="", ok=False, error=str(exc))
+            result = WorkerResult(
+                subtask_id=subtask.id, worker=self.name, output="", ok=False, error=str(exc)
+            )
             return result, messages
         result = WorkerResult(subtask_id=subtask.id, worker=self.name, output=out.text.strip())
         return result, [*messages, assistant(out.text)]
 
-
-    async def _react(self, subtask: Subtask, messages: list[Message]) -> tuple[WorkerResult, list[Message]]:
+    async def _react(
+        self, subtask: Subtask, messages: list[Message]
+    ) -> tuple[WorkerResult, list[Message]]:
         """Think, call a tool, read the observation; until an answer or ``max_steps`` tool calls.
 
         Unknown tools, bad arguments, failing tools and timeouts come back as
@@ -117,24 +148,42 @@ class Worker:
             try:
                 move = await self.model.structured(messages, ReactStep, caller=self.name)
             except ModelError as exc:
-                result = WorkerResult(subtask_id=subtask.id, worker=self.name, output="", ok=False,
-                                      steps=step, error=str(exc))
+                result = WorkerResult(
+                    subtask_id=subtask.id,
+                    worker=self.name,
+                    output="",
+                    ok=False,
+                    steps=step,
+                    error=str(exc),
+                )
                 return result, messages
             messages = [*messages, assistant(move.model_dump_json(exclude_defaults=True))]
             if move.answer is not None:
-                return WorkerResult(subtask_id=subtask.id, worker=self.name, output=move.answer, steps=step), messages
+                return WorkerResult(
+                    subtask_id=subtask.id, worker=self.name, output=move.answer, steps=step
+                ), messages
             if step > self.max_steps:
                 break
             if not move.tool:
-                messages.append(user("Observation: Error: give a tool to call or your final answer."))
+                messages.append(
+                    user("Observation: Error: give a tool to call or your final answer.")
+                )
                 continue
             observed = await self.tools.call(ToolCall(name=move.tool, arguments=move.arguments))
             # Fenced and labelled: a fetched page may hold text written to steer the model.
             warn_if_injected(str(observed.text), f"the output of tool {move.tool!r}")
-            messages.append(user(render("worker", "observation.j2", text=str(observed.text)).rstrip("\n")))
+            messages.append(
+                user(render("worker", "observation.j2", text=str(observed.text)).rstrip("\n"))
+            )
         error = f"no answer after {self.max_steps} tool calls"
-        return WorkerResult(subtask_id=subtask.id, worker=self.name, output="", ok=False, steps=self.max_steps,
-                            error=error), messages
+        return WorkerResult(
+            subtask_id=subtask.id,
+            worker=self.name,
+            output="",
+            ok=False,
+            steps=self.max_steps,
+            error=error,
+        ), messages
 
 
 @dataclass(kw_only=True)
@@ -148,6 +197,8 @@ class Critic:
     async def review(self, subtask: Subtask, result: WorkerResult) -> CriticVerdict:
         if not result.ok:
             # Nothing to judge: the attempt itself failed.
-            return CriticVerdict(score=0, issues=[result.error or "the attempt failed"], route="retry")
+            return CriticVerdict(
+                score=0, issues=[result.error or "the attempt failed"], route="retry"
+            )
         prompt = render("critic", "review.j2", subtask=subtask, result=result, workers=self.workers)
         return await self.model.structured([system(prompt)], CriticVerdict, caller=self.name)

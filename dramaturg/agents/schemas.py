@@ -6,7 +6,15 @@ from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-__all__ = ["CriticVerdict", "Plan", "ReactStep", "Route", "Subtask", "WorkerResult", "topological_order"]
+__all__ = [
+    "CriticVerdict",
+    "Plan",
+    "ReactStep",
+    "Route",
+    "Subtask",
+    "WorkerResult",
+    "topological_order",
+]
 
 Route = Literal["accept", "retry", "replan", "decompose", "reassign"]
 
@@ -19,7 +27,9 @@ class Subtask(BaseModel):
     id: str = Field(min_length=1, max_length=24, description="short unique id, e.g. s1")
     description: str = Field(min_length=1, max_length=400)
     depends_on: list[str] = Field(default_factory=list, max_length=8)
-    capability: str = Field(default="general", max_length=40, description="what kind of worker it needs")
+    capability: str = Field(
+        default="general", max_length=40, description="what kind of worker it needs"
+    )
     done_when: str = Field(default="", max_length=200, description="how to tell it is done")
 
 
@@ -46,12 +56,16 @@ class Plan(BaseModel):
         for t in self.subtasks:
             missing = [d for d in t.depends_on if d not in known]
             if missing:
-                raise ValueError(f"subtask {t.id} depends on unknown ids {missing}; known ids: {ids}")
+                raise ValueError(
+                    f"subtask {t.id} depends on unknown ids {missing}; known ids: {ids}"
+                )
             if t.id in t.depends_on:
                 raise ValueError(f"subtask {t.id} depends on itself")
         order = topological_order(self.subtasks, done=self.done_ids)
         if order is None:
-            raise ValueError("the dependencies form a cycle; each subtask may only depend on earlier ones")
+            raise ValueError(
+                "the dependencies form a cycle; each subtask may only depend on earlier ones"
+            )
         return self
 
 
@@ -63,7 +77,9 @@ class CriticVerdict(BaseModel):
     score: int = Field(ge=0, le=100)
     issues: list[str] = Field(default_factory=list, max_length=6)
     route: Route
-    revised: str | None = Field(default=None, max_length=400, description="a clearer subtask, for retry")
+    revised: str | None = Field(
+        default=None, max_length=400, description="a clearer subtask, for retry"
+    )
     subtasks: list[Subtask] = Field(default_factory=list, max_length=6, description="for decompose")
     worker: str | None = Field(default=None, max_length=40, description="for reassign")
 
@@ -76,7 +92,9 @@ def _nesting(value: Any, limit: int) -> int:
     deepest, todo = 0, [(value, 1)]
     while todo and deepest <= limit:  # a loop, not recursion: the value may be thousands deep
         item, level = todo.pop()
-        children = item.values() if isinstance(item, dict) else item if isinstance(item, list) else None
+        children = (
+            item.values() if isinstance(item, dict) else item if isinstance(item, list) else None
+        )
         if children is not None:
             deepest = max(deepest, level)
             todo.extend((child, level + 1) for child in children)
@@ -99,8 +117,10 @@ class ReactStep(BaseModel):
         # Pydantic and the checkpointer's msgpack give up at 255 levels, with errors
         # a graph cannot route; no tool wants arguments nested even a tenth that deep.
         if _nesting(value, _MAX_ARGUMENT_DEPTH) > _MAX_ARGUMENT_DEPTH:
-            raise ValueError(f"the arguments are nested more than {_MAX_ARGUMENT_DEPTH} levels deep; "
-                             "pass plain values")
+            raise ValueError(
+                f"the arguments are nested more than {_MAX_ARGUMENT_DEPTH} levels deep; "
+                "pass plain values"
+            )
         return value
 
 
@@ -115,7 +135,9 @@ class WorkerResult(BaseModel):
     error: str | None = None
 
 
-def topological_order(subtasks: list[Subtask], *, done: frozenset[str] = frozenset()) -> list[str] | None:
+def topological_order(
+    subtasks: list[Subtask], *, done: frozenset[str] = frozenset()
+) -> list[str] | None:
     """Ids in an order that respects ``depends_on`` (ids in ``done`` count as
     satisfied); ``None`` if there is a cycle."""
     deps = {t.id: set(t.depends_on) - done for t in subtasks}

@@ -45,12 +45,16 @@ def check_settings(settings: Mapping[str, Any], where: str) -> dict[str, int]:
     its least value; else a :class:`ConfigError` that names ``where`` they came from."""
     unknown = sorted(set(settings) - set(SETTINGS))
     if unknown:
-        raise ConfigError(f"{where}: unknown tool agent setting(s) {', '.join(unknown)}; "
-                          f"choose from {', '.join(SETTINGS)}")
+        raise ConfigError(
+            f"{where}: unknown tool agent setting(s) {', '.join(unknown)}; "
+            f"choose from {', '.join(SETTINGS)}"
+        )
     for name, value in settings.items():
         if isinstance(value, bool) or not isinstance(value, int) or value < SETTINGS[name]:
-            raise ConfigError(f"{where}: the tool agent setting {name} must be a whole number of "
-                              f"{SETTINGS[name]} or more, not {value!r}")
+            raise ConfigError(
+                f"{where}: the tool agent setting {name} must be a whole number of "
+                f"{SETTINGS[name]} or more, not {value!r}"
+            )
     return dict(settings)
 
 
@@ -91,7 +95,9 @@ _LOOKING = frozenset({"go", "look", "examine", "inventory", "help"})  # act on n
 _PUTTING = frozenset({"put", "move", "insert"})
 
 
-def goal_commands(goal: str, admissible: Sequence[str], limit: int, played: Collection[str] = ()) -> list[str]:
+def goal_commands(
+    goal: str, admissible: Sequence[str], limit: int, played: Collection[str] = ()
+) -> list[str]:
     """Up to ``limit`` of ``admissible`` (in their order) that act on a thing the goal
     names: the command's first word after its verb is a word of the goal. Commands that
     only look or walk (``go to``, ``examine``, ...) are left out, as are puts to a place
@@ -159,8 +165,9 @@ def _enum_schema(choices: tuple[str, ...]) -> type[BaseModel]:
     if not templates:
         return create_model(
             "Command",
-            __config__=ConfigDict(extra="forbid",
-                                  json_schema_extra={"x-outline": '{"command": one of the Commands}'}),
+            __config__=ConfigDict(
+                extra="forbid", json_schema_extra={"x-outline": '{"command": one of the Commands}'}
+            ),
             command=(Literal[choices], ...),  # type: ignore[valid-type]
         )
     # Exactly one of the plain commands, or a template with words in its slot.
@@ -218,8 +225,14 @@ class ToolAgent:
     def __post_init__(self) -> None:
         check_settings({name: getattr(self, name) for name in SETTINGS}, "ToolAgent")
 
-    def prompt(self, *, goal: str, observation: str, history: Sequence[tuple[str, str]] = (),
-               admissible: Sequence[str] | None = None) -> list[Message]:
+    def prompt(
+        self,
+        *,
+        goal: str,
+        observation: str,
+        history: Sequence[tuple[str, str]] = (),
+        admissible: Sequence[str] | None = None,
+    ) -> list[Message]:
         """The messages sent to the model (stable part first, so the prefix cache holds)."""
         msgs: list[Message] = [system(render("tool_agent", "world.j2", goal=goal.strip()))]
         # The window of earlier turns moves in steps of half its size, not one turn at a
@@ -227,7 +240,11 @@ class ToolAgent:
         # prompt caches) reuse everything before the newest turn instead of re-reading it all.
         turns = list(history)
         block = max(1, self.history_turns // 2)
-        start = max(0, -(-(len(turns) - self.history_turns) // block) * block) if self.history_turns else len(turns)
+        start = (
+            max(0, -(-(len(turns) - self.history_turns) // block) * block)
+            if self.history_turns
+            else len(turns)
+        )
         for obs, cmd in turns[start:]:
             msgs.append(user(self._cut(obs, goal)))
             msgs.append(assistant(json.dumps({"command": cmd})))
@@ -256,12 +273,20 @@ class ToolAgent:
         # Only a flagged observation changes: adapters are trained on the plain prompt.
         return INJECTED + text if injection_signs(text) else text
 
-    async def command(self, *, goal: str, observation: str, history: Sequence[tuple[str, str]] = (),
-                      admissible: Sequence[str] | None = None) -> str:
+    async def command(
+        self,
+        *,
+        goal: str,
+        observation: str,
+        history: Sequence[tuple[str, str]] = (),
+        admissible: Sequence[str] | None = None,
+    ) -> str:
         """One command; from ``admissible`` whenever it is given."""
         schema = _command_schema(admissible)
         warn_if_injected(observation, "an observation")
-        msgs = self.prompt(goal=goal, observation=observation, history=history, admissible=admissible)
+        msgs = self.prompt(
+            goal=goal, observation=observation, history=history, admissible=admissible
+        )
         opts: dict = {"temperature": self.temperature}
         if self.seed is not None:
             opts["seed"] = self.seed

@@ -24,4 +24,6 @@ def resolve_play(name: str | Path) -> Path:
     bundled = PLAYS_DIR / f"{name}.yaml"
     if bundled.is_file():
         return bundled
-    raise ConfigError(f"no blueprint file {str(name)!r} and no bundled play of that name; bundled: {bundled_plays()}")
+    raise ConfigError(
+        f"no blueprint file {str(name)!r} and no bundled play of that name; bundled: {bundled_plays()}"
+    )

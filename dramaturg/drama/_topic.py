@@ -20,16 +20,27 @@ from typing import Any
 
 from dramaturg.drama._copies import words
 
-__all__ = ["STOP", "alike", "play_texts", "shared_words", "shares", "stem", "topic_issue", "topic_words"]
+__all__ = [
+    "STOP",
+    "alike",
+    "play_texts",
+    "shared_words",
+    "shares",
+    "stem",
+    "topic_issue",
+    "topic_words",
+]
 
-STOP = frozenset("""
+STOP = frozenset(
+    """
 a an the and or but if of to in on at by for with from into onto over under about after before behind between
 through during against among around as than then that this these those there here who whom whose which what when
 where why how is are was were be been being am do does did has have had having will would shall should can could may
 might must not no nor so too very just only also even still yet all any both each every few more most other some such
 own same it its he him his she her hers they them their theirs we us our you your i me my mine one two three four
 five six seven eight nine ten first second third up down out off again once while until because whether
-""".split())
+""".split()
+)
 
 
 def stem(word: str) -> str:
@@ -69,7 +80,11 @@ def shared_words(topic: str, texts: Iterable[str]) -> list[str]:
 
 def play_texts(blueprint: Any) -> list[str]:
     """What a play says it is about: its title, premise and each character's name and background."""
-    return [blueprint.title, blueprint.premise or "", *(f"{c.name} {c.background or ''}" for c in blueprint.cast.values())]
+    return [
+        blueprint.title,
+        blueprint.premise or "",
+        *(f"{c.name} {c.background or ''}" for c in blueprint.cast.values()),
+    ]
 
 
 def topic_issue(topic: str, texts: Iterable[str]) -> str | None:
@@ -77,5 +92,7 @@ def topic_issue(topic: str, texts: Iterable[str]) -> str | None:
     stems = topic_words(topic)
     if not stems or shares(stems, " ".join(texts)):
         return None
-    return (f"the title, premise and cast share no word with the topic {topic!r}: the play is about something "
-            f"else. Write it about the topic and name {', '.join(stems)} (or words like them) in the premise")
+    return (
+        f"the title, premise and cast share no word with the topic {topic!r}: the play is about something "
+        f"else. Write it about the topic and name {', '.join(stems)} (or words like them) in the premise"
+    )

@@ -39,11 +39,19 @@ class ActorDecision(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    thought: str = Field(max_length=400, description="private: what the character thinks, never shown to others")
+    thought: str = Field(
+        max_length=400, description="private: what the character thinks, never shown to others"
+    )
     kind: Kind
-    to: str | None = Field(default=None, max_length=40, description="speak: whom to address, or null for all")
-    line: str | None = Field(default=None, max_length=400, description="speak: the words said aloud")
-    intent: str | None = Field(default=None, max_length=200, description="act/move: what to do, in words")
+    to: str | None = Field(
+        default=None, max_length=40, description="speak: whom to address, or null for all"
+    )
+    line: str | None = Field(
+        default=None, max_length=400, description="speak: the words said aloud"
+    )
+    intent: str | None = Field(
+        default=None, max_length=200, description="act/move: what to do, in words"
+    )
 
 
 class EnsembleTurn(ActorDecision):
@@ -92,13 +100,19 @@ class Actor:
 
     def prompt(self, view: ActorView) -> list:
         # Stable part (the example and the persona) first, the changing scene last.
-        head = render("actor", "decide.j2", view=view, perceived=list(view.perceived)[-self.max_perceived:])
+        head = render(
+            "actor", "decide.j2", view=view, perceived=list(view.perceived)[-self.max_perceived :]
+        )
         return [system(head), user(render("actor", "now.j2", view=view))]
 
     async def decide(self, view: ActorView) -> ActorDecision:
         schema = self._decision_schema(tuple(view.others))
-        return await self.model.structured(self.prompt(view), schema, caller=f"{self.name}:{view.character}",
-                                           temperature=self.temperature)
+        return await self.model.structured(
+            self.prompt(view),
+            schema,
+            caller=f"{self.name}:{view.character}",
+            temperature=self.temperature,
+        )
 
     async def ensemble(self, views: Sequence[ActorView]) -> list[EnsembleTurn]:
         """One call deciding for every character in ``views``, each exactly once, in that order.
@@ -108,8 +122,14 @@ class Actor:
         """
         ids = tuple(v.character for v in views)
         schema = _ensemble_schema(ids)
-        msgs = [system(render("actor", "ensemble.j2", views=list(views), max_perceived=self.max_perceived))]
-        out = await self.model.structured(msgs, schema, caller=f"{self.name}:ensemble", temperature=self.temperature)
+        msgs = [
+            system(
+                render("actor", "ensemble.j2", views=list(views), max_perceived=self.max_perceived)
+            )
+        ]
+        out = await self.model.structured(
+            msgs, schema, caller=f"{self.name}:ensemble", temperature=self.temperature
+        )
         return [EnsembleTurn(character=cid, **getattr(out, cid).model_dump()) for cid in ids]
 
     def _decision_schema(self, others: tuple[str, ...]) -> type[ActorDecision]:
@@ -117,8 +137,10 @@ class Actor:
         if others not in self._schemas:
             if others:
                 self._schemas[others] = create_model(
-                    "ActorDecision", __base__=ActorDecision,
-                    to=(Literal[others] | None, Field(default=None)))  # type: ignore[valid-type]
+                    "ActorDecision",
+                    __base__=ActorDecision,
+                    to=(Literal[others] | None, Field(default=None)),
+                )  # type: ignore[valid-type]
             else:
                 self._schemas[others] = ActorDecision
         return self._schemas[others]

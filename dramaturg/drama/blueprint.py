@@ -188,14 +188,22 @@ class Blueprint(_Strict):
         for scene in self.scenes:
             if scene.id == scene_id:
                 return scene
-        raise ConfigError(f"no scene {scene_id!r} in the blueprint; scenes: {[s.id for s in self.scenes]}")
+        raise ConfigError(
+            f"no scene {scene_id!r} in the blueprint; scenes: {[s.id for s in self.scenes]}"
+        )
 
     # ------------------------------------------------------------------ files
     def to_yaml(self) -> str:
         """The blueprint as block-style YAML in field order; defaults are left out."""
         data = self.model_dump(mode="json", exclude_defaults=True)
-        body = yaml.dump(data, Dumper=_Dumper, sort_keys=False, allow_unicode=True,
-                         default_flow_style=False, width=100)
+        body = yaml.dump(
+            data,
+            Dumper=_Dumper,
+            sort_keys=False,
+            allow_unicode=True,
+            default_flow_style=False,
+            width=100,
+        )
         return "# dramaturg blueprint: edit freely, then Blueprint.load(path)\n" + body
 
     def save(self, path: str | Path) -> Path:
@@ -248,24 +256,43 @@ class Blueprint(_Strict):
             start = dict.fromkeys(scene.cast, scene.place)
             title, order = f"{self.title}: {scene.title}", list(start)
         locations = {
-            pid: Location(name=p.name, description=p.description,
-                          exits={d: to for d, to in p.exits.items() if to in places})
-            for pid, p in self.stage.places.items() if pid in places
+            pid: Location(
+                name=p.name,
+                description=p.description,
+                exits={d: to for d, to in p.exits.items() if to in places},
+            )
+            for pid, p in self.stage.places.items()
+            if pid in places
         }
         # Relationship.kind takes any string and the world never parses it,
         # so the designer's words are kept whole rather than cut to a label.
         characters = {
             cid: Character(
-                name=c.name, location=start[cid], description=c.background,
-                relationships={o: Relationship(kind=c.relationships.get(o, "listener"), listens=o in c.listens)
-                               for o in (*c.relationships, *c.listens) if o in start},
+                name=c.name,
+                location=start[cid],
+                description=c.background,
+                relationships={
+                    o: Relationship(kind=c.relationships.get(o, "listener"), listens=o in c.listens)
+                    for o in (*c.relationships, *c.listens)
+                    if o in start
+                },
             )
-            for cid, c in self.cast.items() if cid in start
+            for cid, c in self.cast.items()
+            if cid in start
         }
-        props = {pid: p for pid, p in self.stage.props.items()
-                 if (p.location in locations) or (p.holder in characters)}
-        return Stage(title=title, description=self.premise, locations=locations, props=props,
-                     characters=characters, turn_order=order)
+        props = {
+            pid: p
+            for pid, p in self.stage.props.items()
+            if (p.location in locations) or (p.holder in characters)
+        }
+        return Stage(
+            title=title,
+            description=self.premise,
+            locations=locations,
+            props=props,
+            characters=characters,
+            turn_order=order,
+        )
 
     def with_cards(self, cards: Sequence[Any], *, user: str | None = None) -> Blueprint:
         """This blueprint with characters from character cards (:func:`dramaturg.agents.load_card`).
@@ -290,7 +317,9 @@ class Blueprint(_Strict):
 
         data = self.model_dump()
         by_name = {c["name"].casefold(): cid for cid, c in data["cast"].items()}
-        seen: dict[str, tuple[str, str]] = {}  # a card's name, casefolded -> (the name, the card's source)
+        seen: dict[
+            str, tuple[str, str]
+        ] = {}  # a card's name, casefolded -> (the name, the card's source)
         taken: set[str] = set()  # ids an earlier card wrote
         who = user or "you"
         for card in cards:
@@ -300,10 +329,13 @@ class Blueprint(_Strict):
                 name, source = seen[key]
                 raise BlueprintError(
                     f"two cards are named {name!r} ({source} and {card.source}): a play cannot tell two "
-                    "characters of one name apart; rename one (its data.name) or leave it out")
+                    "characters of one name apart; rename one (its data.name) or leave it out"
+                )
             seen[key] = (persona.name, card.source)
-            lore = [{"keys": list(x.keys), "text": x.content, "constant": x.constant}
-                    for x in card.memories(user=who)]
+            lore = [
+                {"keys": list(x.keys), "text": x.content, "constant": x.constant}
+                for x in card.memories(user=who)
+            ]
             cid = by_name.get(key) or character_id(persona.name)
             if cid in taken:  # another name an earlier card brought in has this id: a new one
                 n = 2
@@ -314,8 +346,12 @@ class Blueprint(_Strict):
             if cid in data["cast"]:
                 data["cast"][cid].update(background=persona.prompt_text(), lore=lore)
             else:
-                data["cast"][cid] = {"name": persona.name, "background": persona.prompt_text(),
-                                     "location": data["scenes"][0]["place"], "lore": lore}
+                data["cast"][cid] = {
+                    "name": persona.name,
+                    "background": persona.prompt_text(),
+                    "location": data["scenes"][0]["place"],
+                    "lore": lore,
+                }
                 for scene in data["scenes"]:
                     scene["cast"].append(cid)
             by_name[key] = cid
@@ -334,21 +370,43 @@ class Blueprint(_Strict):
             raise ConfigError(f"stage {stage.title!r} has no characters; a blueprint needs a cast")
         cast = {
             cid: CastMember(
-                name=ch.name, background=ch.description, location=ch.location,
+                name=ch.name,
+                background=ch.description,
+                location=ch.location,
                 relationships={o: r.kind for o, r in ch.relationships.items()},
                 listens=[o for o, r in ch.relationships.items() if r.listens],
             )
             for cid, ch in stage.characters.items()
         }
-        places = {lid: Place(name=loc.name, description=loc.description,
-                             exits={d: e.to for d, e in loc.exits.items()})
-                  for lid, loc in stage.locations.items()}
+        places = {
+            lid: Place(
+                name=loc.name,
+                description=loc.description,
+                exits={d: e.to for d, e in loc.exits.items()},
+            )
+            for lid, loc in stage.locations.items()
+        }
         order = list(dict.fromkeys([*(stage.turn_order or ()), *stage.characters]))
-        beat = (stage.goal.text if stage.goal and stage.goal.text else "") or stage.description or stage.title
-        scene = Scene(id="s1", title=stage.title, place=cast[order[0]].location, cast=order,
-                      beats=[Beat(id="b1", text=beat)])
-        return cls(title=stage.title, topic=topic or stage.title, premise=stage.description, cast=cast,
-                   stage=StageSpec(places=places, props=dict(stage.props)), scenes=[scene])
+        beat = (
+            (stage.goal.text if stage.goal and stage.goal.text else "")
+            or stage.description
+            or stage.title
+        )
+        scene = Scene(
+            id="s1",
+            title=stage.title,
+            place=cast[order[0]].location,
+            cast=order,
+            beats=[Beat(id="b1", text=beat)],
+        )
+        return cls(
+            title=stage.title,
+            topic=topic or stage.title,
+            premise=stage.description,
+            cast=cast,
+            stage=StageSpec(places=places, props=dict(stage.props)),
+            scenes=[scene],
+        )
 
 
 def _reference_issues(bp: Blueprint) -> Iterable[str]:
@@ -406,15 +464,15 @@ def _reference_issues(bp: Blueprint) -> Iterable[str]:
                 yield f"scenes.{i}.opening.{j}.speaker: {line.speaker!r} is not in the scene's cast"
 
 
-
-
 class _Dumper(yaml.SafeDumper):
     """Block style; text with line breaks as ``|`` blocks, which people edit more easily."""
 
 
 def _str(dumper: yaml.SafeDumper, text: str) -> yaml.ScalarNode:
     # PyYAML falls back to a quoted style where a block cannot hold the text exactly.
-    return dumper.represent_scalar("tag:yaml.org,2002:str", text, style="|" if "\n" in text else None)
+    return dumper.represent_scalar(
+        "tag:yaml.org,2002:str", text, style="|" if "\n" in text else None
+    )
 
 
 _Dumper.add_representer(str, _str)
@@ -430,7 +488,9 @@ _Id = Annotated[str, Field(min_length=1, max_length=40)]
 
 class _SecretDraft(_Draft):
     text: str = Field(min_length=1, max_length=200)
-    known_by: list[_Id] = Field(default_factory=list, max_length=6, description="ids of others who know it")
+    known_by: list[_Id] = Field(
+        default_factory=list, max_length=6, description="ids of others who know it"
+    )
 
 
 class _CastEntry(_Draft):
@@ -448,10 +508,15 @@ class CastDraft(_Draft):
     """The designer's first part: title, premise and cast."""
 
     # The generic outline shows free-keyed mappings as "{}", which a small model copies.
-    model_config = ConfigDict(json_schema_extra={"x-outline": (
-        '{"title": string, "premise": string, "cast": [{"id": string, "name": string, "background": string, '
-        '"goals": [string, ...], "emotion": string, "relationships": {character id: string, ...}, '
-        '"secrets": [{"text": string, "known_by": [character id, ...]}, ...], "location": place id}, ...]}')})
+    model_config = ConfigDict(
+        json_schema_extra={
+            "x-outline": (
+                '{"title": string, "premise": string, "cast": [{"id": string, "name": string, "background": string, '
+                '"goals": [string, ...], "emotion": string, "relationships": {character id: string, ...}, '
+                '"secrets": [{"text": string, "known_by": [character id, ...]}, ...], "location": place id}, ...]}'
+            )
+        }
+    )
 
     title: str = Field(min_length=1, max_length=80)
     premise: str = Field(max_length=400)
@@ -478,12 +543,17 @@ class _PropEntry(_Draft):
 class StageDraft(_Draft):
     """The designer's second part: places and props."""
 
-    model_config = ConfigDict(json_schema_extra={"x-outline": (
-        '{"places": [{"id": string, "name": string, "description": string, '
-        '"exits": {direction: place id, ...}}, ...], "props": [{"id": string, "name": string, '
-        '"description": string, "location": place id or null, "holder": character id or null, '
-        '"states": {state: boolean or string or integer, ...}, "affordances": {verb: {"requires": {state: value}, '
-        '"held": boolean, "sets": {state: value}, "text": string, "secret": boolean}, ...}}, ...]}')})
+    model_config = ConfigDict(
+        json_schema_extra={
+            "x-outline": (
+                '{"places": [{"id": string, "name": string, "description": string, '
+                '"exits": {direction: place id, ...}}, ...], "props": [{"id": string, "name": string, '
+                '"description": string, "location": place id or null, "holder": character id or null, '
+                '"states": {state: boolean or string or integer, ...}, "affordances": {verb: {"requires": {state: value}, '
+                '"held": boolean, "sets": {state: value}, "text": string, "secret": boolean}, ...}}, ...]}'
+            )
+        }
+    )
 
     places: list[_PlaceEntry] = Field(min_length=1, max_length=8)
     props: list[_PropEntry] = Field(default_factory=list, max_length=10)
@@ -494,7 +564,9 @@ class _SceneEntry(_Draft):
     title: str = Field(min_length=1, max_length=80)
     place: _Id
     cast: list[_Id] = Field(min_length=1, max_length=8)
-    beats: list[Annotated[str, Field(min_length=1, max_length=200)]] = Field(min_length=1, max_length=8)
+    beats: list[Annotated[str, Field(min_length=1, max_length=200)]] = Field(
+        min_length=1, max_length=8
+    )
 
 
 class ScenesDraft(_Draft):
@@ -538,27 +610,53 @@ class Designer:
     model: ChatModel
     name: str = "designer"
 
-    async def draft(self, topic: str, *, characters: Sequence[str] = (), scenes: int = 3,
-                    previous: Draft | None = None, issues: Sequence[str] = ()) -> Draft:
-        common = {"topic": topic, "characters": list(characters), "scenes": scenes, "issues": list(issues)}
+    async def draft(
+        self,
+        topic: str,
+        *,
+        characters: Sequence[str] = (),
+        scenes: int = 3,
+        previous: Draft | None = None,
+        issues: Sequence[str] = (),
+    ) -> Draft:
+        common = {
+            "topic": topic,
+            "characters": list(characters),
+            "scenes": scenes,
+            "issues": list(issues),
+        }
         cast = await self._part("cast", CastDraft, previous and previous.cast, common)
-        stage = await self._part("stage", StageDraft, previous and previous.stage, {**common, "cast": cast})
-        plot = await self._part("scenes", _scenes_schema(scenes), previous and previous.scenes,
-                                {**common, "cast": cast, "stage": stage})
+        stage = await self._part(
+            "stage", StageDraft, previous and previous.stage, {**common, "cast": cast}
+        )
+        plot = await self._part(
+            "scenes",
+            _scenes_schema(scenes),
+            previous and previous.scenes,
+            {**common, "cast": cast, "stage": stage},
+        )
         return Draft(cast=cast, stage=stage, scenes=plot)
 
-    async def _part(self, part: str, schema: type[_T], previous: BaseModel | None,
-                    variables: dict[str, Any]) -> _T:
-        prompt = render("designer", f"{part}.j2", previous=previous.model_dump_json() if previous else None,
-                        **variables)
+    async def _part(
+        self, part: str, schema: type[_T], previous: BaseModel | None, variables: dict[str, Any]
+    ) -> _T:
+        prompt = render(
+            "designer",
+            f"{part}.j2",
+            previous=previous.model_dump_json() if previous else None,
+            **variables,
+        )
         return await self.model.structured([system(prompt)], schema, caller=f"{self.name}:{part}")
 
 
 @functools.lru_cache(maxsize=16)
 def _scenes_schema(n: int) -> type[ScenesDraft]:
     # Exactly n scenes, enforced by the grammar on llama.cpp rather than asked for in words.
-    return create_model("ScenesDraft", __base__=ScenesDraft,
-                        scenes=(list[_SceneEntry], Field(min_length=n, max_length=n)))  # type: ignore[call-overload]
+    return create_model(
+        "ScenesDraft",
+        __base__=ScenesDraft,
+        scenes=(list[_SceneEntry], Field(min_length=n, max_length=n)),
+    )  # type: ignore[call-overload]
 
 
 @dataclass(kw_only=True)
@@ -581,8 +679,13 @@ class Reviewer:
     async def review(self, blueprint: Blueprint, *, characters: Sequence[str] = ()) -> Review:
         if issues := self.check(blueprint):
             return Review(ok=False, issues=issues)
-        prompt = render("reviewer", "review.j2", topic=blueprint.topic, characters=list(characters),
-                        blueprint=blueprint.to_yaml().split("\n", 1)[1])
+        prompt = render(
+            "reviewer",
+            "review.j2",
+            topic=blueprint.topic,
+            characters=list(characters),
+            blueprint=blueprint.to_yaml().split("\n", 1)[1],
+        )
         return await self.model.structured([system(prompt)], Review, caller=self.name)
 
 
@@ -601,7 +704,9 @@ class BlueprintDirector:
 
     async def finalize(self, blueprint: Blueprint) -> Blueprint:
         prompt = render("director", "blueprint.j2", topic=blueprint.topic, scenes=blueprint.scenes)
-        cut = await self.model.structured([system(prompt)], DirectorCut, caller=f"{self.name}:blueprint")
+        cut = await self.model.structured(
+            [system(prompt)], DirectorCut, caller=f"{self.name}:blueprint"
+        )
         by_id = {s.id: s for s in blueprint.scenes}
         scenes = []
         for sc in cut.scenes:
@@ -659,18 +764,29 @@ async def design_blueprint(
     if not topic.strip():
         raise ConfigError("design_blueprint needs a topic, e.g. 'a ghost demands revenge'")
     if scenes < 1 or max_revisions < 0:
-        raise ConfigError(f"need scenes >= 1 and max_revisions >= 0 (got {scenes} and {max_revisions})")
+        raise ConfigError(
+            f"need scenes >= 1 and max_revisions >= 0 (got {scenes} and {max_revisions})"
+        )
     wanted = list(characters or ())
     reviewer = Reviewer(model=reviewer_model or model)
     if model_kind(designer_model or model) == "base":
-        return await _design_on_form(topic, designer_model or model, reviewer, characters=wanted, scenes=scenes,
-                                     max_revisions=max_revisions, seed=seed)
+        return await _design_on_form(
+            topic,
+            designer_model or model,
+            reviewer,
+            characters=wanted,
+            scenes=scenes,
+            max_revisions=max_revisions,
+            seed=seed,
+        )
     designer = Designer(model=designer_model or model)
     director = BlueprintDirector(model=director_model or model)
     draft = await designer.draft(topic, characters=wanted, scenes=scenes)
     revisions = 0
     while True:
-        blueprint, issues = _assemble(topic, draft, characters=wanted, scenes=scenes, revisions=revisions)
+        blueprint, issues = _assemble(
+            topic, draft, characters=wanted, scenes=scenes, revisions=revisions
+        )
         if blueprint is not None:
             if revisions >= max_revisions:
                 break
@@ -680,22 +796,38 @@ async def design_blueprint(
             issues = review.issues
         elif revisions >= max_revisions:
             listed = "\n".join(f"  {i}" for i in issues)
-            raise BlueprintError(f"no valid blueprint for {topic!r} after {revisions} revision(s):\n{listed}")
-        draft = await designer.draft(topic, characters=wanted, scenes=scenes, previous=draft, issues=issues)
+            raise BlueprintError(
+                f"no valid blueprint for {topic!r} after {revisions} revision(s):\n{listed}"
+            )
+        draft = await designer.draft(
+            topic, characters=wanted, scenes=scenes, previous=draft, issues=issues
+        )
         revisions += 1
     return await director.finalize(blueprint)
 
 
-async def _design_on_form(topic: str, model: ChatModel, reviewer: Reviewer, *, characters: list[str], scenes: int,
-                          max_revisions: int, seed: int = 0) -> Blueprint:
+async def _design_on_form(
+    topic: str,
+    model: ChatModel,
+    reviewer: Reviewer,
+    *,
+    characters: list[str],
+    scenes: int,
+    max_revisions: int,
+    seed: int = 0,
+) -> Blueprint:
     """The base model's way: fill in a form, redraft with new seeds while the reviewer's check objects."""
     designer = FormDesigner(model=model)
     for revisions in range(max_revisions + 1):
-        form = await designer.draft(topic, characters=characters, scenes=scenes, seed=seed * 1000 + revisions)
+        form = await designer.draft(
+            topic, characters=characters, scenes=scenes, seed=seed * 1000 + revisions
+        )
         try:
             blueprint = Blueprint.model_validate(form.blueprint_data(revisions=revisions))
         except ValidationError as exc:  # laid out in code, so this is a bug, not the model's doing
-            raise BlueprintError(f"the form for {topic!r} made an invalid blueprint: {exc}") from exc
+            raise BlueprintError(
+                f"the form for {topic!r} made an invalid blueprint: {exc}"
+            ) from exc
         if not reviewer.check(blueprint):
             return blueprint
     # Still off the topic after every redraft: the premise becomes the topic itself, so the play names it.
@@ -711,16 +843,21 @@ def _resolver(entries: Sequence[Any]) -> Callable[[str], str]:
     """Maps what a model wrote for a reference (an id, a near-id, a name) to an id."""
     ids = {_slug(e.id) for e in entries}
     names = {e.name.strip().casefold(): _slug(e.id) for e in entries}
-    return lambda ref: ref_id if (ref_id := _slug(ref)) in ids else names.get(ref.strip().casefold(), ref_id)
+    return lambda ref: (
+        ref_id if (ref_id := _slug(ref)) in ids else names.get(ref.strip().casefold(), ref_id)
+    )
 
 
-def _assemble(topic: str, draft: Draft, *, characters: Sequence[str], scenes: int,
-              revisions: int) -> tuple[Blueprint | None, list[str]]:
+def _assemble(
+    topic: str, draft: Draft, *, characters: Sequence[str], scenes: int, revisions: int
+) -> tuple[Blueprint | None, list[str]]:
     """The blueprint a draft describes, or the issues that stop it (for the designer to fix)."""
     issues: list[str] = []
     who, where = _resolver(draft.cast.cast), _resolver(draft.stage.places)
 
-    def keyed(entries: Sequence[Any], group: str, build: Callable[[str, Any], dict]) -> dict[str, dict]:
+    def keyed(
+        entries: Sequence[Any], group: str, build: Callable[[str, Any], dict]
+    ) -> dict[str, dict]:
         out: dict[str, dict] = {}
         seen: dict[str, str] = {}
         for i, entry in enumerate(entries):
@@ -734,31 +871,78 @@ def _assemble(topic: str, draft: Draft, *, characters: Sequence[str], scenes: in
                 seen[key] = entry.name.strip().casefold()
         return out
 
-    cast = keyed(draft.cast.cast, "cast", lambda cid, c: {
-        "name": c.name, "background": c.background, "goals": c.goals, "emotion": c.emotion,
-        "relationships": {who(k): v for k, v in c.relationships.items()},
-        "secrets": [{"id": f"{cid}_secret_{n}", "text": s.text, "known_by": [who(k) for k in s.known_by]}
-                    for n, s in enumerate(c.secrets, 1)],
-        "location": where(c.location)})
-    places = keyed(draft.stage.places, "stage.places", lambda _, p: {
-        "name": p.name, "description": p.description, "exits": {d: where(to) for d, to in p.exits.items()}})
+    cast = keyed(
+        draft.cast.cast,
+        "cast",
+        lambda cid, c: {
+            "name": c.name,
+            "background": c.background,
+            "goals": c.goals,
+            "emotion": c.emotion,
+            "relationships": {who(k): v for k, v in c.relationships.items()},
+            "secrets": [
+                {
+                    "id": f"{cid}_secret_{n}",
+                    "text": s.text,
+                    "known_by": [who(k) for k in s.known_by],
+                }
+                for n, s in enumerate(c.secrets, 1)
+            ],
+            "location": where(c.location),
+        },
+    )
+    places = keyed(
+        draft.stage.places,
+        "stage.places",
+        lambda _, p: {
+            "name": p.name,
+            "description": p.description,
+            "exits": {d: where(to) for d, to in p.exits.items()},
+        },
+    )
     first_place = next(iter(places), None)  # where a prop placed nowhere ends up
-    props = keyed(draft.stage.props, "stage.props", lambda _, p: {
-        "name": p.name, "description": p.description, "states": p.states, "affordances": p.affordances,
-        # Exactly one of location and holder: a prop given both is in its holder's hands.
-        "location": None if p.holder and who(p.holder) in cast else (where(p.location) if p.location else first_place),
-        "holder": who(p.holder) if p.holder and who(p.holder) in cast else None})
-    plot = [{"id": s.id, "title": s.title, "place": where(s.place), "cast": [who(c) for c in s.cast],
-             "beats": [{"id": f"b{n}", "text": t} for n, t in enumerate(s.beats, 1)]}
-            for s in draft.scenes.scenes[:scenes]]
+    props = keyed(
+        draft.stage.props,
+        "stage.props",
+        lambda _, p: {
+            "name": p.name,
+            "description": p.description,
+            "states": p.states,
+            "affordances": p.affordances,
+            # Exactly one of location and holder: a prop given both is in its holder's hands.
+            "location": None
+            if p.holder and who(p.holder) in cast
+            else (where(p.location) if p.location else first_place),
+            "holder": who(p.holder) if p.holder and who(p.holder) in cast else None,
+        },
+    )
+    plot = [
+        {
+            "id": s.id,
+            "title": s.title,
+            "place": where(s.place),
+            "cast": [who(c) for c in s.cast],
+            "beats": [{"id": f"b{n}", "text": t} for n, t in enumerate(s.beats, 1)],
+        }
+        for s in draft.scenes.scenes[:scenes]
+    ]
     if len(plot) < scenes:
         issues.append(f"scenes: write {scenes} scenes, not {len(plot)}")
     for name in characters:
-        if not any(name.strip().casefold() == c["name"].strip().casefold() or _slug(name) == cid
-                   for cid, c in cast.items()):
+        if not any(
+            name.strip().casefold() == c["name"].strip().casefold() or _slug(name) == cid
+            for cid, c in cast.items()
+        ):
             issues.append(f"cast: {name} must be one of the characters")
-    data = {"title": draft.cast.title, "topic": topic, "premise": draft.cast.premise, "revisions": revisions,
-            "cast": cast, "stage": {"places": places, "props": props}, "scenes": plot}
+    data = {
+        "title": draft.cast.title,
+        "topic": topic,
+        "premise": draft.cast.premise,
+        "revisions": revisions,
+        "cast": cast,
+        "stage": {"places": places, "props": props},
+        "scenes": plot,
+    }
     try:
         blueprint = Blueprint.model_validate(data)
     except ValidationError as exc:

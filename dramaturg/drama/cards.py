@@ -578,9 +578,26 @@ class CharacterCard:
 
 
 # Letters NFKD leaves whole (they are not a base letter plus an accent).
-_LATIN_FOLD = str.maketrans({"ß": "ss", "æ": "ae", "Æ": "AE", "œ": "oe", "Œ": "OE", "ø": "o", "Ø": "O",
-                             "đ": "d", "Đ": "D", "ð": "d", "Ð": "D", "ł": "l", "Ł": "L", "þ": "th",
-                             "Þ": "TH", "\u0131": "i"})  # dotless i
+_LATIN_FOLD = str.maketrans(
+    {
+        "ß": "ss",
+        "æ": "ae",
+        "Æ": "AE",
+        "œ": "oe",
+        "Œ": "OE",
+        "ø": "o",
+        "Ø": "O",
+        "đ": "d",
+        "Đ": "D",
+        "ð": "d",
+        "Ð": "D",
+        "ł": "l",
+        "Ł": "L",
+        "þ": "th",
+        "Þ": "TH",
+        "\u0131": "i",
+    }
+)  # dotless i
 
 
 def character_id(name: str) -> str:

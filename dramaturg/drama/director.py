@@ -43,14 +43,17 @@ class Reflection(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    done: list[str] = Field(default_factory=list, description="ids of beats the play has now reached")
+    done: list[str] = Field(
+        default_factory=list, description="ids of beats the play has now reached"
+    )
     edit: BeatEdit | None = Field(default=None, description="rewrite one unfinished beat")
     add: str | None = Field(default=None, max_length=300, description="one new beat, appended")
     end_scene: bool = False
 
 
-def apply_reflection(beats: Sequence[dict[str, Any]], reflection: Reflection, *, step: int = 0
-                     ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+def apply_reflection(
+    beats: Sequence[dict[str, Any]], reflection: Reflection, *, step: int = 0
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """Apply ``reflection`` to ``beats`` (dicts with id, text, status).
 
     Returns the new beats and a log of what was applied and what was refused.
@@ -74,9 +77,13 @@ def apply_reflection(beats: Sequence[dict[str, Any]], reflection: Reflection, *,
         if beat is None:
             log.append({"op": "edit", "beat": reflection.edit.id, "refused": "no such beat"})
         elif beat["status"] == "done":
-            log.append({"op": "edit", "beat": beat["id"], "refused": "a finished beat never changes"})
+            log.append(
+                {"op": "edit", "beat": beat["id"], "refused": "a finished beat never changes"}
+            )
         else:
-            log.append({"op": "edit", "beat": beat["id"], "from": beat["text"], "to": reflection.edit.text})
+            log.append(
+                {"op": "edit", "beat": beat["id"], "from": beat["text"], "to": reflection.edit.text}
+            )
             beat["text"] = reflection.edit.text
     if reflection.add:
         ids = {b["id"] for b in new}
@@ -96,8 +103,16 @@ class Director:
     name: str = "director"
     temperature: float = 0.3
 
-    async def pick(self, *, scene: str, cast: Sequence[str], names: dict[str, str], beats: Sequence[dict],
-                   recent: Sequence[str], last: str | None) -> DirectorPick:
+    async def pick(
+        self,
+        *,
+        scene: str,
+        cast: Sequence[str],
+        names: dict[str, str],
+        beats: Sequence[dict],
+        recent: Sequence[str],
+        last: str | None,
+    ) -> DirectorPick:
         pending = [b["id"] for b in beats if b["status"] != "done"]
         if self.model is None or not cast:
             return _round_robin(cast, last, pending)
@@ -106,18 +121,35 @@ class Director:
         fields: dict[str, Any] = {"actor": (Literal[tuple(choices)], ...)}
         fields["beat"] = (Literal[tuple(pending)] | None, None) if pending else (None, None)
         schema = create_model("DirectorPick", __base__=DirectorPick, **fields)  # type: ignore[call-overload]
-        prompt = render("director", "pick.j2", scene=scene, cast=list(cast), names=names,
-                        beats=list(beats), recent=list(recent)[-8:], last=last)
-        out = await self.model.structured([system(prompt)], schema, caller=f"{self.name}:pick",
-                                          temperature=self.temperature)
+        prompt = render(
+            "director",
+            "pick.j2",
+            scene=scene,
+            cast=list(cast),
+            names=names,
+            beats=list(beats),
+            recent=list(recent)[-8:],
+            last=last,
+        )
+        out = await self.model.structured(
+            [system(prompt)], schema, caller=f"{self.name}:pick", temperature=self.temperature
+        )
         return DirectorPick(actor=out.actor, beat=out.beat)
 
-    async def reflect(self, *, scene: str, beats: Sequence[dict], recent: Sequence[str]) -> Reflection:
+    async def reflect(
+        self, *, scene: str, beats: Sequence[dict], recent: Sequence[str]
+    ) -> Reflection:
         if self.model is None:
             return Reflection()
-        prompt = render("director", "reflect.j2", scene=scene, beats=list(beats), recent=list(recent)[-12:])
-        return await self.model.structured([system(prompt)], Reflection, caller=f"{self.name}:reflect",
-                                           temperature=self.temperature)
+        prompt = render(
+            "director", "reflect.j2", scene=scene, beats=list(beats), recent=list(recent)[-12:]
+        )
+        return await self.model.structured(
+            [system(prompt)],
+            Reflection,
+            caller=f"{self.name}:reflect",
+            temperature=self.temperature,
+        )
 
 
 def _round_robin(cast: Sequence[str], last: str | None, pending: Sequence[str]) -> DirectorPick:

@@ -44,23 +44,49 @@ from dramaturg.prompts import render
 __all__ = ["Form", "FormDesigner", "FormScene", "topic_issue", "topic_words"]
 
 # Words that open a name without being one ("Queen Elizabeth"): such a character goes by the whole name.
-_HONORIFICS = frozenset("""king queen prince princess lord lady sir dame duke duchess count countess baron doctor dr
-mr mrs ms miss captain officer father mother sister brother uncle aunt saint professor judge general""".split())
+_HONORIFICS = frozenset(
+    """king queen prince princess lord lady sir dame duke duchess count countess baron doctor dr
+mr mrs ms miss captain officer father mother sister brother uncle aunt saint professor judge general""".split()
+)
 _NAME = re.compile(r"([A-Z][\w'.-]*(?: [A-Z][\w'.-]*){0,2})\s*(?::|,| -| \u2013)\s*(.+)")
 _ID = re.compile(r"[a-z][a-z0-9_]*")
-_TAG = re.compile(r"[A-Z][\w.'-]*(?: [A-Z][\w.'-]*){0,2}:")  # "ODILE:", "Hanne Holm:" at the start of a line
+_TAG = re.compile(
+    r"[A-Z][\w.'-]*(?: [A-Z][\w.'-]*){0,2}:"
+)  # "ODILE:", "Hanne Holm:" at the start of a line
 
 # What code writes when the model's samples for a field all fail. Scene lines are indexed by scene,
 # so no two are alike; {a} and {b} are two different characters.
-_NAMES = ("Ada Quill", "Jonah Reyes", "Mira Holloway", "Tobias Grant", "Nell Farrow", "Silas Brook", "Irene Vos",
-          "Felix Amato", "Greta Lund", "Oren Pike")
-_ROLES = ("the one it all turns on", "the one who stands in the way", "the one who sees it all",
-          "the one with the most to lose")
+_NAMES = (
+    "Ada Quill",
+    "Jonah Reyes",
+    "Mira Holloway",
+    "Tobias Grant",
+    "Nell Farrow",
+    "Silas Brook",
+    "Irene Vos",
+    "Felix Amato",
+    "Greta Lund",
+    "Oren Pike",
+)
+_ROLES = (
+    "the one it all turns on",
+    "the one who stands in the way",
+    "the one who sees it all",
+    "the one with the most to lose",
+)
 _PLACES = ("the main hall", "the back room", "the street outside")
-_SCENES = ("{a} learns what is at stake and turns to {b}", "{a} confronts {b} and demands the truth",
-           "{a} makes a choice that {b} cannot forgive", "{a} and {b} face what they have done")
-_LINES = ("{b}, we have to talk. Now.", "Not another word, {b}. Listen to me.", "{b}, I know what you did.",
-          "It ends here, {b}.")
+_SCENES = (
+    "{a} learns what is at stake and turns to {b}",
+    "{a} confronts {b} and demands the truth",
+    "{a} makes a choice that {b} cannot forgive",
+    "{a} and {b} face what they have done",
+)
+_LINES = (
+    "{b}, we have to talk. Now.",
+    "Not another word, {b}. Listen to me.",
+    "{b}, I know what you did.",
+    "It ends here, {b}.",
+)
 
 
 # --------------------------------------------------------------------- the examples
@@ -100,7 +126,11 @@ def _examples() -> _Examples:
 
 def _similar(a: str, b: str) -> bool:
     wa, wb = words(a), words(b)
-    return bool(wa) and bool(wb) and difflib.SequenceMatcher(None, wa, wb, autojunk=False).ratio() >= 0.8
+    return (
+        bool(wa)
+        and bool(wb)
+        and difflib.SequenceMatcher(None, wa, wb, autojunk=False).ratio() >= 0.8
+    )
 
 
 # --------------------------------------------------------------------- the form
@@ -135,29 +165,55 @@ class Form:
         """The blueprint this form describes, as data for ``Blueprint.model_validate`` (ids made here)."""
         cids = _ids([_short(n) for n, _ in self.characters], "character")
         pids = _ids([re.sub(r"^(the|a|an) ", "", p, flags=re.I) for p in self.places], "place")
-        places = {pid: {"name": name, "exits": {}} for pid, name in zip(pids, self.places, strict=True)}
-        for here, there in itertools.pairwise(pids):  # the places in a row, each opening onto the next
+        places = {
+            pid: {"name": name, "exits": {}} for pid, name in zip(pids, self.places, strict=True)
+        }
+        for here, there in itertools.pairwise(
+            pids
+        ):  # the places in a row, each opening onto the next
             places[here]["exits"]["north"] = there
             places[there]["exits"]["south"] = here
         cast: dict[str, dict[str, Any]] = {}
         for i, (cid, (name, role)) in enumerate(zip(cids, self.characters, strict=True)):
             own = [s for s in self.scenes if s.cast[0] == i]
             first = next((s for s in self.scenes if i in s.cast), None)
-            others = {cids[j]: role for j, (other, _) in enumerate(self.characters)
-                      if j != i and _mentions(role, other)}
-            cast[cid] = {"name": name, "background": role, "goals": [s.text for s in own][:2] or [self.premise],
-                         "relationships": others, "location": pids[first.place if first else 0]}
+            others = {
+                cids[j]: role
+                for j, (other, _) in enumerate(self.characters)
+                if j != i and _mentions(role, other)
+            }
+            cast[cid] = {
+                "name": name,
+                "background": role,
+                "goals": [s.text for s in own][:2] or [self.premise],
+                "relationships": others,
+                "location": pids[first.place if first else 0],
+            }
         titles: set[str] = set()
         scenes = []
         for n, s in enumerate(self.scenes, 1):
             title = _scene_title(s.text)
             title = title if title not in titles else f"{title} ({n})"
             titles.add(title)
-            scenes.append({"id": f"s{n}", "title": title, "place": pids[s.place], "cast": [cids[j] for j in s.cast],
-                           "beats": [{"id": "b1", "text": s.text.rstrip(".!") + "."}],
-                           "opening": [{"speaker": cids[j], "text": line} for j, line in s.opening]})
-        return {"title": self.title[:1].upper() + self.title[1:], "topic": self.topic, "premise": self.premise, "revisions": revisions,
-                "cast": cast, "stage": {"places": places}, "scenes": scenes}
+            scenes.append(
+                {
+                    "id": f"s{n}",
+                    "title": title,
+                    "place": pids[s.place],
+                    "cast": [cids[j] for j in s.cast],
+                    "beats": [{"id": "b1", "text": s.text.rstrip(".!") + "."}],
+                    "opening": [{"speaker": cids[j], "text": line} for j, line in s.opening],
+                }
+            )
+        return {
+            "title": self.title[:1].upper() + self.title[1:],
+            "topic": self.topic,
+            "premise": self.premise,
+            "revisions": revisions,
+            "cast": cast,
+            "stage": {"places": places},
+            "scenes": scenes,
+        }
 
 
 def _short(name: str) -> str:
@@ -215,34 +271,61 @@ class FormDesigner:
     temperature: float = 0.8
     repeat_penalty: float = 1.1
 
-    async def draft(self, topic: str, *, characters: Sequence[str] = (), scenes: int = 3, seed: int = 0) -> Form:
+    async def draft(
+        self, topic: str, *, characters: Sequence[str] = (), scenes: int = 3, seed: int = 0
+    ) -> Form:
         """One filled form for ``topic``; ``characters`` are names the cast must have, in order.
 
         Raises:
             ConfigError: fewer than 2 characters or 1 scene, or more than 3 places or lines.
         """
-        if self.characters < 2 or scenes < 1 or not 1 <= self.places <= 3 or not 1 <= self.lines <= 3:
-            raise ConfigError("a form needs characters >= 2, scenes >= 1, places and lines from 1 to 3 "
-                              f"(got {self.characters}, {scenes}, {self.places} and {self.lines})")
+        if (
+            self.characters < 2
+            or scenes < 1
+            or not 1 <= self.places <= 3
+            or not 1 <= self.lines <= 3
+        ):
+            raise ConfigError(
+                "a form needs characters >= 2, scenes >= 1, places and lines from 1 to 3 "
+                f"(got {self.characters}, {scenes}, {self.places} and {self.lines})"
+            )
         characters = list(dict.fromkeys(c.strip() for c in characters if c.strip()))
         sheet = _Sheet(self, topic, seed, characters)
-        title = await sheet.fill("Title:", "title", tokens=20, check=_title, fallback=lambda: _fallback_title(topic))
-        premise = await sheet.fill("Premise:", "premise", tokens=64, check=_premise,
-                                   fallback=lambda: topic[:1].upper() + topic[1:].rstrip(".") + ".")
+        title = await sheet.fill(
+            "Title:", "title", tokens=20, check=_title, fallback=lambda: _fallback_title(topic)
+        )
+        premise = await sheet.fill(
+            "Premise:",
+            "premise",
+            tokens=64,
+            check=_premise,
+            fallback=lambda: topic[:1].upper() + topic[1:].rstrip(".") + ".",
+        )
         sheet.write("Characters:")
         cast: list[tuple[str, str]] = []
         for i in range(max(self.characters, len(characters))):
-            cast.append(await sheet.character(i, characters[i] if i < len(characters) else None, cast))
+            cast.append(
+                await sheet.character(i, characters[i] if i < len(characters) else None, cast)
+            )
         sheet.write("Places:")
         places: list[str] = []
         for i in range(self.places):
-            places.append(await sheet.fill("-", f"place {i + 1}", tokens=16, check=_place,
-                                           fallback=lambda: next(p for p in _PLACES if p not in places)))
+            places.append(
+                await sheet.fill(
+                    "-",
+                    f"place {i + 1}",
+                    tokens=16,
+                    check=_place,
+                    fallback=lambda: next(p for p in _PLACES if p not in places),
+                )
+            )
         sheet.write("Scenes:")
         plot: list[FormScene] = []
         for i in range(scenes):
             scene = await sheet.scene(i, cast, places)
-            if any(s.text == scene.text for s in plot):  # a written line can meet a fallback: keep scenes apart
+            if any(
+                s.text == scene.text for s in plot
+            ):  # a written line can meet a fallback: keep scenes apart
                 scene.text += f" ({i + 1})"
             plot.append(scene)
         for i, scene in enumerate(plot):
@@ -250,28 +333,44 @@ class FormDesigner:
             for k in range(self.lines):
                 who = scene.cast[k % len(scene.cast)]
                 absent = [name for j, (name, _) in enumerate(cast) if j not in scene.cast]
-                line = await sheet.fill(f"{_short(cast[who][0]).upper()}:", f"scene {i + 1} line {k + 1}",
-                                        tokens=40, check=functools.partial(_line, speaker=cast[who][0], absent=absent),
-                                        fallback=None)
+                line = await sheet.fill(
+                    f"{_short(cast[who][0]).upper()}:",
+                    f"scene {i + 1} line {k + 1}",
+                    tokens=40,
+                    check=functools.partial(_line, speaker=cast[who][0], absent=absent),
+                    fallback=None,
+                )
                 if line is not None:
                     scene.opening.append((who, line))
             if not scene.opening:  # every sample failed: the scene opens on a line written here
                 other = _short(cast[scene.cast[1]][0])
                 scene.opening.append((scene.cast[0], _LINES[i % len(_LINES)].format(b=other)))
                 sheet.fallbacks.append(f"scene {i + 1} opening")
-        return Form(topic=topic, title=title, premise=premise, characters=cast, places=places, scenes=plot,
-                    refused=sheet.refused, fallbacks=sheet.fallbacks)
+        return Form(
+            topic=topic,
+            title=title,
+            premise=premise,
+            characters=cast,
+            places=places,
+            scenes=plot,
+            refused=sheet.refused,
+            fallbacks=sheet.fallbacks,
+        )
 
 
 class _Sheet:
     """The form's text so far, and the checks every field passes."""
 
-    def __init__(self, designer: FormDesigner, topic: str, seed: int, characters: Sequence[str]) -> None:
+    def __init__(
+        self, designer: FormDesigner, topic: str, seed: int, characters: Sequence[str]
+    ) -> None:
         self.designer, self.topic, self.seed = designer, topic, seed
         self.text = render("designer", "form.j2", topic=topic)
         # Words of the topic and of the names asked for are never an example's words, even if an example has them.
         self.stems = topic_words(" ".join([topic, *characters]))
-        self.values: list[str] = [topic]  # a field that repeats the topic word for word is a lazy one
+        self.values: list[str] = [
+            topic
+        ]  # a field that repeats the topic word for word is a lazy one
         self.fields = 0  # fields filled or left out, so every field samples with its own seeds
         self.refused: list[tuple[str, str, str]] = []
         self.fallbacks: list[str] = []
@@ -279,9 +378,17 @@ class _Sheet:
     def write(self, line: str) -> None:
         self.text += line + "\n"
 
-    async def fill(self, label: str, what: str, *, tokens: int, check: Callable[[str], str | None],
-                   fallback: Callable[[], str] | None, lead: str = "",
-                   fix: Callable[[str], str] | None = None) -> str | None:
+    async def fill(
+        self,
+        label: str,
+        what: str,
+        *,
+        tokens: int,
+        check: Callable[[str], str | None],
+        fallback: Callable[[], str] | None,
+        lead: str = "",
+        fix: Callable[[str], str] | None = None,
+    ) -> str | None:
         """The value of one field: sampled until it passes, else ``fallback()`` (``None``: leave it out).
 
         ``lead``: the field's first words, written by code; ``fix``: mends a sample before the checks.
@@ -291,11 +398,21 @@ class _Sheet:
         self.fields += 1
         for attempt in range(self.designer.tries):
             done = await self.designer.model.complete(
-                [system(prompt)], raw=True, max_tokens=tokens, temperature=self.designer.temperature + 0.15 * attempt,
-                repeat_penalty=self.designer.repeat_penalty, stop=["\n"], caller=f"{self.designer.name}:form",
-                seed=self.seed * 100_003 + self.fields * 101 + attempt)
+                [system(prompt)],
+                raw=True,
+                max_tokens=tokens,
+                temperature=self.designer.temperature + 0.15 * attempt,
+                repeat_penalty=self.designer.repeat_penalty,
+                stop=["\n"],
+                caller=f"{self.designer.name}:form",
+                seed=self.seed * 100_003 + self.fields * 101 + attempt,
+            )
             # "Ruxandra" + "'s daughter ...": the sample says where its first word starts.
-            joined = lead + done.text if not lead or re.match(r"[\s',.;:!?]", done.text) else f"{lead} {done.text}"
+            joined = (
+                lead + done.text
+                if not lead or re.match(r"[\s',.;:!?]", done.text)
+                else f"{lead} {done.text}"
+            )
             value = " ".join(joined.split()).strip(" \"'-")
             if fix is not None:
                 value = fix(value)
@@ -335,15 +452,22 @@ class _Sheet:
 
     def person(self, name: str) -> bool:
         """Whether ``name`` names a person: "Queen", "The Champion", "Coach" (in a play about a coach) do not."""
-        return any(w[:1].isupper() and w.lower() not in _HONORIFICS and w.lower() not in STOP
-                   and not any(alike(stem(w.lower()), s) for s in self.stems) for w in name.split())
+        return any(
+            w[:1].isupper()
+            and w.lower() not in _HONORIFICS
+            and w.lower() not in STOP
+            and not any(alike(stem(w.lower()), s) for s in self.stems)
+            for w in name.split()
+        )
 
-    async def character(self, i: int, wanted: str | None, cast: list[tuple[str, str]]) -> tuple[str, str]:
+    async def character(
+        self, i: int, wanted: str | None, cast: list[tuple[str, str]]
+    ) -> tuple[str, str]:
         taken = {_short(n).casefold() for n, _ in cast}
 
         def parse(value: str) -> tuple[str, str] | None:
             if wanted:  # the name is written here; the model writes the role
-                return wanted, value[len(wanted) + 1:].strip()
+                return wanted, value[len(wanted) + 1 :].strip()
             match = _NAME.fullmatch(value)
             return (match[1], match[2]) if match else None
 
@@ -360,20 +484,37 @@ class _Sheet:
         def fresh() -> str:
             start = sum(self.topic.encode()) % len(_NAMES)  # plays on other topics get other names
             names = _NAMES[start:] + _NAMES[:start]
-            return next(n for n in names if _short(n).casefold() not in taken and not _mentions(self.topic, n))
+            return next(
+                n
+                for n in names
+                if _short(n).casefold() not in taken and not _mentions(self.topic, n)
+            )
 
         def salvage(value: str) -> str:
             # "The baker: a young boy" names a part, not a person: the part stays, as the role of a named one.
             part, sep, role = value.partition(":")
-            if wanted or not sep or not role.strip(" ,") or len(part.split()) > 4 or self.person(part):
+            if (
+                wanted
+                or not sep
+                or not role.strip(" ,")
+                or len(part.split()) > 4
+                or self.person(part)
+            ):
                 return value
             return f"{fresh()}: {part.strip().lower()}, {role.strip(' ,')}"
 
         def fallback() -> str:
             return f"{wanted or fresh()}: {_ROLES[i % len(_ROLES)]}"
 
-        value = await self.fill("-", f"character {i + 1}", tokens=32, check=check, fallback=fallback,
-                                lead=f"{wanted}:" if wanted else "", fix=salvage)
+        value = await self.fill(
+            "-",
+            f"character {i + 1}",
+            tokens=32,
+            check=check,
+            fallback=fallback,
+            lead=f"{wanted}:" if wanted else "",
+            fix=salvage,
+        )
         assert value is not None  # a fallback is given
         return parse(value) or (wanted or value, value)
 
@@ -382,27 +523,42 @@ class _Sheet:
         lead = _short(cast[subject][0])
 
         def check(value: str) -> str | None:
-            rest = value[len(lead):]
+            rest = value[len(lead) :]
             if ":" in rest or sum(any(c.isalpha() for c in w) for w in rest.split()) < 3:
                 return "not a one-line scene"
-            named = sorted((pos, j) for j, (name, _) in enumerate(cast) for pos in _mentions(rest, name))
+            named = sorted(
+                (pos, j) for j, (name, _) in enumerate(cast) for pos in _mentions(rest, name)
+            )
             if named and named[0][1] == subject:  # "Mara asks Mara to hide him"
                 return f"{lead} is both subject and object"
             return None
 
         def fallback() -> str:
             other = _short(cast[(subject + 1) % len(cast)][0])
-            return _SCENES[i % len(_SCENES)].format(a=lead, b=other) + (f" ({i + 1})" if i >= len(_SCENES) else "")
+            return _SCENES[i % len(_SCENES)].format(a=lead, b=other) + (
+                f" ({i + 1})" if i >= len(_SCENES) else ""
+            )
 
-        text = await self.fill(f"{i + 1}.", f"scene {i + 1}", tokens=40, check=check, fallback=fallback, lead=lead,
-                               fix=_first_sentence)
+        text = await self.fill(
+            f"{i + 1}.",
+            f"scene {i + 1}",
+            tokens=40,
+            check=check,
+            fallback=fallback,
+            lead=lead,
+            fix=_first_sentence,
+        )
         assert text is not None
-        rest = text[len(lead):]
-        named = sorted((pos, j) for j, (name, _) in enumerate(cast) for pos in _mentions(rest, name))
+        rest = text[len(lead) :]
+        named = sorted(
+            (pos, j) for j, (name, _) in enumerate(cast) for pos in _mentions(rest, name)
+        )
         members = list(dict.fromkeys([subject, *(j for _, j in named if j != subject)]))
         if len(members) < 2 and len(cast) > 1:  # nobody else named: the next character answers
             members.append((subject + 1) % len(cast))
-        place = next((k for k, p in enumerate(places) if shares(topic_words(p), rest)), i % len(places))
+        place = next(
+            (k for k, p in enumerate(places) if shares(topic_words(p), rest)), i % len(places)
+        )
         return FormScene(text=text, cast=members, place=place)
 
 
@@ -437,6 +593,8 @@ def _line(value: str, *, speaker: str, absent: Sequence[str]) -> str | None:
         return "not one line"
     if _mentions(value, speaker):  # "PETER: I'm not sorry, Peter."
         return "the speaker talks to themself"
-    if any(_mentions(value, name) for name in absent):  # "You are a good cook, Simon." with Simon elsewhere
+    if any(
+        _mentions(value, name) for name in absent
+    ):  # "You are a good cook, Simon." with Simon elsewhere
         return "talks to someone not in the scene"
     return "not one line" if len(value.split()) < 2 or len(value) > 300 else None

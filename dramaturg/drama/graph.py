@@ -62,7 +62,14 @@ from dramaturg.worlds.theatre import TheatreWorld
 from dramaturg.worlds.theatre.actions import ActionParseError, parse_action
 from dramaturg.worlds.theatre.schema import Stage
 
-__all__ = ["MAX_PLAYER_INPUT", "DramaState", "actor_for", "check_player_input", "director_for", "drama"]
+__all__ = [
+    "MAX_PLAYER_INPUT",
+    "DramaState",
+    "actor_for",
+    "check_player_input",
+    "director_for",
+    "drama",
+]
 
 MAX_PLAYER_INPUT = 500  # characters
 NOTHING_FITS = "none of these"  # the tool agent's way to say free text matches no command
@@ -70,7 +77,11 @@ Mode = Literal["per_actor", "ensemble"]
 _SPEECH_TEMPLATES = ("say ", "whisper ", "aside ")
 _BEAT_TURNS = 2  # on a base model, a beat is done after this many turns on it,
 _SCENE_TURNS = 4  # or more when a scene has few beats: at least this many turns a scene
-_QUIET_TURNS = {"wait": "{who} waits.", "look": "{who} looks around.", "inventory": "{who} checks what they carry."}
+_QUIET_TURNS = {
+    "wait": "{who} waits.",
+    "look": "{who} looks around.",
+    "inventory": "{who} checks what they carry.",
+}
 
 
 class DramaState(TypedDict, total=False):
@@ -106,7 +117,11 @@ def check_player_input(value: Any) -> str:
         raise ValueError("Nothing was typed. Type what your character says or does.")
     if len(text) > MAX_PLAYER_INPUT:
         raise ValueError(f"That is {len(text)} characters; keep a turn under {MAX_PLAYER_INPUT}.")
-    bad = [c for c in text if unicodedata.category(c) in {"Cc", "Cf", "Cs", "Co", "Cn"} and c not in "\n\t"]
+    bad = [
+        c
+        for c in text
+        if unicodedata.category(c) in {"Cc", "Cf", "Cs", "Co", "Cn"} and c not in "\n\t"
+    ]
     if bad:
         raise ValueError("The text holds control or binary characters; type plain text.")
     return " ".join(text.split())
@@ -114,7 +129,9 @@ def check_player_input(value: Any) -> str:
 
 def actor_for(model: Any, *, seed: int = 0) -> Actor | ScriptActor:
     """The actor that suits ``model``: script completion on a base model, structured decisions otherwise."""
-    return ScriptActor(model=model, seed=seed) if model_kind(model) == "base" else Actor(model=model)
+    return (
+        ScriptActor(model=model, seed=seed) if model_kind(model) == "base" else Actor(model=model)
+    )
 
 
 def director_for(model: Any) -> Director:
@@ -180,8 +197,15 @@ def drama(
     def stage_of(i: int) -> Stage:
         if i not in stages:
             stage = bp.to_stage(bp.scenes[i].id)
-            stages[i] = stage.model_copy(update={"turns": "free", "turn_order": None, "goal": None,
-                                                 "gold_plan": None, "max_steps": None})
+            stages[i] = stage.model_copy(
+                update={
+                    "turns": "free",
+                    "turn_order": None,
+                    "goal": None,
+                    "gold_plan": None,
+                    "max_steps": None,
+                }
+            )
         return stages[i]
 
     def world_of(state: DramaState) -> TheatreWorld:
@@ -211,15 +235,28 @@ def drama(
         if c.emotion:
             lines.append(f"Feels: {c.emotion}.")
         if c.relationships:
-            lines.append("Relations: " + "; ".join(f"{names.get(o, o)}: {r}" for o, r in c.relationships.items()) + ".")
-        secrets = [s.text for owner, ch in cast.items() for s in ch.secrets if cid == owner or cid in s.known_by]
+            lines.append(
+                "Relations: "
+                + "; ".join(f"{names.get(o, o)}: {r}" for o, r in c.relationships.items())
+                + "."
+            )
+        secrets = [
+            s.text
+            for owner, ch in cast.items()
+            for s in ch.secrets
+            if cid == owner or cid in s.known_by
+        ]
         if secrets:
             lines.append("Knows (secret): " + "; ".join(secrets) + ".")
         return "\n".join(lines)
 
     def perceived(state: DramaState, cid: str) -> list[str]:
-        return [e["text"] for t in state.get("transcript", []) for e in t.get("events", ())
-                if cid in e.get("witnesses", ())]
+        return [
+            e["text"]
+            for t in state.get("transcript", [])
+            for e in t.get("events", ())
+            if cid in e.get("witnesses", ())
+        ]
 
     async def view_of(state: DramaState, world: TheatreWorld, cid: str) -> ActorView:
         here = world.char_loc[cid]
@@ -228,9 +265,17 @@ def drama(
         if memory is not None:
             query = live_beat(state) or scene_label(state)
             memories += [r.text for r in await memory.aretrieve(cid, query, k=4)]
-        return ActorView(character=cid, name=names[cid], persona=persona(cid), scene=scene_label(state),
-                         beat=live_beat(state), perceived=perceived(state, cid), memories=memories,
-                         surroundings=world.describe(cid), others=others)
+        return ActorView(
+            character=cid,
+            name=names[cid],
+            persona=persona(cid),
+            scene=scene_label(state),
+            beat=live_beat(state),
+            perceived=perceived(state, cid),
+            memories=memories,
+            surroundings=world.describe(cid),
+            others=others,
+        )
 
     async def to_command(world: TheatreWorld, cid: str, decision: ActorDecision) -> str:
         if decision.kind == "speak" and (decision.line or "").strip():
@@ -240,7 +285,9 @@ def drama(
             return f"{cid}: wait"
         choices = [a for a in world.admissible_actions(cid) if not a.startswith(_SPEECH_TEMPLATES)]
         intent = decision.intent or decision.kind
-        command = await tool_agent.command(goal=intent, observation=world.describe(cid), admissible=choices)
+        command = await tool_agent.command(
+            goal=intent, observation=world.describe(cid), admissible=choices
+        )
         return f"{cid}: {command}"
 
     def present(state: DramaState, world: TheatreWorld) -> list[str]:
@@ -250,18 +297,29 @@ def drama(
         return [c for c in ids if world.char_loc.get(c) == place] or ids
 
     def scene_turns(state: DramaState) -> list[dict]:
-        return [t for t in state.get("transcript", []) if t.get("kind") == "turn" and t.get("scene") == state["scene"]]
+        return [
+            t
+            for t in state.get("transcript", [])
+            if t.get("kind") == "turn" and t.get("scene") == state["scene"]
+        ]
 
     def play(state: DramaState, world: TheatreWorld, cid: str, command: str, entry: dict) -> dict:
         """Step the world; on success the new world state goes into the update."""
         here = present(state, world)
         _, _, _, _, info = world.step(command)
-        entry.update(command=command.split(": ", 1)[1], step=state.get("step", 0) + 1, scene=state["scene"],
-                     beat=state.get("beat"))
+        entry.update(
+            command=command.split(": ", 1)[1],
+            step=state.get("step", 0) + 1,
+            scene=state["scene"],
+            beat=state.get("beat"),
+        )
         if info.get("error"):
             entry.update(error=info["error"], events=[])
             return {}
-        events = [{"text": e.text, "witnesses": sorted(e.witnesses), "kind": e.kind} for e in info["events"]]
+        events = [
+            {"text": e.text, "witnesses": sorted(e.witnesses), "kind": e.kind}
+            for e in info["events"]
+        ]
         entry["events"] = [*entry.get("events", ()), *events]
         entry["script"] = [*entry.get("script", ()), *_script_lines(events, here, names[cid])]
         if memory is not None:
@@ -273,13 +331,23 @@ def drama(
         """The scene so far as a play script (what a base model continues)."""
         scene = bp.scenes[state["scene"]]
         place = bp.stage.places.get(scene.place)
-        head = script_heading(bp, state["scene"], place_name=place.name if place else scene.place,
-                              place_text=place.description if place else "")
-        return head + "".join(f"{line}\n" for t in scene_turns(state) for line in t.get("script", ()))
+        head = script_heading(
+            bp,
+            state["scene"],
+            place_name=place.name if place else scene.place,
+            place_text=place.description if place else "",
+        )
+        return head + "".join(
+            f"{line}\n" for t in scene_turns(state) for line in t.get("script", ())
+        )
 
     def spoken(state: DramaState) -> list[str]:
         """Every line spoken in the play so far, oldest first."""
-        return [t["line"] for t in state.get("transcript", []) if t.get("kind") == "turn" and t.get("line")]
+        return [
+            t["line"]
+            for t in state.get("transcript", [])
+            if t.get("kind") == "turn" and t.get("line")
+        ]
 
     async def script_turn(state: DramaState, world: TheatreWorld, cid: str) -> dict:
         """A base model's turn: the live beat's stage action when this character has one, then a line."""
@@ -288,7 +356,9 @@ def drama(
         entry: dict[str, Any] = {"kind": "turn", "actor": cid, "by": "agent", "action": "speak"}
         update: dict[str, Any] = {}
         beat = live_beat(state)
-        if beat and beat_subject(beat, names, scene_cast(state)) == cid:  # the beat's subject plays it
+        if (
+            beat and beat_subject(beat, names, scene_cast(state)) == cid
+        ):  # the beat's subject plays it
             done = [t["beat_action"] for t in scene_turns(state) if t.get("beat_action")]
             command = beat_action(world.admissible_actions(cid), beat, names=names, done=done)
             if command is not None:
@@ -298,11 +368,18 @@ def drama(
                 entry.pop("error", None)
         sub: DramaState = {**state, "transcript": [*state.get("transcript", []), entry]}  # type: ignore[typeddict-item]
         try:
-            said = await actor.line(script_of(sub, world), names[cid].upper(), names=list(names.values()),
-                                    recent=spoken(state), key=(state["scene"], state.get("step", 0)))
+            said = await actor.line(
+                script_of(sub, world),
+                names[cid].upper(),
+                names=list(names.values()),
+                recent=spoken(state),
+                key=(state["scene"], state.get("step", 0)),
+            )
         except ModelError as exc:
             entry.setdefault("command", "wait")
-            entry.update(step=state.get("step", 0) + 1, scene=state["scene"], beat=state.get("beat"))
+            entry.update(
+                step=state.get("step", 0) + 1, scene=state["scene"], beat=state.get("beat")
+            )
             entry.setdefault("events", [])
             if not entry["events"]:
                 entry["error"] = f"no line: {exc}"
@@ -317,8 +394,13 @@ def drama(
                 entry["rejected"] = list(said.rejected)
         entry["public"] = _public(entry, names)
         entry["seconds"] = round(time.perf_counter() - started, 3)
-        return {**update, "transcript": [entry], "last_actor": cid, "step": state.get("step", 0) + 1,
-                "scene_step": state.get("scene_step", 0) + 1}
+        return {
+            **update,
+            "transcript": [entry],
+            "last_actor": cid,
+            "step": state.get("step", 0) + 1,
+            "scene_step": state.get("scene_step", 0) + 1,
+        }
 
     def script_direct(state: DramaState) -> dict:
         """Turn and beat chosen in code: a beat is done after a few turns on it (its stage action among them)."""
@@ -338,10 +420,15 @@ def drama(
         beat = pending[0]
         world = world_of(state)
         last = turns[-1] if turns else None
-        pick = pick_speaker(present(state, world), names=names, last=state.get("last_actor"),
-                            last_text=(last or {}).get("line") or "", beat=beat["text"],
-                            beat_spoken=[t["actor"] for t in turns if t.get("beat") == beat["id"]],
-                            history=[t["actor"] for t in turns])
+        pick = pick_speaker(
+            present(state, world),
+            names=names,
+            last=state.get("last_actor"),
+            last_text=(last or {}).get("line") or "",
+            beat=beat["text"],
+            beat_spoken=[t["actor"] for t in turns if t.get("beat") == beat["id"]],
+            history=[t["actor"] for t in turns],
+        )
         return {"beats": beats, "beat": beat["id"], "next_actor": pick}
 
     # ------------------------------------------------------------------ nodes
@@ -352,43 +439,90 @@ def drama(
         scene = bp.scenes[i]
         beats = [{"id": b.id, "text": b.text, "status": b.status} for b in scene.beats]
         step = state.get("step", 0)
-        entries: list[dict] = [{"kind": "scene", "scene": i, "title": scene.title, "place": scene.place,
-                                "step": step}]
+        entries: list[dict] = [
+            {"kind": "scene", "scene": i, "title": scene.title, "place": scene.place, "step": step}
+        ]
         last = None
         sub: DramaState = {**state, "scene": i, "beat": None}  # type: ignore[typeddict-item]
-        for line in scene.opening:  # authored lines, spoken as written (the player's own are left to them)
+        for (
+            line
+        ) in scene.opening:  # authored lines, spoken as written (the player's own are left to them)
             if line.speaker == player or (max_turns is not None and step >= max_turns):
                 continue
-            entry: dict[str, Any] = {"kind": "turn", "actor": line.speaker, "by": "script", "action": "speak",
-                                     "line": line.text}
-            play({**sub, "step": step}, world, line.speaker,  # type: ignore[typeddict-item]
-                 f'{line.speaker}: say "{line.text.replace(chr(34), chr(39))}"', entry)
+            entry: dict[str, Any] = {
+                "kind": "turn",
+                "actor": line.speaker,
+                "by": "script",
+                "action": "speak",
+                "line": line.text,
+            }
+            play(
+                {**sub, "step": step},
+                world,
+                line.speaker,  # type: ignore[typeddict-item]
+                f'{line.speaker}: say "{line.text.replace(chr(34), chr(39))}"',
+                entry,
+            )
             entry["public"] = _public(entry, names)
             entries.append(entry)
             step, last = step + 1, line.speaker
-        return {"scene": i, "scene_step": len(entries) - 1, "beats": beats, "beat": None,
-                "world": world.get_state(), "last_actor": last, "next_actor": None, "end_scene": False,
-                "notice": None, "step": step, "ended": False, "transcript": entries}
+        return {
+            "scene": i,
+            "scene_step": len(entries) - 1,
+            "beats": beats,
+            "beat": None,
+            "world": world.get_state(),
+            "last_actor": last,
+            "next_actor": None,
+            "end_scene": False,
+            "notice": None,
+            "step": step,
+            "ended": False,
+            "transcript": entries,
+        }
 
     async def direct(state: DramaState) -> dict:
         if max_turns is not None and state.get("step", 0) >= max_turns:
             return {"next_actor": None}
-        if (state.get("end_scene") or state.get("scene_step", 0) >= max_scene_steps
-                or (state["beats"] and all(b["status"] == "done" for b in state["beats"]))):
+        if (
+            state.get("end_scene")
+            or state.get("scene_step", 0) >= max_scene_steps
+            or (state["beats"] and all(b["status"] == "done" for b in state["beats"]))
+        ):
             return {"next_actor": None}  # the scene is over: no need to ask the director
         if scripted:
             return script_direct(state)
         cast_ids = scene_cast(state)
         recent = [t["public"] for t in state.get("transcript", []) if t.get("public")]
         try:
-            pick = await director.pick(scene=scene_label(state), cast=cast_ids, names=names,
-                                       beats=state["beats"], recent=recent, last=state.get("last_actor"))
+            pick = await director.pick(
+                scene=scene_label(state),
+                cast=cast_ids,
+                names=names,
+                beats=state["beats"],
+                recent=recent,
+                last=state.get("last_actor"),
+            )
         except ModelError as exc:
-            pick = await Director(model=None).pick(scene="", cast=cast_ids, names=names, beats=state["beats"],
-                                                   recent=(), last=state.get("last_actor"))
-            return {"next_actor": pick.actor, "beat": pick.beat,
-                    "reflections": [{"op": "pick", "refused": f"the director failed ({exc}); round-robin"}]}
-        return {"next_actor": pick.actor, "beat": pick.beat if pick.beat is not None else state.get("beat")}
+            pick = await Director(model=None).pick(
+                scene="",
+                cast=cast_ids,
+                names=names,
+                beats=state["beats"],
+                recent=(),
+                last=state.get("last_actor"),
+            )
+            return {
+                "next_actor": pick.actor,
+                "beat": pick.beat,
+                "reflections": [
+                    {"op": "pick", "refused": f"the director failed ({exc}); round-robin"}
+                ],
+            }
+        return {
+            "next_actor": pick.actor,
+            "beat": pick.beat if pick.beat is not None else state.get("beat"),
+        }
 
     def mode_of(state: DramaState) -> Mode:
         return (scene_modes or {}).get(bp.scenes[state["scene"]].id, mode)
@@ -401,8 +535,9 @@ def drama(
             return await script_turn(state, world, cid)
         return await _turn(state, world, cid)
 
-    async def _turn(state: DramaState, world: TheatreWorld, cid: str, decision: ActorDecision | None = None
-                    ) -> dict:
+    async def _turn(
+        state: DramaState, world: TheatreWorld, cid: str, decision: ActorDecision | None = None
+    ) -> dict:
         started = time.perf_counter()
         entry: dict[str, Any] = {"kind": "turn", "actor": cid, "by": "agent"}
         try:
@@ -413,12 +548,21 @@ def drama(
             decision, command = None, f"{cid}: wait"
             entry["error"] = f"no decision: {exc}"
         if decision is not None:
-            entry.update(action=decision.kind, thought=decision.thought, line=decision.line, to=decision.to,
-                         intent=decision.intent)
+            entry.update(
+                action=decision.kind,
+                thought=decision.thought,
+                line=decision.line,
+                to=decision.to,
+                intent=decision.intent,
+            )
         else:
             entry["action"] = "silent"
         said: dict = {}
-        if decision is not None and decision.kind in ("act", "move") and (decision.line or "").strip():
+        if (
+            decision is not None
+            and decision.kind in ("act", "move")
+            and (decision.line or "").strip()
+        ):
             # Words written on an act turn are spoken too, before the act (they were dropped once).
             line = (decision.line or "").replace('"', "'")
             said = play(state, world, cid, f'{cid}: say "{line}"', entry)
@@ -429,8 +573,13 @@ def drama(
             entry.pop("error")
         entry["public"] = _public(entry, names)
         entry["seconds"] = round(time.perf_counter() - started, 3)
-        return {**update, "transcript": [entry], "last_actor": cid, "step": state.get("step", 0) + 1,
-                "scene_step": state.get("scene_step", 0) + 1}
+        return {
+            **update,
+            "transcript": [entry],
+            "last_actor": cid,
+            "step": state.get("step", 0) + 1,
+            "scene_step": state.get("scene_step", 0) + 1,
+        }
 
     async def ensemble(state: DramaState) -> dict:
         world = world_of(state)
@@ -453,22 +602,44 @@ def drama(
             entries += out["transcript"]
             step, sstep = out["step"], out["scene_step"]
         if not turns:
-            entries.append({"kind": "turn", "actor": None, "by": "agent", "action": "silent",
-                            "error": f"no ensemble turn: {error}", "public": "", "events": [],
-                            "step": step + 1, "scene": state["scene"]})
+            entries.append(
+                {
+                    "kind": "turn",
+                    "actor": None,
+                    "by": "agent",
+                    "action": "silent",
+                    "error": f"no ensemble turn: {error}",
+                    "public": "",
+                    "events": [],
+                    "step": step + 1,
+                    "scene": state["scene"],
+                }
+            )
             step, sstep = step + 1, sstep + 1
-        return {"world": world.get_state(), "transcript": entries, "last_actor": ids[-1] if ids else None,
-                "step": step, "scene_step": sstep}
+        return {
+            "world": world.get_state(),
+            "transcript": entries,
+            "last_actor": ids[-1] if ids else None,
+            "step": step,
+            "scene_step": sstep,
+        }
 
     async def player_turn(state: DramaState) -> dict:
         assert player is not None
         world = world_of(state)
-        answer = interrupt({
-            "kind": "player_turn", "character": player, "name": names[player], "scene": scene_label(state),
-            "beat": live_beat(state), "surroundings": world.describe(player),
-            "perceived": perceived(state, player)[-6:], "notice": state.get("notice"),
-            "commands": [a for a in world.admissible_actions(player)],
-        })
+        answer = interrupt(
+            {
+                "kind": "player_turn",
+                "character": player,
+                "name": names[player],
+                "scene": scene_label(state),
+                "beat": live_beat(state),
+                "surroundings": world.describe(player),
+                "perceived": perceived(state, player)[-6:],
+                "notice": state.get("notice"),
+                "commands": [a for a in world.admissible_actions(player)],
+            }
+        )
         try:
             text = check_player_input(answer)
         except ValueError as exc:
@@ -482,8 +653,14 @@ def drama(
             return {"notice": f"That cannot be done: {entry['error']}"}
         entry["action"] = _kind_of(command)
         entry["public"] = _public(entry, names)
-        return {**update, "transcript": [entry], "last_actor": player, "notice": None,
-                "step": state.get("step", 0) + 1, "scene_step": state.get("scene_step", 0) + 1}
+        return {
+            **update,
+            "transcript": [entry],
+            "last_actor": player,
+            "notice": None,
+            "step": state.get("step", 0) + 1,
+            "scene_step": state.get("scene_step", 0) + 1,
+        }
 
     async def _player_command(world: TheatreWorld, text: str) -> tuple[str | None, str | None]:
         """A stage command for the player's text, or ``(None, why not)``.
@@ -511,42 +688,83 @@ def drama(
             reason = info["error"]
             if type(parsed).__name__ != "Custom":
                 return None, reason  # a real command the world refuses: say why
-        choices = [a for a in world.admissible_actions(player) if not a.startswith(_SPEECH_TEMPLATES)]
+        choices = [
+            a for a in world.admissible_actions(player) if not a.startswith(_SPEECH_TEMPLATES)
+        ]
         try:
-            command = await tool_agent.command(goal=text, observation=world.describe(player),
-                                               admissible=[*choices, NOTHING_FITS])
+            command = await tool_agent.command(
+                goal=text, observation=world.describe(player), admissible=[*choices, NOTHING_FITS]
+            )
         except ModelError:
             command = NOTHING_FITS
         if command == NOTHING_FITS:
-            return None, f"{reason or 'that is not something you can do here'}. You could: " + ", ".join(choices[:10])
+            return (
+                None,
+                f"{reason or 'that is not something you can do here'}. You could: "
+                + ", ".join(choices[:10]),
+            )
         return f"{player}: {command}", None
 
     async def reflect(state: DramaState) -> dict:
-        recent = [t["public"] for t in state.get("transcript", []) if t.get("public") and t.get("scene") == state["scene"]]
+        recent = [
+            t["public"]
+            for t in state.get("transcript", [])
+            if t.get("public") and t.get("scene") == state["scene"]
+        ]
         try:
-            notes = await director.reflect(scene=scene_label(state), beats=state["beats"], recent=recent)
+            notes = await director.reflect(
+                scene=scene_label(state), beats=state["beats"], recent=recent
+            )
         except ModelError as exc:
-            return {"reflections": [{"op": "reflect", "refused": f"the director failed: {exc}",
-                                     "step": state.get("step", 0)}]}
+            return {
+                "reflections": [
+                    {
+                        "op": "reflect",
+                        "refused": f"the director failed: {exc}",
+                        "step": state.get("step", 0),
+                    }
+                ]
+            }
         beats, log = apply_reflection(state["beats"], notes, step=state.get("step", 0))
         for entry in log:
             entry["step"] = state.get("step", 0)
             entry["scene"] = state["scene"]
-        return {"beats": beats, "reflections": log or [{"op": "reflect", "step": state.get("step", 0)}],
-                "end_scene": notes.end_scene}
+        return {
+            "beats": beats,
+            "reflections": log or [{"op": "reflect", "step": state.get("step", 0)}],
+            "end_scene": notes.end_scene,
+        }
 
     async def close_scene(state: DramaState) -> dict:
         done = sum(b["status"] == "done" for b in state["beats"])
-        return {"transcript": [{"kind": "scene_end", "scene": state["scene"], "step": state.get("step", 0),
-                                "beats": [dict(b) for b in state["beats"]],
-                                "beats_done": done}],
-                "scene": state["scene"] + 1, "world": None}
+        return {
+            "transcript": [
+                {
+                    "kind": "scene_end",
+                    "scene": state["scene"],
+                    "step": state.get("step", 0),
+                    "beats": [dict(b) for b in state["beats"]],
+                    "beats_done": done,
+                }
+            ],
+            "scene": state["scene"] + 1,
+            "world": None,
+        }
 
     async def end(state: DramaState) -> dict:
         ending = f"The end of {bp.title}."
-        return {"ended": True, "ending": ending,
-                "transcript": [{"kind": "end", "step": state.get("step", 0), "public": ending,
-                                "beats": [dict(b) for b in state.get("beats", [])]}]}
+        return {
+            "ended": True,
+            "ending": ending,
+            "transcript": [
+                {
+                    "kind": "end",
+                    "step": state.get("step", 0),
+                    "public": ending,
+                    "beats": [dict(b) for b in state.get("beats", [])],
+                }
+            ],
+        }
 
     # ---------------------------------------------------------------- routing
     async def after_direct(state: DramaState) -> str:
@@ -561,7 +779,11 @@ def drama(
     async def after_turn(state: DramaState) -> str:
         if state.get("notice"):
             return "player"  # the player's input was not played: ask again
-        if state.get("scene_step", 0) and state["scene_step"] % reflect_every == 0 and director.model is not None:
+        if (
+            state.get("scene_step", 0)
+            and state["scene_step"] % reflect_every == 0
+            and director.model is not None
+        ):
             return "reflect"
         return "direct"
 
@@ -581,7 +803,9 @@ def drama(
     builder.add_node("end", end)
     builder.add_edge(START, "open_scene")
     builder.add_edge("open_scene", "direct")
-    builder.add_conditional_edges("direct", after_direct, ["act", "ensemble", "player", "close_scene", "end"])
+    builder.add_conditional_edges(
+        "direct", after_direct, ["act", "ensemble", "player", "close_scene", "end"]
+    )
     for node in ("act", "ensemble", "player"):
         builder.add_conditional_edges(node, after_turn, ["reflect", "direct", "player"])
     builder.add_edge("reflect", "direct")
@@ -593,7 +817,11 @@ def drama(
 def _lore(member: Any, recent: list[str]) -> list[str]:
     """The character's lorebook entries that fire now: constant ones, and those whose keys were just heard."""
     text = " ".join(recent).lower()
-    return [n.text for n in getattr(member, "lore", ()) if n.constant or any(k.lower() in text for k in n.keys)][:4]
+    return [
+        n.text
+        for n in getattr(member, "lore", ())
+        if n.constant or any(k.lower() in text for k in n.keys)
+    ][:4]
 
 
 def _kind_of(command: str) -> str:

@@ -33,9 +33,11 @@ from dramaturg.drama._topic import play_texts, shared_words
 
 __all__ = ["DramaMetrics", "drama_metrics", "mentions", "topic_words"]
 
-_STOP = frozenset("""a an and are as at be been but by for from had has have he her his i in is it its
+_STOP = frozenset(
+    """a an and are as at be been but by for from had has have he her his i in is it its
 of on or she that the their them they this to was were with you your not no him who what when which
-will would there then than into about after before over under""".split())
+will would there then than into about after before over under""".split()
+)
 
 
 class DramaMetrics(BaseModel):
@@ -87,9 +89,14 @@ class _Spectator:
                 self.seconds.append(float(t["seconds"]))
 
     def summary(self) -> dict[str, Any]:
-        return {"turns": self.turns, "shown_share": self.shown / self.turns if self.turns else 0.0,
-                "exact_repeats": self.exact, "near_repeats": self.near, "prompt_copies": len(self.copies),
-                "seconds_per_turn": sum(self.seconds) / len(self.seconds) if self.seconds else None}
+        return {
+            "turns": self.turns,
+            "shown_share": self.shown / self.turns if self.turns else 0.0,
+            "exact_repeats": self.exact,
+            "near_repeats": self.near,
+            "prompt_copies": len(self.copies),
+            "seconds_per_turn": sum(self.seconds) / len(self.seconds) if self.seconds else None,
+        }
 
 
 def topic_words(blueprint: Any) -> list[str]:
@@ -119,11 +126,12 @@ def _near(a: str, b: str, *, share: float = 0.8) -> bool:
 
 def _trigrams(text: str) -> set[tuple[str, ...]]:
     w = re.findall(r"[a-z']+", text.lower())
-    return {tuple(w[i:i + 3]) for i in range(len(w) - 2)}
+    return {tuple(w[i : i + 3]) for i in range(len(w) - 2)}
 
 
-def drama_metrics(transcript: Sequence[dict], blueprint: Any, *, model_calls: int | None = None
-                  ) -> DramaMetrics:
+def drama_metrics(
+    transcript: Sequence[dict], blueprint: Any, *, model_calls: int | None = None
+) -> DramaMetrics:
     """Metrics of one session from its transcript and the blueprint it played."""
     turns = [t for t in transcript if t.get("kind") == "turn"]
     steps = len(turns)
@@ -148,11 +156,17 @@ def drama_metrics(transcript: Sequence[dict], blueprint: Any, *, model_calls: in
         if who and line:
             for _, s in secrets:
                 if who not in knowers[s.id] and mentions(line, s.text):
-                    leaks.append({"step": t.get("step"), "actor": who, "secret": s.id, "line": line})
-        for e in t.get("events", ()):  # whoever hears the secret told learns it (not the teller: a leak stays one)
+                    leaks.append(
+                        {"step": t.get("step"), "actor": who, "secret": s.id, "line": line}
+                    )
+        for e in t.get(
+            "events", ()
+        ):  # whoever hears the secret told learns it (not the teller: a leak stays one)
             for _, s in secrets:
                 if mentions(e["text"], s.text):
-                    knowers[s.id] |= set(e.get("witnesses", ())) - ({who} if who not in knowers[s.id] else set())
+                    knowers[s.id] |= set(e.get("witnesses", ())) - (
+                        {who} if who not in knowers[s.id] else set()
+                    )
 
     agent_turns = [t for t in turns if t.get("by") == "agent"]
     initiated = sum(1 for t in agent_turns if t.get("action") in {"act", "move"})
@@ -179,16 +193,25 @@ def drama_metrics(transcript: Sequence[dict], blueprint: Any, *, model_calls: in
             earlier.append(line)
     whole = play.summary()
     return DramaMetrics(
-        shown_share=whole["shown_share"], exact_repeats=whole["exact_repeats"],
-        near_repeats=whole["near_repeats"], prompt_copies=whole["prompt_copies"], copies=play.copies,
-        seconds_per_turn=whole["seconds_per_turn"], topic_words=topic_words(blueprint),
+        shown_share=whole["shown_share"],
+        exact_repeats=whole["exact_repeats"],
+        near_repeats=whole["near_repeats"],
+        prompt_copies=whole["prompt_copies"],
+        copies=play.copies,
+        seconds_per_turn=whole["seconds_per_turn"],
+        topic_words=topic_words(blueprint),
         per_scene=[{"scene": k, **v.summary()} for k, v in sorted(scenes_seen.items())],
-        steps=steps, scenes=len(beats_by_scene), beats_planned=planned, beats_done=done,
+        steps=steps,
+        scenes=len(beats_by_scene),
+        beats_planned=planned,
+        beats_done=done,
         beat_completion=done / planned if planned else 0.0,
-        knowledge_leaks=len(leaks), leaks=leaks, prop_state_errors=prop_errors, refused_actions=len(refused),
+        knowledge_leaks=len(leaks),
+        leaks=leaks,
+        prop_state_errors=prop_errors,
+        refused_actions=len(refused),
         actor_initiated_share=initiated / len(agent_turns) if agent_turns else 0.0,
-        repetition=repeats / lines if lines else 0.0, model_calls=model_calls,
+        repetition=repeats / lines if lines else 0.0,
+        model_calls=model_calls,
         model_calls_per_step=model_calls / steps if model_calls is not None and steps else None,
     )
-
-

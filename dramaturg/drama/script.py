@@ -53,12 +53,22 @@ from dramaturg.drama._copies import copied
 from dramaturg.errors import ModelError
 from dramaturg.models import ChatModel, system
 
-__all__ = ["ScriptActor", "ScriptLine", "beat_action", "beat_subject", "clean_line", "overlap", "pick_speaker",
-           "script_heading"]
+__all__ = [
+    "ScriptActor",
+    "ScriptLine",
+    "beat_action",
+    "beat_subject",
+    "clean_line",
+    "overlap",
+    "pick_speaker",
+    "script_heading",
+]
 
 _WORD = re.compile(r"[a-z']+")
-_SMALL = frozenset("""a an and are as at be but by for from has have he her him his i in is it its me my no not
-of on or our she so that the their them they this to was we were what with you your""".split())
+_SMALL = frozenset(
+    """a an and are as at be but by for from has have he her him his i in is it its me my no not
+of on or our she so that the their them they this to was we were what with you your""".split()
+)
 # Verbs of stage actions that show nothing worth a stage direction (or that the script shows already).
 _QUIET = ("look", "inventory", "wait", "examine", "say ", "whisper ", "aside ", "read ")
 
@@ -100,9 +110,15 @@ def clean_line(text: str, names: Sequence[str]) -> str:
     """
     line = text.replace("\r", " ").split("\n", 1)[0]
     # Control and format characters (a terminal escape, a zero-width joiner) never reach a stage or a screen.
-    line = re.sub(r"\x1b\[[0-9;?]*[ -/]*[@-~]", "", line)  # a whole terminal escape sequence, not just its ESC
+    line = re.sub(
+        r"\x1b\[[0-9;?]*[ -/]*[@-~]", "", line
+    )  # a whole terminal escape sequence, not just its ESC
     line = "".join(c if unicodedata.category(c)[0] != "C" else " " for c in line)
-    labels = "|".join(re.escape(n) for n in sorted({*names, *(n.upper() for n in names)}, key=len, reverse=True) if n)
+    labels = "|".join(
+        re.escape(n)
+        for n in sorted({*names, *(n.upper() for n in names)}, key=len, reverse=True)
+        if n
+    )
     if labels:
         line = re.sub(rf"^\s*(?:{labels})\s*[.:]\s*", "", line)
         cut = re.search(rf"\s(?:{labels})\s*[.:]\s", line)
@@ -131,16 +147,25 @@ def script_heading(blueprint: Any, scene_index: int, *, place_name: str, place_t
         member = blueprint.cast.get(cid)
         if member is None:
             continue
-        about = "; ".join(x.strip().rstrip(".") for x in (member.background, member.emotion) if x and x.strip())
+        about = "; ".join(
+            x.strip().rstrip(".") for x in (member.background, member.emotion) if x and x.strip()
+        )
         lines.append(f"{member.name.upper()}, {about}." if about else f"{member.name.upper()}.")
     where = f"{place_name}. {place_text.strip()}" if place_text.strip() else place_name
     lines += ["", f"SCENE {scene_index + 1}. {scene.title.rstrip('.')}. {where}", ""]
     return "\n".join(lines) + "\n"
 
 
-def pick_speaker(present: Sequence[str], *, names: Mapping[str, str], last: str | None,
-                 last_text: str = "", beat: str | None = None, beat_spoken: Sequence[str] = (),
-                 history: Sequence[str] = ()) -> str | None:
+def pick_speaker(
+    present: Sequence[str],
+    *,
+    names: Mapping[str, str],
+    last: str | None,
+    last_text: str = "",
+    beat: str | None = None,
+    beat_spoken: Sequence[str] = (),
+    history: Sequence[str] = (),
+) -> str | None:
     """Who speaks next, chosen in code (a base model ping-pongs and loops when it chooses).
 
     Never ``last`` when anyone else is present. Characters left out for a
@@ -166,7 +191,9 @@ def pick_speaker(present: Sequence[str], *, names: Mapping[str, str], last: str 
             return cid
     if beat:
         text = beat.lower()
-        named = [(text.find(names.get(c, c).lower()), c) for c in pool if names.get(c, c).lower() in text]
+        named = [
+            (text.find(names.get(c, c).lower()), c) for c in pool if names.get(c, c).lower() in text
+        ]
         for _, cid in sorted(named):
             if cid not in beat_spoken:
                 return cid
@@ -178,13 +205,21 @@ def beat_subject(beat: str | None, names: Mapping[str, str], among: Sequence[str
     if not beat:
         return None
     text = beat.lower()
-    found = [(m.start(), c) for c in among
-             if (m := re.search(rf"\b{re.escape(names.get(c, c).lower())}\b", text))]
+    found = [
+        (m.start(), c)
+        for c in among
+        if (m := re.search(rf"\b{re.escape(names.get(c, c).lower())}\b", text))
+    ]
     return min(found)[1] if found else None
 
 
-def beat_action(admissible: Sequence[str], beat: str | None, *, names: Mapping[str, str],
-                done: Sequence[str] = ()) -> str | None:
+def beat_action(
+    admissible: Sequence[str],
+    beat: str | None,
+    *,
+    names: Mapping[str, str],
+    done: Sequence[str] = (),
+) -> str | None:
     """The stage action that plays the live beat, if one fits: a non-speech command sharing a word with it.
 
     The beat must name the command's prop (or its target character); ties go
@@ -203,7 +238,11 @@ def beat_action(admissible: Sequence[str], beat: str | None, *, names: Mapping[s
         props = {n for n in nouns if n not in names}
         if not (props & words):
             continue  # the beat does not name this command's prop
-        hit = len(props & words) + sum(names[n].lower() in words for n in nouns - props) + (parts[0] in words)
+        hit = (
+            len(props & words)
+            + sum(names[n].lower() in words for n in nouns - props)
+            + (parts[0] in words)
+        )
         if hit > score:
             best, score = command, hit
     return best
@@ -241,8 +280,15 @@ class ScriptActor:
     def seed_for(self, *parts: Any) -> int:
         return (self.seed * 1_000_003 + zlib.crc32(repr(parts).encode())) & 0x7FFFFFFF
 
-    async def line(self, script: str, speaker: str, *, names: Sequence[str], recent: Sequence[str],
-                   key: Any = 0) -> ScriptLine:
+    async def line(
+        self,
+        script: str,
+        speaker: str,
+        *,
+        names: Sequence[str],
+        recent: Sequence[str],
+        key: Any = 0,
+    ) -> ScriptLine:
         """The next line for ``speaker`` (an upper-case label) after ``script``.
 
         ``recent``: earlier lines of the scene (without labels), compared with
@@ -255,36 +301,53 @@ class ScriptActor:
         rejected: list[str] = []
         best: tuple[float, str] | None = None
         error: ModelError | None = None
-        window = [r for r in recent if r][-self.window:]
+        window = [r for r in recent if r][-self.window :]
         ignore = frozenset(w for n in names for w in _WORD.findall(n.lower()))
         for attempt in range(self.tries):
             try:
                 out = await self.model.complete(
-                    [system(prompt)], raw=True, stop=["\n"], max_tokens=self.max_tokens,
-                    temperature=self.temperature + 0.1 * attempt, repeat_penalty=self.repeat_penalty,
-                    seed=self.seed_for(key, speaker, attempt), caller=f"{self.name}:{speaker.lower()}")
+                    [system(prompt)],
+                    raw=True,
+                    stop=["\n"],
+                    max_tokens=self.max_tokens,
+                    temperature=self.temperature + 0.1 * attempt,
+                    repeat_penalty=self.repeat_penalty,
+                    seed=self.seed_for(key, speaker, attempt),
+                    caller=f"{self.name}:{speaker.lower()}",
+                )
             except ModelError as exc:
                 error = exc
                 continue
             text = clean_line(out.text, names)
-            if not re.search(r"[.!?…'\"”]$", text):  # cut off mid-sentence: keep the sentences it finished
+            if not re.search(
+                r"[.!?…'\"”]$", text
+            ):  # cut off mid-sentence: keep the sentences it finished
                 whole = re.match(r".*[.!?]", text)
                 text = whole.group(0) if whole else ("" if out.finish_reason == "length" else text)
             why = self._fault(text, window, recent, ignore)
             if why is None:
                 return ScriptLine(text=text, tries=attempt + 1, rejected=tuple(rejected))
             rejected.append(f"{why}: {text[:80]}")
-            worst = max((overlap(text, r, ignore=ignore) for r in window), default=0.0) if text else 2.0
+            worst = (
+                max((overlap(text, r, ignore=ignore) for r in window), default=0.0) if text else 2.0
+            )
             if why in ("short", "empty") or why.startswith("copy"):
                 worst += 0.5 if why == "short" else 1.0
             if best is None or worst < best[0]:
                 best = (worst, text)
         if best is not None and best[1] and best[0] < 0.9:
             return ScriptLine(text=best[1], tries=self.tries, rejected=tuple(rejected))
-        raise error or ModelError(f"no usable line for {speaker} in {self.tries} samples: {rejected[-1:]}")
+        raise error or ModelError(
+            f"no usable line for {speaker} in {self.tries} samples: {rejected[-1:]}"
+        )
 
-    def _fault(self, text: str, window: Sequence[str], every: Sequence[str],
-               ignore: frozenset[str] = frozenset()) -> str | None:
+    def _fault(
+        self,
+        text: str,
+        window: Sequence[str],
+        every: Sequence[str],
+        ignore: frozenset[str] = frozenset(),
+    ) -> str | None:
         n = len(_WORD.findall(text.lower()))
         if n < 2:
             return "empty"

@@ -78,17 +78,31 @@ class DramaSession:
         self._model: Any = None
         self._tool_model: Any = None
         self._given = False  # a ready model was handed in (use_model): it plays every part
-        self._spec: str | None = None  # the model spec with its secrets, when this process made the session
+        self._spec: str | None = (
+            None  # the model spec with its secrets, when this process made the session
+        )
 
     # ------------------------------------------------------------ lifecycle
     @classmethod
-    def create(cls, blueprint: Any, *, player: str | None = None, model: str | None = None,
-               mode: Literal["per_actor", "ensemble"] = "per_actor", reflect_every: int = 4,
-               max_scene_steps: int = 12, max_turns: int | None = None, home: Path | None = None,
-               session_id: str | None = None, seed: int = 0) -> tuple[DramaSession, str]:
+    def create(
+        cls,
+        blueprint: Any,
+        *,
+        player: str | None = None,
+        model: str | None = None,
+        mode: Literal["per_actor", "ensemble"] = "per_actor",
+        reflect_every: int = 4,
+        max_scene_steps: int = 12,
+        max_turns: int | None = None,
+        home: Path | None = None,
+        session_id: str | None = None,
+        seed: int = 0,
+    ) -> tuple[DramaSession, str]:
         """Make a new session folder. Returns the session and its access token (shown once)."""
         if player is not None and player not in blueprint.cast:
-            raise ConfigError(f"no character {player!r} in the cast; characters: {sorted(blueprint.cast)}")
+            raise ConfigError(
+                f"no character {player!r} in the cast; characters: {sorted(blueprint.cast)}"
+            )
         sid = session_id or time.strftime("%Y%m%d-") + secrets.token_hex(4)
         if not _ID.match(sid):
             raise ConfigError(f"bad session id {sid!r}: lowercase letters, digits and dashes")
@@ -98,9 +112,19 @@ class DramaSession:
         folder.mkdir(parents=True)
         token = secrets.token_urlsafe(24)
         # The spec is kept whole in memory only; the file gets it with its secrets masked.
-        meta = SessionMeta(id=sid, title=blueprint.title, player=player, model=redact_spec(model), mode=mode,
-                           reflect_every=reflect_every, max_scene_steps=max_scene_steps, max_turns=max_turns,
-                           seed=seed, created=time.time(), token_sha256=_hash(token))
+        meta = SessionMeta(
+            id=sid,
+            title=blueprint.title,
+            player=player,
+            model=redact_spec(model),
+            mode=mode,
+            reflect_every=reflect_every,
+            max_scene_steps=max_scene_steps,
+            max_turns=max_turns,
+            seed=seed,
+            created=time.time(),
+            token_sha256=_hash(token),
+        )
         blueprint.save(folder / "blueprint.yaml")
         _write_json(folder / "session.json", meta.to_json())
         session = cls(folder, meta)
@@ -151,7 +175,9 @@ class DramaSession:
         if self._model is None:
             from dramaturg.models import load_model
 
-            self._model = load_model(self._spec or self.meta.model, trace=self.folder / "model-trace.jsonl")
+            self._model = load_model(
+                self._spec or self.meta.model, trace=self.folder / "model-trace.jsonl"
+            )
         return self._model
 
     def _tool_chat(self) -> Any:
@@ -162,7 +188,9 @@ class DramaSession:
         if self._tool_model is None:
             from dramaturg.training.registry import AdapterRegistry
 
-            registered = AdapterRegistry().model(DRAMA_TOOL_KEY, trace=self.folder / "model-trace.jsonl")
+            registered = AdapterRegistry().model(
+                DRAMA_TOOL_KEY, trace=self.folder / "model-trace.jsonl"
+            )
             self._tool_model = registered or chat
         return self._tool_model
 
@@ -171,11 +199,18 @@ class DramaSession:
         from dramaturg.drama.graph import actor_for, director_for, drama
 
         chat = self._chat()
-        return drama(self.blueprint, actor=actor_for(chat, seed=self.meta.seed), director=director_for(chat),
-                     tool_agent=ToolAgent(model=self._tool_chat()), player=None if auto else self.meta.player,
-                     mode=self.meta.mode, reflect_every=self.meta.reflect_every,
-                     max_scene_steps=self.meta.max_scene_steps,
-                     max_turns=max_turns if max_turns is not None else self.meta.max_turns, checkpointer=saver)
+        return drama(
+            self.blueprint,
+            actor=actor_for(chat, seed=self.meta.seed),
+            director=director_for(chat),
+            tool_agent=ToolAgent(model=self._tool_chat()),
+            player=None if auto else self.meta.player,
+            mode=self.meta.mode,
+            reflect_every=self.meta.reflect_every,
+            max_scene_steps=self.meta.max_scene_steps,
+            max_turns=max_turns if max_turns is not None else self.meta.max_turns,
+            checkpointer=saver,
+        )
 
     async def state(self) -> dict[str, Any]:
         """The session's current state: ``values``, ``waiting`` (the player's prompt or None), ``ended``."""
@@ -188,11 +223,21 @@ class DramaSession:
             for intr in task.interrupts:
                 waiting = intr.value
         values = dict(snap.values or {})
-        return {"values": values, "waiting": waiting, "ended": bool(values.get("ended")),
-                "started": bool(values)}
+        return {
+            "values": values,
+            "waiting": waiting,
+            "ended": bool(values.get("ended")),
+            "started": bool(values),
+        }
 
-    async def advance(self, player_input: Any = None, *, auto: bool = False, max_turns: int | None = None,
-                      replay: bool = True) -> AsyncIterator[dict[str, Any]]:
+    async def advance(
+        self,
+        player_input: Any = None,
+        *,
+        auto: bool = False,
+        max_turns: int | None = None,
+        replay: bool = True,
+    ) -> AsyncIterator[dict[str, Any]]:
         """Run until the player's turn or the end, yielding each new transcript entry.
 
         ``player_input`` answers a pending player turn (ignored when none is
@@ -260,8 +305,9 @@ class DramaSession:
                         inp: Any = Command(resume=player_input)
                     else:  # a new play, or one cut short: go on from the checkpoint
                         inp = None if snap.values or snap.tasks else {}
-                    async for mode, chunk in graph.astream(inp, config, stream_mode=["updates", "values"],
-                                                           durability="sync"):
+                    async for mode, chunk in graph.astream(
+                        inp, config, stream_mode=["updates", "values"], durability="sync"
+                    ):
                         if mode == "values":
                             for entry in (chunk.get("transcript") or [])[shown:]:
                                 try:
@@ -271,7 +317,10 @@ class DramaSession:
                             continue
                         for node, change in chunk.items():
                             if node == "__interrupt__":
-                                yield {"kind": "waiting", "prompt": change[0].value if change else None}
+                                yield {
+                                    "kind": "waiting",
+                                    "prompt": change[0].value if change else None,
+                                }
                             elif isinstance(change, dict) and change.get("notice"):
                                 yield {"kind": "notice", "text": change["notice"]}
         final = await self.state()
@@ -300,10 +349,16 @@ class DramaSession:
         shown = 0
         while shown < min(len(logged), len(transcript)) and logged[shown] == transcript[shown]:
             shown += 1
-        if shown < len(logged) or (text and not text.endswith("\n")) or len(text.splitlines()) > len(logged):
+        if (
+            shown < len(logged)
+            or (text and not text.endswith("\n"))
+            or len(text.splitlines()) > len(logged)
+        ):
             tmp = path.with_suffix(".tmp")
-            tmp.write_text("".join(json.dumps(e, ensure_ascii=False) + "\n" for e in transcript[:shown]),
-                           encoding="utf-8")
+            tmp.write_text(
+                "".join(json.dumps(e, ensure_ascii=False) + "\n" for e in transcript[:shown]),
+                encoding="utf-8",
+            )
             tmp.replace(path)
         return shown
 

@@ -15,8 +15,9 @@ from typing import Any
 __all__ = ["judge_agreement", "judge_transcript"]
 
 
-async def judge_transcript(transcript: Sequence[dict], blueprint: Any, judges: Sequence[Any]
-                           ) -> tuple[dict[str, float], dict[str, dict[str, int | None]]]:
+async def judge_transcript(
+    transcript: Sequence[dict], blueprint: Any, judges: Sequence[Any]
+) -> tuple[dict[str, float], dict[str, dict[str, int | None]]]:
     """Judge every scene with every judge; returns (metrics, judgements).
 
     A judge is a model spec (``local``, ``litellm:...``) or a module-level
@@ -32,19 +33,35 @@ async def judge_transcript(transcript: Sequence[dict], blueprint: Any, judges: S
             current = int(entry["scene"])
         elif entry.get("kind") == "turn" and current is not None:
             scenes.setdefault(current, []).append(entry)
-    items = [JudgeItem(id=f"scene{i}", transcript=turns, context=JudgeContext.from_blueprint(blueprint, i))
-             for i, turns in sorted(scenes.items()) if turns]
+    items = [
+        JudgeItem(
+            id=f"scene{i}", transcript=turns, context=JudgeContext.from_blueprint(blueprint, i)
+        )
+        for i, turns in sorted(scenes.items())
+        if turns
+    ]
     if not items:
         return {}, {}
-    panel = [Judge(model_for(AgentSpec(kind="drama", model=spec) if isinstance(spec, str)
-                             else AgentSpec(kind="drama", model_factory=spec)), name=f"judge{n}")
-             for n, spec in enumerate(judges, 1)]
+    panel = [
+        Judge(
+            model_for(
+                AgentSpec(kind="drama", model=spec)
+                if isinstance(spec, str)
+                else AgentSpec(kind="drama", model_factory=spec)
+            ),
+            name=f"judge{n}",
+        )
+        for n, spec in enumerate(judges, 1)
+    ]
     report = await judge_many(panel, items, concurrency=1)
     metrics: dict[str, float] = {}
     judgements: dict[str, dict[str, int | None]] = {}
     for name, verdicts in report.verdicts.items():
-        judgements[name] = {f"{item}.{c}": score for item, v in zip(report.items, verdicts, strict=True)
-                            for c, score in v.scores.items()}
+        judgements[name] = {
+            f"{item}.{c}": score
+            for item, v in zip(report.items, verdicts, strict=True)
+            for c, score in v.scores.items()
+        }
         for criterion, mean in report.means[name].items():
             if mean is not None:
                 metrics[f"{name}.{criterion}"] = float(mean)
@@ -71,5 +88,8 @@ def judge_agreement(episodes: Iterable[dict[str, Any]]) -> dict[str, Any] | None
     by = {c: agreement(a_all[c], b_all[c]).model_dump(mode="json") for c in sorted(a_all)}
     flat_a = [s for c in sorted(a_all) for s in a_all[c]]
     flat_b = [s for c in sorted(b_all) for s in b_all[c]]
-    return {"judges": ["judge1", "judge2"], "by_criterion": by,
-            "overall": agreement(flat_a, flat_b).model_dump(mode="json")}
+    return {
+        "judges": ["judge1", "judge2"],
+        "by_criterion": by,
+        "overall": agreement(flat_a, flat_b).model_dump(mode="json"),
+    }

@@ -52,15 +52,32 @@ def trace_path(traces: str | Path, case: Case, attempt: int) -> Path:
 
 def _base(job: Job) -> dict[str, Any]:
     c = job.case
-    return {"case_id": c.id, "task_type": c.task_type, "split": c.split, "attempt": job.attempt,
-            "seed": c.seed, "agent_seed": attempt_seed(job)}
+    return {
+        "case_id": c.id,
+        "task_type": c.task_type,
+        "split": c.split,
+        "attempt": job.attempt,
+        "seed": c.seed,
+        "agent_seed": attempt_seed(job),
+    }
 
 
 def error_record(job: Job, status: str, error: str, *, latency_s: float = 0.0) -> dict[str, Any]:
     """The record of an episode that did not finish (``error`` or ``timeout``)."""
-    return {**_base(job), "status": status, "success": False, "score": None, "steps": 0,
-            "prompt_tokens": 0, "completion_tokens": 0, "cost_usd": 0.0, "latency_s": round(latency_s, 6),
-            "error": error[-2000:], "answer": None, "metrics": {}}
+    return {
+        **_base(job),
+        "status": status,
+        "success": False,
+        "score": None,
+        "steps": 0,
+        "prompt_tokens": 0,
+        "completion_tokens": 0,
+        "cost_usd": 0.0,
+        "latency_s": round(latency_s, 6),
+        "error": error[-2000:],
+        "answer": None,
+        "metrics": {},
+    }
 
 
 def execute(job: Job) -> dict[str, Any]:
@@ -78,20 +95,40 @@ def execute(job: Job) -> dict[str, Any]:
         try:
             model = model_for(job.agent) if job.agent.model or job.agent.model_factory else None
             tracer = Tracer(sink, model)
-            result = play_case(job.case, job.agent, seed=attempt_seed(job), max_steps=job.max_steps,
-                               root=Path(job.root) if job.root else None, tracer=tracer)
+            result = play_case(
+                job.case,
+                job.agent,
+                seed=attempt_seed(job),
+                max_steps=job.max_steps,
+                root=Path(job.root) if job.root else None,
+                tracer=tracer,
+            )
         except Exception as exc:  # one episode's failure is a result, not the run's end
             # An error may quote the model spec (a bad option, say): mask its secrets before writing.
             tb = redact_spec("".join(traceback.format_exception(exc))) or ""
             out.write(json.dumps({"error": tb[-4000:]}) + "\n")
             out.flush()
             os.replace(part, path)
-            return error_record(job, "error", redact_spec(f"{type(exc).__name__}: {exc}") or "",
-                                latency_s=time.perf_counter() - started)
+            return error_record(
+                job,
+                "error",
+                redact_spec(f"{type(exc).__name__}: {exc}") or "",
+                latency_s=time.perf_counter() - started,
+            )
         prompt, completion, cost = tracer.usage()
     os.replace(part, path)
-    return {**_base(job), "status": "done", "success": bool(result.success), "score": result.score,
-            "steps": result.steps, "prompt_tokens": prompt, "completion_tokens": completion,
-            "cost_usd": cost, "latency_s": round(time.perf_counter() - started, 6), "error": None,
-            "answer": result.answer, "metrics": dict(result.metrics),
-            **({"judgements": result.judgements} if result.judgements else {})}
+    return {
+        **_base(job),
+        "status": "done",
+        "success": bool(result.success),
+        "score": result.score,
+        "steps": result.steps,
+        "prompt_tokens": prompt,
+        "completion_tokens": completion,
+        "cost_usd": cost,
+        "latency_s": round(time.perf_counter() - started, 6),
+        "error": None,
+        "answer": result.answer,
+        "metrics": dict(result.metrics),
+        **({"judgements": result.judgements} if result.judgements else {}),
+    }

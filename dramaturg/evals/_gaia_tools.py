@@ -29,7 +29,9 @@ class LocalSite:
         parts = urlsplit(path.strip())
         if parts.scheme or parts.netloc:
             if parts.hostname not in ("127.0.0.1", "localhost"):
-                raise ValueError("only the local site can be read: give a path such as /wiki/ or /shop/")
+                raise ValueError(
+                    "only the local site can be read: give a path such as /wiki/ or /shop/"
+                )
         local = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
         if not local.startswith("/"):
             local = "/" + local

@@ -121,8 +121,13 @@ def _context() -> Any:
     return ctx
 
 
-def run_processes(jobs: Iterable[Job], on_record: Callable[[dict[str, Any]], None], *, workers: int,
-                  timeout_s: float | None) -> None:
+def run_processes(
+    jobs: Iterable[Job],
+    on_record: Callable[[dict[str, Any]], None],
+    *,
+    workers: int,
+    timeout_s: float | None,
+) -> None:
     """Run ``jobs`` on ``workers`` processes, calling ``on_record`` (in this process) per episode."""
     queue = deque(jobs)
     if not queue:
@@ -139,7 +144,9 @@ def run_processes(jobs: Iterable[Job], on_record: Callable[[dict[str, Any]], Non
                 return
             now = time.monotonic()
             wait_s = max(0.0, min(s.deadline for s in busy) - now)
-            ready = wait([x for s in busy for x in (s.conn, s.proc.sentinel)], timeout=min(wait_s, 1.0))
+            ready = wait(
+                [x for s in busy for x in (s.conn, s.proc.sentinel)], timeout=min(wait_s, 1.0)
+            )
             for slot in busy:
                 assert slot.job is not None
                 job = slot.job
@@ -161,15 +168,27 @@ def run_processes(jobs: Iterable[Job], on_record: Callable[[dict[str, Any]], Non
                     if not slot.ready:  # nothing recorded: a rerun after the fix plays this episode
                         raise WorkerStartError(
                             f"the evaluation's worker processes die as they start (exit code {code}), "
-                            f"before playing any episode. {GUARD_ADVICE}")
-                    on_record(error_record(job, "error", f"the worker process died (exit code {code}) "
-                                                         "while playing this episode",
-                                           latency_s=time.monotonic() - slot.started))
+                            f"before playing any episode. {GUARD_ADVICE}"
+                        )
+                    on_record(
+                        error_record(
+                            job,
+                            "error",
+                            f"the worker process died (exit code {code}) "
+                            "while playing this episode",
+                            latency_s=time.monotonic() - slot.started,
+                        )
+                    )
                     slot.restart()
                 elif time.monotonic() >= slot.deadline:
-                    on_record(error_record(job, "timeout", f"no result within {timeout_s:g} s; "
-                                                           "the worker was killed",
-                                           latency_s=time.monotonic() - slot.started))
+                    on_record(
+                        error_record(
+                            job,
+                            "timeout",
+                            f"no result within {timeout_s:g} s; the worker was killed",
+                            latency_s=time.monotonic() - slot.started,
+                        )
+                    )
                     slot.restart()
     finally:
         for slot in slots:

@@ -34,7 +34,14 @@ from dramaturg.errors import ConfigError
 from dramaturg.evals.cases import Case
 from dramaturg.models._redact import redact_spec
 
-__all__ = ["AGENT_KINDS", "AgentSpec", "EpisodeOutput", "StepRecord", "tool_agent_settings_for", "tool_model_for"]
+__all__ = [
+    "AGENT_KINDS",
+    "AgentSpec",
+    "EpisodeOutput",
+    "StepRecord",
+    "tool_agent_settings_for",
+    "tool_model_for",
+]
 
 AGENT_KINDS = ("random", "oracle", "react", "embodied", "workforce", "drama")
 _NEEDS_MODEL = {"react", "embodied", "workforce", "drama"}
@@ -76,15 +83,19 @@ class AgentSpec:
 
     def __post_init__(self) -> None:
         if self.kind not in AGENT_KINDS:
-            raise ConfigError(f"unknown agent {self.kind!r}; choose one of {', '.join(AGENT_KINDS)}")
+            raise ConfigError(
+                f"unknown agent {self.kind!r}; choose one of {', '.join(AGENT_KINDS)}"
+            )
         if self.kind in _NEEDS_MODEL and self.model is None and self.model_factory is None:
             object.__setattr__(self, "model", "local")
         if "tool_agent" in self.options:
             from dramaturg.agents.tool_agent import check_settings
 
             if self.kind not in ("react", "embodied"):
-                raise ConfigError(f"the {self.kind} agent has no tool agent settings; "
-                                  "options['tool_agent'] is for react and embodied")
+                raise ConfigError(
+                    f"the {self.kind} agent has no tool agent settings; "
+                    "options['tool_agent'] is for react and embodied"
+                )
             check_settings(self.options["tool_agent"] or {}, "AgentSpec options['tool_agent']")
 
     @property
@@ -93,7 +104,11 @@ class AgentSpec:
         if self.kind not in _NEEDS_MODEL:
             return self.kind
         model = redact_spec(self.model) or getattr(self.model_factory, "__name__", "factory")
-        name = redact_spec(self.tool_model) if isinstance(self.tool_model, str) else getattr(self.tool_model, "__name__", "")
+        name = (
+            redact_spec(self.tool_model)
+            if isinstance(self.tool_model, str)
+            else getattr(self.tool_model, "__name__", "")
+        )
         tool = f", tool agent {name}" if self.tool_model else ""
         return f"{self.kind} ({model}{tool})"
 
@@ -101,8 +116,10 @@ class AgentSpec:
         """Raise :class:`ConfigError` when this agent cannot play ``case``'s kind."""
         if self.kind not in _FITS[case.kind]:
             fits = ", ".join(sorted(_FITS[case.kind]))
-            raise ConfigError(f"the {self.kind} agent cannot play {case.kind} cases (like {case.id!r}); "
-                              f"use one of: {fits}")
+            raise ConfigError(
+                f"the {self.kind} agent cannot play {case.kind} cases (like {case.id!r}); "
+                f"use one of: {fits}"
+            )
 
 
 @dataclass(kw_only=True)
@@ -119,7 +136,9 @@ class StepRecord:
     constrained: int = 0  # the step's model answers that a grammar forced into shape
     latency_s: float = 0.0
     error: str | None = None
-    warning: str | None = None  # the observation looks like a prompt injection (a page written to steer)
+    warning: str | None = (
+        None  # the observation looks like a prompt injection (a page written to steer)
+    )
 
 
 @dataclass(kw_only=True)
@@ -215,16 +234,25 @@ class Tracer:
     def step(self, action: str, observation: str, **extra: Any) -> None:
         signs = injection_signs(observation)
         if signs:
-            extra.setdefault("warning", f"the observation looks like a prompt injection: {signs[0]!r}")
+            extra.setdefault(
+                "warning", f"the observation looks like a prompt injection: {signs[0]!r}"
+            )
         prompt, completion, _ = self.usage()
         constrained = self.constrained()
         now = time.perf_counter()
         self.n += 1
-        self.sink(StepRecord(step=self.n, action=action, observation=observation,
-                             prompt_tokens=prompt - self._tokens[0],
-                             completion_tokens=completion - self._tokens[1],
-                             constrained=constrained - self._constrained,
-                             latency_s=round(now - self._t, 6), **extra))
+        self.sink(
+            StepRecord(
+                step=self.n,
+                action=action,
+                observation=observation,
+                prompt_tokens=prompt - self._tokens[0],
+                completion_tokens=completion - self._tokens[1],
+                constrained=constrained - self._constrained,
+                latency_s=round(now - self._t, 6),
+                **extra,
+            )
+        )
         self._tokens, self._constrained, self._t = (prompt, completion), constrained, now
 
 
@@ -242,7 +270,9 @@ def make_case_world(case: Case) -> Any:
     return make_world(case.world, **case.world_kwargs)
 
 
-def _play_policy(case: Case, spec: AgentSpec, *, seed: int, max_steps: int, tracer: Tracer) -> EpisodeOutput:
+def _play_policy(
+    case: Case, spec: AgentSpec, *, seed: int, max_steps: int, tracer: Tracer
+) -> EpisodeOutput:
     from dramaturg.agents.baselines import OracleAgent, RandomAgent
 
     policy = OracleAgent() if spec.kind == "oracle" else RandomAgent()
@@ -261,7 +291,9 @@ def _play_policy(case: Case, spec: AgentSpec, *, seed: int, max_steps: int, trac
         return EpisodeOutput(success=won, score=float(info.get("score") or 0.0), steps=steps)
 
 
-async def _play_graph(case: Case, spec: AgentSpec, *, seed: int, max_steps: int, tracer: Tracer) -> EpisodeOutput:
+async def _play_graph(
+    case: Case, spec: AgentSpec, *, seed: int, max_steps: int, tracer: Tracer
+) -> EpisodeOutput:
     from dramaturg.agents import Critic, Planner, ToolAgent
     from dramaturg.graphs import embodied
     from dramaturg.graphs.embodied import Episode
@@ -272,16 +304,22 @@ async def _play_graph(case: Case, spec: AgentSpec, *, seed: int, max_steps: int,
         tracer.extra.append(tool)
     full = spec.kind == "embodied"
     settings = tool_agent_settings_for(spec, case)
-    graph = embodied(tool_agent=ToolAgent(model=tool or model, temperature=spec.temperature, seed=seed, **settings),
-                     planner=Planner(model=model) if full else None,
-                     critic=Critic(model=model) if full else None, max_steps=max_steps)
+    graph = embodied(
+        tool_agent=ToolAgent(
+            model=tool or model, temperature=spec.temperature, seed=seed, **settings
+        ),
+        planner=Planner(model=model) if full else None,
+        critic=Critic(model=model) if full else None,
+        max_steps=max_steps,
+    )
     intents: list[str] = []
     intent = 0
     final: dict[str, Any] = {}
     with make_case_world(case) as world:
         context = Episode(world, seed=case.seed, options=case.options or None)
-        async for update in graph.astream({}, {"recursion_limit": 4 * max_steps + 50},
-                                          context=context, stream_mode="updates"):
+        async for update in graph.astream(
+            {}, {"recursion_limit": 4 * max_steps + 50}, context=context, stream_mode="updates"
+        ):
             for part in update.values():
                 if not isinstance(part, dict):
                     continue
@@ -289,11 +327,19 @@ async def _play_graph(case: Case, spec: AgentSpec, *, seed: int, max_steps: int,
                 intent = part.get("intent", intent)
                 for s in part.get("steps", ()):
                     why = intents[intent] if 0 <= intent < len(intents) else ""
-                    tracer.step(s.get("action", ""), s.get("observation", ""), reasoning=why,
-                                reward=float(s.get("reward") or 0.0), error=s.get("error"))
+                    tracer.step(
+                        s.get("action", ""),
+                        s.get("observation", ""),
+                        reasoning=why,
+                        reward=float(s.get("reward") or 0.0),
+                        error=s.get("error"),
+                    )
                 final.update(part)
-    return EpisodeOutput(success=final.get("outcome") == "won", score=float(final.get("score") or 0.0),
-                         steps=tracer.n)
+    return EpisodeOutput(
+        success=final.get("outcome") == "won",
+        score=float(final.get("score") or 0.0),
+        steps=tracer.n,
+    )
 
 
 # --------------------------------------------------------------------- questions
@@ -311,7 +357,9 @@ def _gaia_tools(case: Case, root: Path | None, folder: Path) -> list[Any]:
     tools = [python_tool(), local_web_tool()]
     if case.file:
         if root is None:
-            raise ConfigError(f"case {case.id!r} attaches {case.file!r} but its suite has no folder")
+            raise ConfigError(
+                f"case {case.id!r} attaches {case.file!r} but its suite has no folder"
+            )
         shutil.copy(root / case.file, folder / Path(case.file).name)
         tools.insert(0, file_reader(folder))
     return tools
@@ -324,8 +372,9 @@ def _answer_of(text: str) -> str:
     return (found if found is not None else text).strip()
 
 
-async def _answer_question(case: Case, spec: AgentSpec, *, seed: int, max_steps: int, root: Path | None,
-                           tracer: Tracer) -> EpisodeOutput:
+async def _answer_question(
+    case: Case, spec: AgentSpec, *, seed: int, max_steps: int, root: Path | None, tracer: Tracer
+) -> EpisodeOutput:
     from dramaturg.evals.gaia import gaia_score
 
     assert case.question is not None and case.answer is not None
@@ -338,11 +387,14 @@ async def _answer_question(case: Case, spec: AgentSpec, *, seed: int, max_steps:
         tracer.step(f"FINAL ANSWER: {answer}", "")
     else:
         answer = await _model_answer(case, spec, max_steps=max_steps, root=root, tracer=tracer)
-    return EpisodeOutput(success=gaia_score(answer, case.answer), score=None, steps=tracer.n, answer=answer)
+    return EpisodeOutput(
+        success=gaia_score(answer, case.answer), score=None, steps=tracer.n, answer=answer
+    )
 
 
-async def _model_answer(case: Case, spec: AgentSpec, *, max_steps: int, root: Path | None,
-                        tracer: Tracer) -> str:
+async def _model_answer(
+    case: Case, spec: AgentSpec, *, max_steps: int, root: Path | None, tracer: Tracer
+) -> str:
     import tempfile
 
     from dramaturg.agents import Critic, Planner, Worker
@@ -356,19 +408,29 @@ async def _model_answer(case: Case, spec: AgentSpec, *, max_steps: int, root: Pa
     context = {"question": case.question or ""}
     if case.file:
         context["attached file"] = f"{Path(case.file).name} (read it with read_file)"
-    worker = Worker(name="worker", model=model, tools=_TracedTools(ToolSet(tools), tracer), max_steps=max_steps)
+    worker = Worker(
+        name="worker", model=model, tools=_TracedTools(ToolSet(tools), tracer), max_steps=max_steps
+    )
     try:
         if spec.kind == "react":
             subtask = Subtask(id="task", description="Answer the question. " + _FINAL_HINT)
             result, _ = await worker.attempt(subtask, context=context)
-            tracer.step("answer" if result.ok else "gave up", result.output if result.ok else "",
-                        error=result.error)
+            tracer.step(
+                "answer" if result.ok else "gave up",
+                result.output if result.ok else "",
+                error=result.error,
+            )
             return _answer_of(result.output) if result.ok else ""
         task = "\n".join(f"{k}: {v}" for k, v in context.items()) + "\n" + _FINAL_HINT
-        graph = workforce(planner=Planner(model=model), workers=[worker], critic=Critic(model=model))
+        graph = workforce(
+            planner=Planner(model=model), workers=[worker], critic=Critic(model=model)
+        )
         final = await graph.ainvoke({"task": task}, {"recursion_limit": 200})
-        tracer.step("workforce", str(final.get("answer", ""))[:2000],
-                    reasoning=f"outcome {final.get('outcome')}")
+        tracer.step(
+            "workforce",
+            str(final.get("answer", ""))[:2000],
+            reasoning=f"outcome {final.get('outcome')}",
+        )
         return _answer_of(str(final.get("answer") or ""))
     finally:
         for t in tools:
@@ -392,14 +454,18 @@ class _TracedTools:
         import json
 
         result = await self.inner.call(call)
-        self.tracer.step(f"{call.name}({json.dumps(call.arguments, ensure_ascii=False)})"[:2000],
-                         str(result.text)[:4000], error=None if result.ok else str(result.error)[:500])
+        self.tracer.step(
+            f"{call.name}({json.dumps(call.arguments, ensure_ascii=False)})"[:2000],
+            str(result.text)[:4000],
+            error=None if result.ok else str(result.error)[:500],
+        )
         return result
 
 
 # --------------------------------------------------------------------- entry
-def play_case(case: Case, spec: AgentSpec, *, seed: int, max_steps: int, root: Path | None,
-              tracer: Tracer) -> EpisodeOutput:
+def play_case(
+    case: Case, spec: AgentSpec, *, seed: int, max_steps: int, root: Path | None, tracer: Tracer
+) -> EpisodeOutput:
     """Play one case with one agent; ``seed`` is this attempt's agent seed.
 
     Model-free play of a world runs right here (no event loop: the harness adds

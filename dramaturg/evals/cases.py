@@ -146,7 +146,9 @@ def _field_of(error: ValidationError) -> tuple[str | None, str]:
 
 def _case(raw: Any, *, path: Path, line: int | None) -> Case:
     if not isinstance(raw, dict):
-        raise DatasetError(f"a case must be a mapping, not {type(raw).__name__}", path=path, line=line)
+        raise DatasetError(
+            f"a case must be a mapping, not {type(raw).__name__}", path=path, line=line
+        )
     try:
         return Case.model_validate(raw)
     except ValidationError as exc:
@@ -158,9 +160,24 @@ def _gaia_cases(path: Path) -> list[tuple[Case, int]]:
     out = []
     for n, task in enumerate(load_gaia(path), 1):
         level = int(task["Level"])
-        out.append((_case({"id": f"gaia/{task['task_id']}", "kind": "gaia", "task_type": f"level {level}",
-                           "question": str(task["Question"]), "answer": str(task["Final answer"]),
-                           "file": task.get("file_name") or None, "level": level}, path=path, line=n), n))
+        out.append(
+            (
+                _case(
+                    {
+                        "id": f"gaia/{task['task_id']}",
+                        "kind": "gaia",
+                        "task_type": f"level {level}",
+                        "question": str(task["Question"]),
+                        "answer": str(task["Final answer"]),
+                        "file": task.get("file_name") or None,
+                        "level": level,
+                    },
+                    path=path,
+                    line=n,
+                ),
+                n,
+            )
+        )
     return out
 
 
@@ -170,11 +187,15 @@ def _json_line(text: str, *, path: Path, line: int) -> Any:
     except InputFileError as exc:  # nested too deeply
         raise DatasetError(exc.problem, path=path, line=line) from None
     except json.JSONDecodeError as exc:
-        raise DatasetError(f"not JSON ({exc.msg} at column {exc.colno})", path=path, line=line) from None
+        raise DatasetError(
+            f"not JSON ({exc.msg} at column {exc.colno})", path=path, line=line
+        ) from None
 
 
 def _load_jsonl(path: Path, text: str) -> tuple[list[tuple[Case, int]], bool]:
-    rows = [(n, line) for n, line in enumerate(text.split("\n"), 1) if line.strip()]  # JSON may hold U+2028
+    rows = [
+        (n, line) for n, line in enumerate(text.split("\n"), 1) if line.strip()
+    ]  # JSON may hold U+2028
     if rows:
         try:
             first = parse_json(rows[0][1])
@@ -182,7 +203,9 @@ def _load_jsonl(path: Path, text: str) -> tuple[list[tuple[Case, int]], bool]:
             first = None
         if isinstance(first, dict) and "task_id" in first and "Question" in first:
             return _gaia_cases(path), True
-    return [(_case(_json_line(line, path=path, line=n), path=path, line=n), n) for n, line in rows], False
+    return [
+        (_case(_json_line(line, path=path, line=n), path=path, line=n), n) for n, line in rows
+    ], False
 
 
 def _load_yaml(path: Path, text: str) -> tuple[dict[str, Any], list[tuple[Case, int]]]:
@@ -194,8 +217,11 @@ def _load_yaml(path: Path, text: str) -> tuple[dict[str, Any], list[tuple[Case, 
         raise DatasetError(exc.problem, path=path) from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
-        raise DatasetError(f"not YAML: {getattr(exc, 'problem', exc)}", path=path,
-                           line=mark.line + 1 if mark else None) from None
+        raise DatasetError(
+            f"not YAML: {getattr(exc, 'problem', exc)}",
+            path=path,
+            line=mark.line + 1 if mark else None,
+        ) from None
     if node is None:
         raise DatasetError("the file is empty", path=path)
     head: dict[str, Any] = {}
@@ -208,18 +234,31 @@ def _load_yaml(path: Path, text: str) -> tuple[dict[str, Any], list[tuple[Case, 
             key = key_node.value
             if key == "cases":
                 if not isinstance(value_node, yaml.SequenceNode):
-                    raise DatasetError("must be a list of cases", path=path,
-                                       line=value_node.start_mark.line + 1, field="cases")
+                    raise DatasetError(
+                        "must be a list of cases",
+                        path=path,
+                        line=value_node.start_mark.line + 1,
+                        field="cases",
+                    )
                 items = value_node.value
             elif key in ("name", "description"):
                 head[key] = _value(value_node, path=path)
             else:
-                raise DatasetError("unknown key (expected name, description, cases)", path=path,
-                                   line=key_node.start_mark.line + 1, field=key)
+                raise DatasetError(
+                    "unknown key (expected name, description, cases)",
+                    path=path,
+                    line=key_node.start_mark.line + 1,
+                    field=key,
+                )
     else:
         raise DatasetError("expected a list of cases or a mapping with 'cases'", path=path, line=1)
-    cases = [(_case(_value(item, path=path), path=path, line=item.start_mark.line + 1),
-              item.start_mark.line + 1) for item in items]
+    cases = [
+        (
+            _case(_value(item, path=path), path=path, line=item.start_mark.line + 1),
+            item.start_mark.line + 1,
+        )
+        for item in items
+    ]
     return head, cases
 
 
@@ -240,7 +279,10 @@ def _check_worlds(cases: list[tuple[Case, int]], *, path: Path) -> None:
                 f"world {case.world!r} is Python code to import and run (module:callable); a suite file "
                 "may only name registered worlds (`dramaturg worlds` lists them). If you trust this file, "
                 "allow it with `dramaturg eval run --allow-code`, or load_suite_file(path, allow_code=True)",
-                path=path, line=line, field="world")
+                path=path,
+                line=line,
+                field="world",
+            )
 
 
 def load_suite_file(path: str | Path, *, allow_code: bool = False) -> Suite:
@@ -273,11 +315,19 @@ def load_suite_file(path: str | Path, *, allow_code: bool = False) -> Suite:
     first: dict[str, int] = {}
     for case, line in cases:
         if case.id in first:
-            raise DatasetError(f"case id {case.id!r} already used on line {first[case.id]}", path=path,
-                               line=line, field="id")
+            raise DatasetError(
+                f"case id {case.id!r} already used on line {first[case.id]}",
+                path=path,
+                line=line,
+                field="id",
+            )
         first[case.id] = line
     try:
-        return Suite(name=head.get("name") or path.stem, description=head.get("description") or "",
-                     cases=[c for c, _ in cases], root=path.parent)
+        return Suite(
+            name=head.get("name") or path.stem,
+            description=head.get("description") or "",
+            cases=[c for c, _ in cases],
+            root=path.parent,
+        )
     except ValidationError as exc:
         raise DatasetError(_field_of(exc)[1], path=path) from None

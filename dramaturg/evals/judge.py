@@ -151,8 +151,6 @@ class Rubric(BaseModel):
         return cls.from_yaml_text(text, source=f"rubric file {path}")
 
 
-
-
 DEFAULT_DRAMA_RUBRIC = Rubric(
     name="drama",
     criteria=[

@@ -54,7 +54,11 @@ def group_stats(episodes: Iterable[Mapping[str, Any]], *, k: int | None = None) 
     metric_sums: dict[str, list[float]] = defaultdict(list)
     for ep in eps:
         for name, value in (ep.get("metrics") or {}).items():
-            if isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value):
+            if (
+                isinstance(value, (int, float))
+                and not isinstance(value, bool)
+                and math.isfinite(value)
+            ):
                 metric_sums[name].append(float(value))
     return {
         "n": n,
@@ -76,8 +80,12 @@ def group_stats(episodes: Iterable[Mapping[str, Any]], *, k: int | None = None) 
     }
 
 
-def summarize(episodes: Iterable[Mapping[str, Any]], *, head: Mapping[str, Any] | None = None,
-              k: int | None = None) -> dict[str, Any]:
+def summarize(
+    episodes: Iterable[Mapping[str, Any]],
+    *,
+    head: Mapping[str, Any] | None = None,
+    k: int | None = None,
+) -> dict[str, Any]:
     """Overall, per task type and per split statistics (the ``summary.json`` of a run)."""
     eps = sorted(episodes, key=lambda e: (e["case_id"], e.get("attempt", 0)))
     by_type: dict[str, list[Mapping[str, Any]]] = defaultdict(list)

@@ -313,9 +313,11 @@ def _judges_table(judges: Any) -> str:
         for name, a in rows
     )
     who = " and ".join(_e(str(j)) for j in judges.get("judges") or ())
-    return (f"<h3>Agreement of the judges ({who})</h3><table><thead><tr><th>criterion</th><th>n</th>"
-            "<th>exact</th><th>within one</th><th>weighted kappa</th><th>Spearman rho</th></tr></thead>"
-            f"<tbody>{body}</tbody></table>")
+    return (
+        f"<h3>Agreement of the judges ({who})</h3><table><thead><tr><th>criterion</th><th>n</th>"
+        "<th>exact</th><th>within one</th><th>weighted kappa</th><th>Spearman rho</th></tr></thead>"
+        f"<tbody>{body}</tbody></table>"
+    )
 
 
 def render_report(run_dir: str | PathLike[str]) -> str:

@@ -76,16 +76,28 @@ def read_episodes(run_dir: str | Path, *, repair: bool = False) -> list[dict[str
             try:
                 out.append(parse_json(line, label=f"{path} line {n}"))
             except InputFileError as exc:  # not UTF-8, or nested too deeply
-                raise ConfigError(f"{exc}; the run directory is damaged: remove that line to resume") from None
+                raise ConfigError(
+                    f"{exc}; the run directory is damaged: remove that line to resume"
+                ) from None
             except json.JSONDecodeError as exc:
-                raise ConfigError(f"{path} line {n} is not JSON ({exc.msg}); the run directory is "
-                                  "damaged: remove that line to resume") from None
+                raise ConfigError(
+                    f"{path} line {n} is not JSON ({exc.msg}); the run directory is "
+                    "damaged: remove that line to resume"
+                ) from None
     return out
 
 
-def _identity(suite: Suite, agent: AgentSpec, attempts: int, max_steps: int, seed: int) -> dict[str, Any]:
-    return {"suite": suite.name, "agent": agent.kind, "model": agent.label, "attempts": attempts,
-            "max_steps": max_steps, "seed": seed}
+def _identity(
+    suite: Suite, agent: AgentSpec, attempts: int, max_steps: int, seed: int
+) -> dict[str, Any]:
+    return {
+        "suite": suite.name,
+        "agent": agent.kind,
+        "model": agent.label,
+        "attempts": attempts,
+        "max_steps": max_steps,
+        "seed": seed,
+    }
 
 
 def _prepare(out: Path, ident: dict[str, Any], extra: dict[str, Any]) -> None:
@@ -94,12 +106,17 @@ def _prepare(out: Path, ident: dict[str, Any], extra: dict[str, Any]) -> None:
     if run_file.is_file():
         old = load_json(run_file)
         # The model is compared without its secrets: run.json never holds them, and a key may change.
-        differ = [k for k, v in ident.items()
-                  if (not same_spec(old.get(k), v) if k == "model" else old.get(k) != v)]
+        differ = [
+            k
+            for k, v in ident.items()
+            if (not same_spec(old.get(k), v) if k == "model" else old.get(k) != v)
+        ]
         if differ:
             shown = ", ".join(f"{k}: {old.get(k)!r} there, {ident[k]!r} now" for k in differ)
-            raise ConfigError(f"{out} holds a different run ({shown}); choose another --out, or "
-                              "delete the directory to start over")
+            raise ConfigError(
+                f"{out} holds a different run ({shown}); choose another --out, or "
+                "delete the directory to start over"
+            )
         return
     _write_json(run_file, {**ident, **extra})
 
@@ -141,8 +158,12 @@ def _run_seq(jobs: list[Job], on_record: Callable[[dict], None], timeout_s: floa
             with _time_limit(timeout_s):
                 record = execute(job)
         except _Alarm:
-            record = error_record(job, "timeout", f"no result within {timeout_s:g} s",
-                                  latency_s=time.monotonic() - started)
+            record = error_record(
+                job,
+                "timeout",
+                f"no result within {timeout_s:g} s",
+                latency_s=time.monotonic() - started,
+            )
             path = trace_path(job.traces, job.case, job.attempt)
             part = path.with_name(path.name + ".part")
             if part.exists():
@@ -150,7 +171,9 @@ def _run_seq(jobs: list[Job], on_record: Callable[[dict], None], timeout_s: floa
         on_record(record)
 
 
-def _run_ray(jobs: list[Job], on_record: Callable[[dict], None], workers: int, timeout_s: float | None) -> None:
+def _run_ray(
+    jobs: list[Job], on_record: Callable[[dict], None], workers: int, timeout_s: float | None
+) -> None:
     try:
         import ray
     except ImportError as exc:
@@ -158,8 +181,12 @@ def _run_ray(jobs: list[Job], on_record: Callable[[dict], None], workers: int, t
     if not ray.is_initialized():
         # Workers import dramaturg (and the caller's modules) from the same paths as this process.
         path = os.pathsep.join(p for p in sys.path if p)
-        ray.init(num_cpus=workers, include_dashboard=False, log_to_driver=False,
-                 runtime_env={"env_vars": {"PYTHONPATH": path}})
+        ray.init(
+            num_cpus=workers,
+            include_dashboard=False,
+            log_to_driver=False,
+            runtime_env={"env_vars": {"PYTHONPATH": path}},
+        )
     remote = ray.remote(num_cpus=1, max_retries=0)(execute)
     pending = list(jobs)
     running: dict[Any, tuple[Job, float]] = {}
@@ -173,16 +200,28 @@ def _run_ray(jobs: list[Job], on_record: Callable[[dict], None], workers: int, t
             try:
                 on_record(ray.get(ref))
             except Exception as exc:  # the task's worker died
-                on_record(error_record(job, "error", f"the Ray task failed: {exc}",
-                                       latency_s=time.monotonic() - started))
+                on_record(
+                    error_record(
+                        job,
+                        "error",
+                        f"the Ray task failed: {exc}",
+                        latency_s=time.monotonic() - started,
+                    )
+                )
         if timeout_s:
             now = time.monotonic()
             for ref, (job, started) in list(running.items()):
                 if now - started >= timeout_s:
                     ray.cancel(ref, force=True)
                     running.pop(ref)
-                    on_record(error_record(job, "timeout", f"no result within {timeout_s:g} s; the Ray "
-                                                           "task was cancelled", latency_s=now - started))
+                    on_record(
+                        error_record(
+                            job,
+                            "timeout",
+                            f"no result within {timeout_s:g} s; the Ray task was cancelled",
+                            latency_s=now - started,
+                        )
+                    )
 
 
 def run_eval(
@@ -229,7 +268,9 @@ def run_eval(
     # it to refuse starting processes there): an unguarded script called us at import time. Refuse
     # before touching the run directory the parent is writing.
     if getattr(multiprocessing.current_process(), "_inheriting", False):
-        raise WorkerStartError(f"run_eval was called while a worker process was starting. {GUARD_ADVICE}")
+        raise WorkerStartError(
+            f"run_eval was called while a worker process was starting. {GUARD_ADVICE}"
+        )
     if backend not in BACKENDS:
         raise ConfigError(f"unknown backend {backend!r}; choose one of {', '.join(BACKENDS)}")
     if attempts < 1 or max_steps < 1:
@@ -245,23 +286,50 @@ def run_eval(
     ident = _identity(suite, agent, attempts, max_steps, seed)
     from dramaturg import __version__
 
-    _prepare(out, ident, {"backend": backend, "n_cases": len(suite.cases), "version": __version__,
-                          "command": redact_spec(command or " ".join(sys.argv)),
-                          "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())})
+    _prepare(
+        out,
+        ident,
+        {
+            "backend": backend,
+            "n_cases": len(suite.cases),
+            "version": __version__,
+            "command": redact_spec(command or " ".join(sys.argv)),
+            "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        },
+    )
     known = {c.id for c in suite.cases}
     done = {(e["case_id"], e["attempt"]) for e in read_episodes(out, repair=True)}
     stray = {cid for cid, _ in done} - known
     if stray:
-        raise ConfigError(f"{out} has episodes of cases not in this suite ({sorted(stray)[:3]}...); "
-                          "choose another --out")
+        raise ConfigError(
+            f"{out} has episodes of cases not in this suite ({sorted(stray)[:3]}...); "
+            "choose another --out"
+        )
     root = str(suite.root) if suite.root else None
-    jobs = [Job(case=c, attempt=a, agent=agent, max_steps=max_steps, root=root, traces=str(out / "traces"),
-                base_seed=seed)
-            for c in suite.cases for a in range(attempts) if (c.id, a) not in done]
+    jobs = [
+        Job(
+            case=c,
+            attempt=a,
+            agent=agent,
+            max_steps=max_steps,
+            root=root,
+            traces=str(out / "traces"),
+            base_seed=seed,
+        )
+        for c in suite.cases
+        for a in range(attempts)
+        if (c.id, a) not in done
+    ]
     workers = max(1, workers or os.cpu_count() or 1)
-    with (out / "episodes.jsonl").open("a", encoding="utf-8") as log, _Progress(
-            len(jobs), total=len(suite.cases) * attempts, title=f"{suite.name}: {agent.label}",
-            enabled=progress) as bar:
+    with (
+        (out / "episodes.jsonl").open("a", encoding="utf-8") as log,
+        _Progress(
+            len(jobs),
+            total=len(suite.cases) * attempts,
+            title=f"{suite.name}: {agent.label}",
+            enabled=progress,
+        ) as bar,
+    ):
 
         def save(record: dict[str, Any]) -> None:
             log.write(json.dumps(record, ensure_ascii=False) + "\n")
@@ -307,12 +375,19 @@ class _Progress:
                 TimeRemainingColumn,
             )
 
-            self._bar = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                                 TextColumn("{task.fields[stats]}"), TimeElapsedColumn(),
-                                 TimeRemainingColumn(), transient=False)
+            self._bar = Progress(
+                TextColumn("{task.description}"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TextColumn("{task.fields[stats]}"),
+                TimeElapsedColumn(),
+                TimeRemainingColumn(),
+                transient=False,
+            )
             self._bar.start()
-            self._task = self._bar.add_task(self.title, total=self.total,
-                                            completed=self.total - self.todo, stats="")
+            self._task = self._bar.add_task(
+                self.title, total=self.total, completed=self.total - self.todo, stats=""
+            )
         return self
 
     def advance(self, record: dict[str, Any]) -> None:

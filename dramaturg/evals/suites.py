@@ -44,8 +44,14 @@ def _label(challenge: str, options: Mapping[str, Any]) -> str:
     return f"{challenge} (level {level})" if level is not None else challenge
 
 
-def builtin_suite(name: str, *, n: int | None = None, splits: Sequence[str] = ("seen", "unseen"),
-                  levels: Mapping[str, Mapping[str, Any]] | None = None, seed: int = 0) -> Suite:
+def builtin_suite(
+    name: str,
+    *,
+    n: int | None = None,
+    splits: Sequence[str] = ("seen", "unseen"),
+    levels: Mapping[str, Mapping[str, Any]] | None = None,
+    seed: int = 0,
+) -> Suite:
     """A built-in suite (see the module docstring); ``n`` cases per task type and split.
 
     Args:
@@ -62,35 +68,71 @@ def builtin_suite(name: str, *, n: int | None = None, splits: Sequence[str] = ("
         for split in splits:
             if split not in ("seen", "unseen"):
                 raise ConfigError(f"unknown split {split!r}; choose seen and/or unseen")
-        cases = [Case(id=f"alfworld/{task}/{split}/{i}", task_type=task, split=split,
-                      world=f"alfworld/{task}", world_kwargs={"split": split}, seed=seed + i)
-                 for split in splits for task in ALFWORLD_TASKS for i in range(n)]
+        cases = [
+            Case(
+                id=f"alfworld/{task}/{split}/{i}",
+                task_type=task,
+                split=split,
+                world=f"alfworld/{task}",
+                world_kwargs={"split": split},
+                seed=seed + i,
+            )
+            for split in splits
+            for task in ALFWORLD_TASKS
+            for i in range(n)
+        ]
         return Suite(name=name, description="ALFWorld-style household tasks", cases=cases)
     if name == "textworld":
         n = 10 if n is None else n
         chosen = dict(levels or TEXTWORLD_LEVELS)
         unknown = set(chosen) - set(TEXTWORLD_LEVELS)
         if unknown:
-            raise ConfigError(f"unknown TextWorld task type(s) {sorted(unknown)}; "
-                              f"choose from {sorted(TEXTWORLD_LEVELS)}")
-        cases = [Case(id=f"textworld/{ch}/{i}", task_type=_label(ch, opts), world=f"textworld/{ch}",
-                      options=dict(opts), seed=seed + i)
-                 for ch, opts in chosen.items() for i in range(n)]
+            raise ConfigError(
+                f"unknown TextWorld task type(s) {sorted(unknown)}; "
+                f"choose from {sorted(TEXTWORLD_LEVELS)}"
+            )
+        cases = [
+            Case(
+                id=f"textworld/{ch}/{i}",
+                task_type=_label(ch, opts),
+                world=f"textworld/{ch}",
+                options=dict(opts),
+                seed=seed + i,
+            )
+            for ch, opts in chosen.items()
+            for i in range(n)
+        ]
         return Suite(name=name, description="TextWorld challenges", cases=cases)
     if name == "gaia-style":
         from dramaturg.evals.gaia import bundled_gaia_dir
 
         suite = load_suite_file(bundled_gaia_dir() / "metadata.jsonl")
-        suite = suite.model_copy(update={"name": name, "description": "GAIA-format questions, offline"})
+        suite = suite.model_copy(
+            update={"name": name, "description": "GAIA-format questions, offline"}
+        )
         return suite.head(n) if n is not None else suite
     if name == "drama":
         from dramaturg.drama._bundled import bundled_plays
 
         n = 1 if n is None else n
-        cases = [Case(id=f"drama/{play}/{i}", kind="drama", task_type=play, seed=seed + i, data={"play": play}) for play in bundled_plays() for i in range(n)]
-        return Suite(name=name, description="bundled plays, every character played by agents", cases=cases)
-    raise ConfigError(f"unknown suite {name!r}; built-in suites: {', '.join(BUILTIN_SUITES)}, "
-                      "or give a .yaml/.jsonl file")
+        cases = [
+            Case(
+                id=f"drama/{play}/{i}",
+                kind="drama",
+                task_type=play,
+                seed=seed + i,
+                data={"play": play},
+            )
+            for play in bundled_plays()
+            for i in range(n)
+        ]
+        return Suite(
+            name=name, description="bundled plays, every character played by agents", cases=cases
+        )
+    raise ConfigError(
+        f"unknown suite {name!r}; built-in suites: {', '.join(BUILTIN_SUITES)}, "
+        "or give a .yaml/.jsonl file"
+    )
 
 
 def load_suite(name_or_path: str | Path, *, allow_code: bool = False, **kwargs: Any) -> Suite:

@@ -39,12 +39,15 @@ async def open_checkpointer(where: str | os.PathLike[str] | None = None) -> Asyn
         try:
             from langgraph.checkpoint.postgres.aio import AsyncPostgresSaver
         except ImportError:
-            raise MissingExtraError("langgraph-checkpoint-postgres", "postgres", "A Postgres checkpointer") from None
+            raise MissingExtraError(
+                "langgraph-checkpoint-postgres", "postgres", "A Postgres checkpointer"
+            ) from None
         async with AsyncPostgresSaver.from_conn_string(spec) as saver:
             await saver.setup()
             yield saver
         return
     from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
+
     Path(spec).parent.mkdir(parents=True, exist_ok=True)
     async with AsyncSqliteSaver.from_conn_string(spec) as saver:
         yield saver

@@ -132,30 +132,48 @@ def embodied(
         if isinstance(context, Episode):
             return context
         if context is not None:
-            raise ConfigError(f"the embodied graph's context must be an Episode, not {type(context).__name__}")
+            raise ConfigError(
+                f"the embodied graph's context must be an Episode, not {type(context).__name__}"
+            )
         if bound is None:
-            raise ConfigError("no world: build the graph with one, or run it with context=Episode(world, seed=...)")
+            raise ConfigError(
+                "no world: build the graph with one, or run it with context=Episode(world, seed=...)"
+            )
         return bound
 
     async def start(state: EmbodiedState, runtime: Runtime) -> dict:
         episode = _episode(runtime)
         obs, info = await episode.call(episode.reset)
         goal = str(info.get("objective") or obs)
-        return {"goal": goal, "observation": obs, "admissible": info.get("admissible_actions"),
-                "score": float(info.get("score") or 0.0), "intent": 0, "intents": [], "replans": 0,
-                "won": False, "lost": False, "terminated": False}
+        return {
+            "goal": goal,
+            "observation": obs,
+            "admissible": info.get("admissible_actions"),
+            "score": float(info.get("score") or 0.0),
+            "intent": 0,
+            "intents": [],
+            "replans": 0,
+            "won": False,
+            "lost": False,
+            "terminated": False,
+        }
 
     async def plan(state: EmbodiedState) -> dict:
         assert planner is not None
         feedback = state["critiques"][-1]["issues"] if state.get("critiques") else None
         try:
-            new = await planner.plan(state["goal"], feedback="; ".join(feedback) if feedback else None)
+            new = await planner.plan(
+                state["goal"], feedback="; ".join(feedback) if feedback else None
+            )
         except ModelError:
             return {"intents": [], "intent": 0}  # act on the goal itself
         order = topological_order(new.subtasks) or [t.id for t in new.subtasks]
         by_id = {t.id: t.description for t in new.subtasks}
-        return {"intents": [by_id[i] for i in order], "intent": 0,
-                "replans": state.get("replans", 0) + (1 if feedback else 0)}
+        return {
+            "intents": [by_id[i] for i in order],
+            "intent": 0,
+            "replans": state.get("replans", 0) + (1 if feedback else 0),
+        }
 
     async def act(state: EmbodiedState, runtime: Runtime) -> dict:
         episode = _episode(runtime)
@@ -166,17 +184,38 @@ def embodied(
         goal = intents[i] if i < len(intents) else state["goal"]
         history = [(s["before"], s["action"]) for s in state.get("steps", [])]
         try:
-            command = await tool_agent.command(goal=goal, observation=state["observation"], history=history,
-                                               admissible=state.get("admissible"))
+            command = await tool_agent.command(
+                goal=goal,
+                observation=state["observation"],
+                history=history,
+                admissible=state.get("admissible"),
+            )
         except ModelError as exc:
-            return {"terminated": True, "outcome": "failed",
-                    "steps": [{"action": "", "before": state["observation"], "observation": "", "reward": 0.0,
-                               "error": f"no command: {exc}"}]}
+            return {
+                "terminated": True,
+                "outcome": "failed",
+                "steps": [
+                    {
+                        "action": "",
+                        "before": state["observation"],
+                        "observation": "",
+                        "reward": 0.0,
+                        "error": f"no command: {exc}",
+                    }
+                ],
+            }
         obs, reward, terminated, truncated, info = await episode.call(episode.world.step, command)
         episode.played += 1
         update: dict[str, Any] = {
-            "steps": [{"action": command, "before": state["observation"], "observation": obs,
-                       "reward": float(reward), "error": info.get("error")}],
+            "steps": [
+                {
+                    "action": command,
+                    "before": state["observation"],
+                    "observation": obs,
+                    "reward": float(reward),
+                    "error": info.get("error"),
+                }
+            ],
             "observation": obs,
             "admissible": info.get("admissible_actions"),
             "score": float(info.get("score") or state.get("score", 0.0)),
@@ -195,12 +234,26 @@ def embodied(
         recent = state["steps"][-critique_every:]
         transcript = "\n".join(f"> {s['action']}\n{s['observation'][:300]}" for s in recent)
         try:
-            verdict = await critic.review(Subtask(id="now", description=intent[:400]),
-                                          WorkerResult(subtask_id="now", worker="actor", output=transcript))
+            verdict = await critic.review(
+                Subtask(id="now", description=intent[:400]),
+                WorkerResult(subtask_id="now", worker="actor", output=transcript),
+            )
         except ModelError:
-            return {"critiques": [{"route": "retry", "issues": ["the critic failed"], "at": len(state["steps"])}]}
-        update: dict[str, Any] = {"critiques": [{"route": verdict.route, "score": verdict.score,
-                                                 "issues": verdict.issues, "at": len(state["steps"])}]}
+            return {
+                "critiques": [
+                    {"route": "retry", "issues": ["the critic failed"], "at": len(state["steps"])}
+                ]
+            }
+        update: dict[str, Any] = {
+            "critiques": [
+                {
+                    "route": verdict.route,
+                    "score": verdict.score,
+                    "issues": verdict.issues,
+                    "at": len(state["steps"]),
+                }
+            ]
+        }
         if verdict.route == "accept" and i < len(intents):
             update["intent"] = i + 1
         return update
@@ -209,7 +262,11 @@ def embodied(
         return "plan" if planner is not None else "act"
 
     async def after_act(state: EmbodiedState) -> str:
-        if state.get("terminated") or state.get("outcome") or len(state.get("steps", [])) >= max_steps:
+        if (
+            state.get("terminated")
+            or state.get("outcome")
+            or len(state.get("steps", [])) >= max_steps
+        ):
             return "finish"
         n = len(state["steps"])
         if critic is not None and critique_every > 0 and n % critique_every == 0:
@@ -218,7 +275,11 @@ def embodied(
 
     async def after_critique(state: EmbodiedState) -> str:
         last = state["critiques"][-1]
-        if last["route"] == "replan" and planner is not None and state.get("replans", 0) < max_replans:
+        if (
+            last["route"] == "replan"
+            and planner is not None
+            and state.get("replans", 0) < max_replans
+        ):
             return "plan"
         return "act"
 

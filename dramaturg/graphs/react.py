@@ -35,9 +35,16 @@ def react(*, worker: Worker, checkpointer: Any = None):
     """Build the single-agent baseline graph for tasks; invoke with ``{"task": ...}``."""
 
     async def solve(state: ReactState) -> dict:
-        result, transcript = await worker.attempt(Subtask(id="task", description=state["task"][:400]))
-        return {"answer": result.output, "ok": result.ok, "steps": result.steps, "error": result.error,
-                "transcript": [dict(m) for m in transcript]}
+        result, transcript = await worker.attempt(
+            Subtask(id="task", description=state["task"][:400])
+        )
+        return {
+            "answer": result.output,
+            "ok": result.ok,
+            "steps": result.steps,
+            "error": result.error,
+            "transcript": [dict(m) for m in transcript],
+        }
 
     builder = StateGraph(ReactState)
     builder.add_node("solve", solve)

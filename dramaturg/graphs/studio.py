@@ -26,7 +26,10 @@ def _tools() -> ToolSet:
 
 def workforce_graph():
     model = load_model()
-    workers = [Worker(name="analyst", model=model, tools=_tools()), Worker(name="writer", model=model)]
+    workers = [
+        Worker(name="analyst", model=model, tools=_tools()),
+        Worker(name="writer", model=model),
+    ]
     return workforce(planner=Planner(model=model), workers=workers, critic=Critic(model=model))
 
 
@@ -39,4 +42,9 @@ def embodied_graph():
 
     model = load_model()
     world = make_world(os.environ.get("DRAMATURG_WORLD", "theatre/elsinore"))
-    return embodied(world, tool_agent=ToolAgent(model=model), planner=Planner(model=model), critic=Critic(model=model))
+    return embodied(
+        world,
+        tool_agent=ToolAgent(model=model),
+        planner=Planner(model=model),
+        critic=Critic(model=model),
+    )

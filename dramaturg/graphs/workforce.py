@@ -141,31 +141,46 @@ def workforce(
     models = [planner.model, critic.model, *(w.model for w in workers)]
 
     def pick_worker(capability: str, *, avoid: str | None = None) -> str:
-        able = [w.name for w in workers if capability in w.capabilities] or [w.name for w in workers]
+        able = [w.name for w in workers if capability in w.capabilities] or [
+            w.name for w in workers
+        ]
         others = [n for n in able if n != avoid]
         return (others or able)[0]
 
     async def plan(state: WorkforceState) -> dict:
         status = state.get("status", {})
         done = [
-            {"id": i, "description": state["subtasks"][i]["description"], "output": state["results"][i]["output"]}
-            for i, s in status.items() if s == "done"
+            {
+                "id": i,
+                "description": state["subtasks"][i]["description"],
+                "output": state["results"][i]["output"],
+            }
+            for i, s in status.items()
+            if s == "done"
         ]
         requests = state.get("replan_requests", [])
         feedback = "; ".join(requests) if requests else None
         replans = state.get("replans", 0) + (1 if requests else 0)
         try:
-            new = await planner.plan(state["task"], capabilities=capabilities, done=done, feedback=feedback)
+            new = await planner.plan(
+                state["task"], capabilities=capabilities, done=done, feedback=feedback
+            )
         except ModelError as exc:
-            return {"outcome": "failed", "answer": f"planning failed: {exc}", "replans": replans,
-                    "log": [{"node": "plan", "error": str(exc)}]}
+            return {
+                "outcome": "failed",
+                "answer": f"planning failed: {exc}",
+                "replans": replans,
+                "log": [{"node": "plan", "error": str(exc)}],
+            }
         update: dict[str, Any] = {
             "subtasks": {t.id: t.model_dump() for t in new.subtasks},
             "status": {t.id: "pending" for t in new.subtasks},
             "assignee": {t.id: pick_worker(t.capability) for t in new.subtasks},
             "replans": replans,
             "replan_requests": None,
-            "log": [{"node": "plan", "subtasks": [t.id for t in new.subtasks], "replan": bool(requests)}],
+            "log": [
+                {"node": "plan", "subtasks": [t.id for t in new.subtasks], "replan": bool(requests)}
+            ],
         }
         # A replan replaces all unfinished work; its requests are consumed.
         stale = {i: "replaced" for i, s in status.items() if s not in {"done"}}
@@ -181,7 +196,11 @@ def workforce(
         if any(s == "failed" for s in status.values()):
             return "finish"
         # Subtasks in the state were validated when planned; read them as dicts.
-        live = {i: t for i, t in state.get("subtasks", {}).items() if status.get(i) in {"pending", "done"}}
+        live = {
+            i: t
+            for i, t in state.get("subtasks", {}).items()
+            if status.get(i) in {"pending", "done"}
+        }
         if live and all(status[i] == "done" for i in live):
             return "finish"
         if sum(1 for e in state.get("log", []) if e.get("node") == "work") >= budget.max_attempts:
@@ -189,19 +208,30 @@ def workforce(
         if budget.max_tokens is not None and _tokens(models) >= budget.max_tokens:
             return "finish"
         done = frozenset(i for i, s in status.items() if s == "done")
-        ready = [i for i, t in live.items() if status[i] == "pending" and all(d in done for d in t["depends_on"])]
+        ready = [
+            i
+            for i, t in live.items()
+            if status[i] == "pending" and all(d in done for d in t["depends_on"])
+        ]
         if not ready:
             return "finish"
         return [
-            Send("work", {
-                "subtask": state["subtasks"][i],
-                "worker": state["assignee"][i],
-                "attempt": state.get("attempts", {}).get(i, 0),
-                "context": {d: state["results"][d]["output"] for d in live[i]["depends_on"] if d in state["results"]},
-                "transcript": state.get("transcripts", {}).get(i, []),
-                "feedback": state.get("feedback", {}).get(i),
-                "plan": state["subtasks"],
-            })
+            Send(
+                "work",
+                {
+                    "subtask": state["subtasks"][i],
+                    "worker": state["assignee"][i],
+                    "attempt": state.get("attempts", {}).get(i, 0),
+                    "context": {
+                        d: state["results"][d]["output"]
+                        for d in live[i]["depends_on"]
+                        if d in state["results"]
+                    },
+                    "transcript": state.get("transcripts", {}).get(i, []),
+                    "feedback": state.get("feedback", {}).get(i),
+                    "plan": state["subtasks"],
+                },
+            )
             for i in ready
         ]
 
@@ -217,13 +247,21 @@ def workforce(
             verdict = None
             error = str(exc)
         sid, attempt = subtask.id, job["attempt"]
-        entry: dict[str, Any] = {"node": "work", "subtask": sid, "worker": worker.name, "attempt": attempt}
+        entry: dict[str, Any] = {
+            "node": "work",
+            "subtask": sid,
+            "worker": worker.name,
+            "attempt": attempt,
+        }
         update: dict[str, Any] = {"results": {sid: result.model_dump()}}
         if verdict is None:  # the critic could not judge: treat as a retry
             route, feedback = "retry", f"the critic failed: {error}"
         else:
             route = verdict.route
-            feedback = "; ".join([*verdict.issues, *([verdict.revised] if verdict.revised else [])]) or None
+            feedback = (
+                "; ".join([*verdict.issues, *([verdict.revised] if verdict.revised else [])])
+                or None
+            )
             entry["score"] = verdict.score
         entry["route"] = route
         if route == "accept":
@@ -237,12 +275,16 @@ def workforce(
                 update["feedback"] = {sid: feedback or "try again"}
                 if route == "reassign":
                     wanted = verdict.worker if verdict and verdict.worker in by_name else None
-                    update["assignee"] = {sid: wanted or pick_worker(subtask.capability, avoid=worker.name)}
+                    update["assignee"] = {
+                        sid: wanted or pick_worker(subtask.capability, avoid=worker.name)
+                    }
                     update["transcripts"] = {sid: []}  # a new worker starts fresh
                 else:
                     update["transcripts"] = {sid: transcript}  # the same worker keeps its context
                     if verdict and verdict.revised:
-                        update["subtasks"] = {sid: {**job["subtask"], "description": verdict.revised}}
+                        update["subtasks"] = {
+                            sid: {**job["subtask"], "description": verdict.revised}
+                        }
         elif route == "replan":
             update["replan_requests"] = [f"{sid}: {feedback or 'the plan does not work'}"]
         elif route == "decompose":
@@ -250,7 +292,11 @@ def workforce(
             parts = verdict.subtasks if verdict else []
             if depth >= budget.max_depth or not parts:
                 update["status"] = {sid: "failed"}
-                entry["route"] = "decompose (depth budget exhausted)" if parts else "decompose (no subtasks given)"
+                entry["route"] = (
+                    "decompose (depth budget exhausted)"
+                    if parts
+                    else "decompose (no subtasks given)"
+                )
             else:
                 update.update(_decompose(sid, parts, job["plan"], pick_worker))
         update["log"] = [entry]
@@ -262,11 +308,16 @@ def workforce(
         live = [t for i, t in state["subtasks"].items() if state["status"].get(i) == "pending"]
         answer = interrupt({"question": "Approve this plan?", "subtasks": live})
         if answer is False or answer == "reject":
-            return {"outcome": "failed", "answer": "the plan was rejected",
-                    "log": [{"node": "approve", "route": "rejected"}]}
+            return {
+                "outcome": "failed",
+                "answer": "the plan was rejected",
+                "log": [{"node": "approve", "route": "rejected"}],
+            }
         if isinstance(answer, dict) and answer.get("feedback"):
-            return {"replan_requests": [f"reviewer: {answer['feedback']}"],
-                    "log": [{"node": "approve", "route": "replan"}]}
+            return {
+                "replan_requests": [f"reviewer: {answer['feedback']}"],
+                "log": [{"node": "approve", "route": "replan"}],
+            }
         return {"log": [{"node": "approve", "route": "approved"}]}
 
     async def join(state: WorkforceState) -> dict:
@@ -276,12 +327,17 @@ def workforce(
         if state.get("outcome"):
             return {}
         status = state.get("status", {})
-        live = {i: _Kept.model_validate(t) for i, t in state.get("subtasks", {}).items()
-                if status.get(i) in {"pending", "done", "failed"}}
+        live = {
+            i: _Kept.model_validate(t)
+            for i, t in state.get("subtasks", {}).items()
+            if status.get(i) in {"pending", "done", "failed"}
+        }
         if live and all(status[i] == "done" for i in live):
             # The answer is what the last subtasks (those nothing depends on) produced.
             needed = {d for t in live.values() for d in t.depends_on}
-            sinks = [i for i in (topological_order(list(live.values())) or list(live)) if i not in needed]
+            sinks = [
+                i for i in (topological_order(list(live.values())) or list(live)) if i not in needed
+            ]
             answer = "\n".join(state["results"][i]["output"] for i in sinks)
             return {"outcome": "done", "answer": answer}
         failed = [i for i, s in status.items() if s == "failed"]
@@ -314,10 +370,15 @@ def _decompose(sid: str, parts: Sequence[Subtask], plan: dict[str, dict], pick_w
     new: dict[str, dict] = {}
     for p in parts:
         deps = [rename.get(d, d) for d in p.depends_on if rename.get(d, d) in rename.values()]
-        new[rename[p.id]] = {**p.model_dump(), "id": rename[p.id], "depends_on": deps or list(parent["depends_on"])}
+        new[rename[p.id]] = {
+            **p.model_dump(),
+            "id": rename[p.id],
+            "depends_on": deps or list(parent["depends_on"]),
+        }
     changed = {
         i: {**t, "depends_on": [d for d in t["depends_on"] if d != sid] + list(rename.values())}
-        for i, t in plan.items() if sid in t["depends_on"]
+        for i, t in plan.items()
+        if sid in t["depends_on"]
     }
     return {
         "subtasks": {**new, **changed},

@@ -19,8 +19,14 @@ from typing import Any
 from dramaturg.errors import ConfigError
 from dramaturg.models._gguf import _read, _string, read_gguf_metadata, read_header
 
-__all__ = ["BASE_KEYS", "TOOL_AGENT_KEY", "adapter_settings", "base_identity", "check_adapter_base",
-           "read_gguf_tensors"]
+__all__ = [
+    "BASE_KEYS",
+    "TOOL_AGENT_KEY",
+    "adapter_settings",
+    "base_identity",
+    "check_adapter_base",
+    "read_gguf_tensors",
+]
 
 #: Metadata keys an exported adapter carries about its base.
 BASE_KEYS = ("architecture", "embedding_length", "block_count", "fingerprint")
@@ -51,7 +57,9 @@ def adapter_settings(spec: str | None) -> dict[str, Any]:
         meta = read_gguf_metadata(str(lora))
     except (OSError, ValueError) as exc:
         raise ConfigError(f"cannot read the adapter {lora}: {exc}") from None
-    return {k.removeprefix(TOOL_AGENT_KEY): v for k, v in meta.items() if k.startswith(TOOL_AGENT_KEY)}
+    return {
+        k.removeprefix(TOOL_AGENT_KEY): v for k, v in meta.items() if k.startswith(TOOL_AGENT_KEY)
+    }
 
 
 def read_gguf_tensors(

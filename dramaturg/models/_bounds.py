@@ -50,14 +50,19 @@ class Bounds:
 
     def __post_init__(self) -> None:
         if self.max_items < 1 or self.max_length < 1:
-            raise ValueError(f"bounds must be at least 1, got max_items={self.max_items}, "
-                             f"max_length={self.max_length}")
+            raise ValueError(
+                f"bounds must be at least 1, got max_items={self.max_items}, "
+                f"max_length={self.max_length}"
+            )
 
     def tightened(self, attempt: int) -> Bounds:
         """The bounds for retry number ``attempt`` (0 = first try): halved each time, never below 2 / 16."""
         if attempt <= 0:
             return self
-        return Bounds(max_items=max(2, self.max_items >> attempt), max_length=max(16, self.max_length >> attempt))
+        return Bounds(
+            max_items=max(2, self.max_items >> attempt),
+            max_length=max(16, self.max_length >> attempt),
+        )
 
 
 def bound_schema(schema: dict[str, Any], *, max_items: int, max_length: int) -> dict[str, Any]:
@@ -80,7 +85,11 @@ def bound_schema(schema: dict[str, Any], *, max_items: int, max_length: int) -> 
             out["maxItems"] = max(max_items, _int(out.get("minItems")))
         if "string" in kinds and "maxLength" not in out and not any(k in out for k in _SHAPED):
             out["maxLength"] = max(max_length, _int(out.get("minLength")))
-        if "object" in kinds and out.get("additionalProperties", False) is not False and "maxProperties" not in out:
+        if (
+            "object" in kinds
+            and out.get("additionalProperties", False) is not False
+            and "maxProperties" not in out
+        ):
             out["maxProperties"] = max(max_items, _int(out.get("minProperties")))
         return out
 

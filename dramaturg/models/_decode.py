@@ -52,9 +52,21 @@ def heal(engine: Any, text: str, *, enabled: bool = True) -> tuple[list[int], An
     return tokens[:-1], allowed, len(last.decode("utf-8", errors="ignore"))
 
 
-def generate(llm: Any, tokens: list[int], max_tokens: int, sampling: dict[str, Any], stops: list[str], *,
-              deadline: float | None = None, scanner: JsonEnd | None = None, grammar: Any = None,
-              processor: Any = None, opener: str = "", first_pieces: Any = None, skip: int = 0) -> Run:
+def generate(
+    llm: Any,
+    tokens: list[int],
+    max_tokens: int,
+    sampling: dict[str, Any],
+    stops: list[str],
+    *,
+    deadline: float | None = None,
+    scanner: JsonEnd | None = None,
+    grammar: Any = None,
+    processor: Any = None,
+    opener: str = "",
+    first_pieces: Any = None,
+    skip: int = 0,
+) -> Run:
     """One streamed generation.
 
     With a ``scanner``, it stops where the JSON value closes, and stops early
@@ -73,12 +85,21 @@ def generate(llm: Any, tokens: list[int], max_tokens: int, sampling: dict[str, A
     pieces: list[str] = [opener] if opener else []
     if scanner is not None and opener:
         scanner.feed(opener)
-    processors = [p for p in (_FirstTokenOnly(first_pieces) if first_pieces is not None else None, processor) if p]
+    processors = [
+        p
+        for p in (_FirstTokenOnly(first_pieces) if first_pieces is not None else None, processor)
+        if p
+    ]
     processors = processors or None
     try:
         stream = llm.create_completion(
-            tokens, max_tokens=max_tokens, stop=stops or None, grammar=grammar, stream=True,
-            logits_processor=processors, **sampling
+            tokens,
+            max_tokens=max_tokens,
+            stop=stops or None,
+            grammar=grammar,
+            stream=True,
+            logits_processor=processors,
+            **sampling,
         )
         for chunk in stream:
             choice = chunk["choices"][0]

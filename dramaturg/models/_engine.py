@@ -28,7 +28,14 @@ from dramaturg.models._mask import Masks
 from dramaturg.models._mask import available as mask_available
 from dramaturg.models._vocab import Vocab
 
-__all__ = ["GRAMMAR_MAX_LENGTH", "JSON_SPACE_GBNF", "Engine", "json_schema_grammar", "load_engine", "quiet_stderr"]
+__all__ = [
+    "GRAMMAR_MAX_LENGTH",
+    "JSON_SPACE_GBNF",
+    "Engine",
+    "json_schema_grammar",
+    "load_engine",
+    "quiet_stderr",
+]
 
 
 class Engine:
@@ -54,8 +61,12 @@ class Engine:
         # structured call.
         self._masks: Future[Masks] | None = None
         if mask_available():
-            self._masks = ThreadPoolExecutor(max_workers=1, thread_name_prefix="token-masks").submit(self._build_masks)
-        self.adapters: dict[str, Any] = {}  # adapter path -> llama.cpp handle (freed with the model)
+            self._masks = ThreadPoolExecutor(
+                max_workers=1, thread_name_prefix="token-masks"
+            ).submit(self._build_masks)
+        self.adapters: dict[
+            str, Any
+        ] = {}  # adapter path -> llama.cpp handle (freed with the model)
         self.active: tuple[str, float] | None = None  # the adapter set on the context now
 
     def load_adapter(self, lora_path: str) -> None:
@@ -92,7 +103,9 @@ class Engine:
         else:
             self.load_adapter(lora_path)
             handles = (llama_cpp.llama_adapter_lora_p_ctypes * 1)(self.adapters[lora_path])
-            code = llama_cpp.llama_set_adapters_lora(self.llm.ctx, handles, 1, (ctypes.c_float * 1)(scale))
+            code = llama_cpp.llama_set_adapters_lora(
+                self.llm.ctx, handles, 1, (ctypes.c_float * 1)(scale)
+            )
         if code != 0:
             raise ModelError(f"llama.cpp could not set the LoRA adapter {lora_path} (code {code})")
         # The KV cache (and any saved prompt states) were computed under the old adapter.
@@ -113,8 +126,12 @@ class Engine:
         try:
             return Masks(self.llm, self.vocab.pieces)
         except Exception as exc:  # a vocabulary llguidance cannot take: GBNF still works
-            warnings.warn(f"token masks are not available for {self.path.name} ({exc}); using llama.cpp's "
-                          "grammar instead", RuntimeWarning, stacklevel=1)
+            warnings.warn(
+                f"token masks are not available for {self.path.name} ({exc}); using llama.cpp's "
+                "grammar instead",
+                RuntimeWarning,
+                stacklevel=1,
+            )
             return None
 
     @property
@@ -147,7 +164,9 @@ class Engine:
         (None when the schema's answer does not start with one)."""
         from llama_cpp import LlamaGrammar
 
-        key = json.dumps(schema) + ("|opened" if opened else "")  # key order matters: the grammar keeps it
+        key = json.dumps(schema) + (
+            "|opened" if opened else ""
+        )  # key order matters: the grammar keeps it
         if key in self.grammars:
             self.grammars.move_to_end(key)
             return self.grammars[key]
@@ -157,7 +176,9 @@ class Engine:
             try:
                 grammar = LlamaGrammar.from_string(text, verbose=False)
             except Exception as exc:  # the converter raises bare exceptions
-                raise ConfigError(f"llama.cpp cannot turn this JSON schema into a grammar: {exc}") from exc
+                raise ConfigError(
+                    f"llama.cpp cannot turn this JSON schema into a grammar: {exc}"
+                ) from exc
         self.grammars[key] = grammar
         if len(self.grammars) > 64:
             self.grammars.popitem(last=False)
@@ -199,8 +220,12 @@ def json_schema_grammar(schema_json: str, *, opened: bool = False) -> str | None
 
     class _Converter(llama_grammar.SchemaConverter):
         def _format_literal(self, literal: str) -> str:
-            escaped = (literal.replace("\\", "\\\\").replace("\r", "\\r").replace("\n", "\\n")
-                       .replace('"', '\\"'))
+            escaped = (
+                literal.replace("\\", "\\\\")
+                .replace("\r", "\\r")
+                .replace("\n", "\\n")
+                .replace('"', '\\"')
+            )
             return f'"{escaped}"'
 
     converter = _Converter(prop_order={}, allow_fetch=False, dotall=False, raw_pattern=False)
@@ -219,7 +244,7 @@ def json_schema_grammar(schema_json: str, *, opened: bool = False) -> str | None
     if start < 0:
         return None
     end = grammar.find("\n", start)
-    rest = grammar[start + len(head):end if end >= 0 else len(grammar)]
+    rest = grammar[start + len(head) : end if end >= 0 else len(grammar)]
     return f"root ::= {rest}\n" + grammar
 
 
@@ -238,7 +263,9 @@ def _close_engines() -> None:
         _engines.clear()
 
 
-def load_engine(path: Path, *, n_ctx: int, n_threads: int, prefix_cache_mb: int, seed: int) -> Engine:
+def load_engine(
+    path: Path, *, n_ctx: int, n_threads: int, prefix_cache_mb: int, seed: int
+) -> Engine:
     """The shared llama.cpp context for these settings (adapters are set per call, not here)."""
     key = (str(path), n_ctx, n_threads, prefix_cache_mb, seed)
     with _engines_lock:
@@ -248,7 +275,9 @@ def load_engine(path: Path, *, n_ctx: int, n_threads: int, prefix_cache_mb: int,
         try:
             from llama_cpp import Llama, LlamaRAMCache
         except ImportError:
-            raise MissingExtraError("llama-cpp-python", "local", "The embedded model (local backend)") from None
+            raise MissingExtraError(
+                "llama-cpp-python", "local", "The embedded model (local backend)"
+            ) from None
         started = time.perf_counter()
         try:
             with quiet_stderr():

@@ -9,7 +9,19 @@ from typing import Any, BinaryIO
 
 __all__ = ["read_gguf_metadata", "read_header"]
 
-_SCALARS = {0: "<B", 1: "<b", 2: "<H", 3: "<h", 4: "<I", 5: "<i", 6: "<f", 7: "<?", 10: "<Q", 11: "<q", 12: "<d"}
+_SCALARS = {
+    0: "<B",
+    1: "<b",
+    2: "<H",
+    3: "<h",
+    4: "<I",
+    5: "<i",
+    6: "<f",
+    7: "<?",
+    10: "<Q",
+    11: "<q",
+    12: "<d",
+}
 _STRING, _ARRAY = 8, 9
 
 
@@ -54,7 +66,9 @@ def read_gguf_metadata(path: str | Path, *, keep_arrays: bool = False) -> dict[s
         return read_header(fh, path, keep_arrays=keep_arrays)[0]
 
 
-def read_header(fh: BinaryIO, path: str | Path, *, keep_arrays: bool = False) -> tuple[dict[str, Any], int]:
+def read_header(
+    fh: BinaryIO, path: str | Path, *, keep_arrays: bool = False
+) -> tuple[dict[str, Any], int]:
     """The metadata of the GGUF file open in ``fh`` and its tensor count; ``fh`` is left
     at the first tensor's description."""
     if fh.read(4) != b"GGUF":

@@ -16,7 +16,15 @@ from pydantic import BaseModel, ValidationError
 from dramaturg.errors import ModelOutputError
 from dramaturg.models._text import has_surrogates
 
-__all__ = ["JsonEnd", "Loop", "find_loop", "json_size_bound", "parse_structured", "schema_instruction", "schema_outline"]
+__all__ = [
+    "JsonEnd",
+    "Loop",
+    "find_loop",
+    "json_size_bound",
+    "parse_structured",
+    "schema_instruction",
+    "schema_outline",
+]
 
 T = TypeVar("T", bound=BaseModel)
 
@@ -106,17 +114,28 @@ def parse_structured(text: str, schema: type[T], *, truncated: bool = False) -> 
         if truncated:
             loop = find_loop(text)
             if loop is not None:
-                raise ModelOutputError(loop.describe() + " until the token limit; write each value once",
-                                       raw=text, kind="loop", field=loop.field) from None
-            raise ModelOutputError("the answer was cut off at the token limit; write a shorter JSON object",
-                                   raw=text, kind="truncated") from None
+                raise ModelOutputError(
+                    loop.describe() + " until the token limit; write each value once",
+                    raw=text,
+                    kind="loop",
+                    field=loop.field,
+                ) from None
+            raise ModelOutputError(
+                "the answer was cut off at the token limit; write a shorter JSON object",
+                raw=text,
+                kind="truncated",
+            ) from None
         raise ModelOutputError(str(exc), raw=text) from None
     except RecursionError:
         raise ModelOutputError("the JSON is nested too deeply", raw=text) from None
     bad = _surrogate_path(data)
     if bad is not None:
-        raise ModelOutputError(f"the field {bad!r} holds a lone surrogate escape (such as \\ud800), which is not "
-                               "text; write plain characters", raw=text, field=bad)
+        raise ModelOutputError(
+            f"the field {bad!r} holds a lone surrogate escape (such as \\ud800), which is not "
+            "text; write plain characters",
+            raw=text,
+            field=bad,
+        )
     try:
         return schema.model_validate(data)
     except ValidationError as exc:
@@ -175,7 +194,9 @@ def schema_outline(json_schema: dict[str, Any]) -> str:
 
 def schema_instruction(json_schema: dict[str, Any]) -> str:
     """The instruction appended to a prompt for a structured answer."""
-    return "Answer with one JSON object of this shape and nothing else:\n" + schema_outline(json_schema)
+    return "Answer with one JSON object of this shape and nothing else:\n" + schema_outline(
+        json_schema
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -255,8 +276,16 @@ class JsonEnd:
     _BARE = frozenset("{}[],:0123456789.-+eEtrufalsn \t\r\n")
     _NUMBER = frozenset("0123456789.-+eE")
 
-    def __init__(self, *, max_string: int = 600, max_space: int = 24, max_chars: int | None = None,
-                 repeats: int = 3, item_repeats: int = 4, ngram: int = 4) -> None:
+    def __init__(
+        self,
+        *,
+        max_string: int = 600,
+        max_space: int = 24,
+        max_chars: int | None = None,
+        repeats: int = 3,
+        item_repeats: int = 4,
+        ngram: int = 4,
+    ) -> None:
         self.max_space = max_space
         self.max_chars = max_chars
         self.max_string = max_string
@@ -274,7 +303,9 @@ class JsonEnd:
         self.string_len = 0
         self.loop: Loop | None = None
         self._frames: list[_Frame] = []
-        self._buf: list[str] = []  # the string being written (keys are kept whole, values only for checks)
+        self._buf: list[
+            str
+        ] = []  # the string being written (keys are kept whole, values only for checks)
         self._is_key = False
         self._word: list[str] = []
         self._words: list[str] = []
@@ -322,11 +353,14 @@ class JsonEnd:
         self._words.append("".join(self._word))
         self._word = []
         if len(self._words) >= self.ngram:
-            gram = tuple(self._words[-self.ngram:])
+            gram = tuple(self._words[-self.ngram :])
             seen_at = self._grams.setdefault(gram, [])
             seen_at.append(len(self._words))
             # A phrase said three times in a long text is style; three times in a few dozen words, a loop.
-            if len(seen_at) >= self.repeats and seen_at[-1] - seen_at[-self.repeats] <= 12 * self.ngram:
+            if (
+                len(seen_at) >= self.repeats
+                and seen_at[-1] - seen_at[-self.repeats] <= 12 * self.ngram
+            ):
                 self._looped(" ".join(gram))
                 return False
         return True
@@ -396,7 +430,9 @@ class JsonEnd:
                 elif ch == '"':
                     self.in_string = False
                     self.after_string = True
-                    if not self._end_string() or (not self._is_key and not self._end_item(self._string_start)):
+                    if not self._end_string() or (
+                        not self._is_key and not self._end_item(self._string_start)
+                    ):
                         return None
                     continue
                 elif self.string_len > self.max_string:
@@ -506,7 +542,11 @@ def json_size_bound(schema: dict[str, Any], *, slack: int = 64) -> int | None:
             limit = node.get("maxItems")
             item = size(node.get("items", {}), depth + 1)
             # per item: ", " and a new indented line when pretty-printed
-            return None if limit is None or item is None else 4 + 2 * depth + int(limit) * (item + 6 + 2 * depth)
+            return (
+                None
+                if limit is None or item is None
+                else 4 + 2 * depth + int(limit) * (item + 6 + 2 * depth)
+            )
         if kind == "object":
             if node.get("additionalProperties", True) is not False:
                 return None

@@ -49,7 +49,11 @@ def _close_objects(node: Any, depth: int = 0) -> Any:
         return node
     if isinstance(node, dict):
         out = {k: _close_objects(v, depth + 1) for k, v in node.items()}
-        if "properties" in out and "additionalProperties" not in out and "patternProperties" not in out:
+        if (
+            "properties" in out
+            and "additionalProperties" not in out
+            and "patternProperties" not in out
+        ):
             out["additionalProperties"] = False
         return out
     if isinstance(node, list):
@@ -68,10 +72,14 @@ def grammar_for_schema(schema: dict[str, Any]) -> str:
     options = {"lenient": True, "whitespace_pattern": r"( |\n[ \t]{0,20})?"}
     closed = _close_objects(schema)
     closed = {**closed, "x-guidance": {**options, **closed.get("x-guidance", {})}}
-    grammar = llguidance.LLMatcher.grammar_from_lark('start: " "? value\nvalue: %json ' + json.dumps(closed))
+    grammar = llguidance.LLMatcher.grammar_from_lark(
+        'start: " "? value\nvalue: %json ' + json.dumps(closed)
+    )
     is_error, messages = llguidance.LLMatcher.validate_grammar_with_warnings(grammar)
     if is_error:
-        raise ConfigError(f"this JSON schema cannot be turned into a token mask: {messages[0] if messages else '?'}")
+        raise ConfigError(
+            f"this JSON schema cannot be turned into a token mask: {messages[0] if messages else '?'}"
+        )
     return grammar
 
 
@@ -93,8 +101,12 @@ class Masks:
         # tokenize text, as llguidance.llamacpp.lltokenizer_from_vocab does.
         tokenize = ctypes.cast(llama_cpp.llama_cpp._lib.llama_tokenize, ctypes.c_void_p).value
         self.tokenizer = llguidance.LLTokenizer.from_llamacpp(  # type: ignore[attr-defined]
-            tokens=pieces, vocab_ptr=vocab, tokenize_fptr=tokenize, eos_token=llama_cpp.llama_vocab_eos(vocab),
-            slices=None)
+            tokens=pieces,
+            vocab_ptr=vocab,
+            tokenize_fptr=tokenize,
+            eos_token=llama_cpp.llama_vocab_eos(vocab),
+            slices=None,
+        )
         self.n_vocab = len(pieces)
         self.eos = int(llama_cpp.llama_vocab_eos(vocab))
         self._matchers: OrderedDict[str, Any] = OrderedDict()
@@ -108,7 +120,9 @@ class Masks:
         if base is None:
             base = llguidance.LLMatcher(self.tokenizer, grammar_for_schema(schema), log_level=0)
             if base.is_error():
-                raise ConfigError(f"this JSON schema cannot be turned into a token mask: {base.get_error()}")
+                raise ConfigError(
+                    f"this JSON schema cannot be turned into a token mask: {base.get_error()}"
+                )
             self._matchers[key] = base
             if len(self._matchers) > 64:
                 self._matchers.popitem(last=False)
@@ -141,7 +155,9 @@ class MaskProcessor:
 
     def prefeed(self, tokens: list[int]) -> bool:
         """Tell the matcher that ``tokens`` (the end of the prompt) are already written; False if refused."""
-        return all(self.matcher.consume_token(int(t)) for t in tokens) and not self.matcher.is_error()
+        return (
+            all(self.matcher.consume_token(int(t)) for t in tokens) and not self.matcher.is_error()
+        )
 
     def __call__(self, input_ids: Any, scores: Any) -> Any:
         import numpy as np
@@ -150,7 +166,7 @@ class MaskProcessor:
         if self._seen is None:
             self._seen = len(input_ids)
         else:
-            for token in input_ids[self._seen:]:
+            for token in input_ids[self._seen :]:
                 matcher.consume_token(int(token))
             self._seen = len(input_ids)
         if matcher.is_error():  # cannot happen for tokens it allowed; end the answer if it does
@@ -158,7 +174,9 @@ class MaskProcessor:
             scores[self.eos] = 0.0
             return scores
         matcher.unsafe_compute_mask_ptr(self._bits.ctypes.data, self._bits.nbytes)
-        allowed = np.unpackbits(self._bits.view(np.uint8), bitorder="little")[: self.n_vocab].view(np.bool_)
+        allowed = np.unpackbits(self._bits.view(np.uint8), bitorder="little")[: self.n_vocab].view(
+            np.bool_
+        )
         if not self.forced and not allowed[int(np.argmax(scores))]:
             self.forced = True  # the model's own first choice was not allowed here
         scores[~allowed] = -np.inf

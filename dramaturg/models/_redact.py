@@ -32,7 +32,9 @@ class Redactor:
 
     def __init__(self, secrets: Iterable[str] = ()) -> None:
         values = {s for s in secrets if s and len(s) >= 8}
-        values.update(v for k, v in os.environ.items() if _SECRET_ENV.search(k) and v and len(v) >= 8)
+        values.update(
+            v for k, v in os.environ.items() if _SECRET_ENV.search(k) and v and len(v) >= 8
+        )
         # Traces are JSON: a secret with quotes or backslashes appears escaped there.
         values.update(json.dumps(v)[1:-1] for v in list(values))
         # Longest first, so a secret that contains another is masked whole.
@@ -50,14 +52,31 @@ class Redactor:
 # ------------------------------------------------------------------ model specs
 # Option names (query string of a spec) that hold secrets, as words of the name:
 # api_key, apiKey, x-api-key, access_token, client_secret, password... but not max_tokens.
-_SECRET_WORDS = frozenset({
-    "key", "apikey", "token", "secret", "password", "passwd", "pwd", "credential", "credentials",
-    "auth", "authorization", "bearer", "cookie", "signature", "sig",
-})
+_SECRET_WORDS = frozenset(
+    {
+        "key",
+        "apikey",
+        "token",
+        "secret",
+        "password",
+        "passwd",
+        "pwd",
+        "credential",
+        "credentials",
+        "auth",
+        "authorization",
+        "bearer",
+        "cookie",
+        "signature",
+        "sig",
+    }
+)
 _OPTION = re.compile(r"(?P<lead>[?&;])(?P<name>[A-Za-z0-9_.\-]+)=(?P<value>[^&;#\s'\"]*)")
 # For comparing: a value ends at ")" too, so a spec inside a label ("react (openai:...)") keeps its paren.
 _OPTION_IN_TEXT = re.compile(r"(?P<lead>[?&;])(?P<name>[A-Za-z0-9_.\-]+)=(?P<value>[^&;#\s'\")]*)")
-_USERINFO = re.compile(r"(?P<lead>[A-Za-z][A-Za-z0-9+.\-]*://[^:@/\s'\"]*:)(?P<password>[^@/\s'\"]+)(?=@)")
+_USERINFO = re.compile(
+    r"(?P<lead>[A-Za-z][A-Za-z0-9+.\-]*://[^:@/\s'\"]*:)(?P<password>[^@/\s'\"]+)(?=@)"
+)
 
 
 def is_secret_option(name: str) -> bool:
@@ -96,7 +115,9 @@ def redact_spec(spec: str | None) -> str | None:
 def _identity(spec: str) -> tuple[str, list[str]]:
     """What two specs must share to name the same model: all but their secrets (and option order)."""
     text = redact_spec(spec) or ""
-    options = sorted(m[0][1:] for m in _OPTION_IN_TEXT.finditer(text) if not is_secret_option(m["name"]))
+    options = sorted(
+        m[0][1:] for m in _OPTION_IN_TEXT.finditer(text) if not is_secret_option(m["name"])
+    )
     return _OPTION_IN_TEXT.sub("", text), options
 
 
@@ -107,7 +128,9 @@ def same_spec(a: str | None, b: str | None) -> bool:
     return _identity(a) == _identity(b)
 
 
-def restore_spec(stored: str | None, given: str | None = None, *, how: str = "--model SPEC") -> str | None:
+def restore_spec(
+    stored: str | None, given: str | None = None, *, how: str = "--model SPEC"
+) -> str | None:
     """The spec to load when resuming from ``stored``, a spec written with :func:`redact_spec`.
 
     A stored spec without masked secrets is used as it is (unless ``given``

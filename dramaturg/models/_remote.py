@@ -30,8 +30,17 @@ __all__ = [
 StructuredMode = Literal["auto", "json_schema", "json_object", "prompt"]
 _PASSTHROUGH = ("max_tokens", "temperature", "top_p", "stop", "seed")
 # response_model: the pydantic class behind json_schema (the local backend uses it).
-_KNOWN = {*_PASSTHROUGH, "json_schema", "response_model", "caller", "responder", "attempt", "timeout", "raw",
-          "repeat_penalty"}
+_KNOWN = {
+    *_PASSTHROUGH,
+    "json_schema",
+    "response_model",
+    "caller",
+    "responder",
+    "attempt",
+    "timeout",
+    "raw",
+    "repeat_penalty",
+}
 
 
 # ---------------------------------------------------------------- a schema every server's grammar takes
@@ -65,7 +74,7 @@ def _safe_pattern(pattern: str) -> str:
         c = pattern[i]
         if c == "\\" and i + 1 < len(pattern):
             meant = _REGEX_ESCAPES.get(pattern[i + 1], pattern[i + 1])
-            out.append(_STAND_IN[meant] if meant in _STAND_IN else pattern[i:i + 2])
+            out.append(_STAND_IN[meant] if meant in _STAND_IN else pattern[i : i + 2])
             i += 2
             continue
         if in_class:
@@ -74,7 +83,7 @@ def _safe_pattern(pattern: str) -> str:
                 if negated:
                     out.append(_JSON_ESCAPED_CLASS)
         elif c == "[":
-            in_class, negated = True, pattern[i + 1:i + 2] == "^"
+            in_class, negated = True, pattern[i + 1 : i + 2] == "^"
             first = i + 1 + negated
         elif c == ".":
             c = f"[^{_JSON_ESCAPED_CLASS}]"
@@ -88,9 +97,13 @@ def _safe(node: Any, depth: int = 0) -> Any:
         return node
     out = dict(node)
     for key, value in node.items():
-        if key in _SCHEMA_MAPS and isinstance(value, dict):  # property names are written in the answer
-            out[key] = {(_swap(name) if key == "properties" else name): _safe(sub, depth + 1)
-                        for name, sub in value.items()}
+        if key in _SCHEMA_MAPS and isinstance(
+            value, dict
+        ):  # property names are written in the answer
+            out[key] = {
+                (_swap(name) if key == "properties" else name): _safe(sub, depth + 1)
+                for name, sub in value.items()
+            }
         elif key in _SCHEMA_LISTS and isinstance(value, list):
             out[key] = [_safe(sub, depth + 1) for sub in value]
         elif key in _SCHEMA_VALUES:
@@ -142,11 +155,17 @@ def response_format(schema: dict[str, Any], mode: str) -> dict[str, Any] | None:
         return None
     return {
         "type": "json_schema",
-        "json_schema": {"name": str(schema.get("title", "answer"))[:64], "schema": schema, "strict": False},
+        "json_schema": {
+            "name": str(schema.get("title", "answer"))[:64],
+            "schema": schema,
+            "strict": False,
+        },
     }
 
 
-def build_request(messages: list[dict[str, Any]], opts: dict[str, Any], mode: str) -> dict[str, Any]:
+def build_request(
+    messages: list[dict[str, Any]], opts: dict[str, Any], mode: str
+) -> dict[str, Any]:
     unknown = set(opts) - _KNOWN
     if unknown:
         raise ConfigError(f"unknown option(s): {sorted(unknown)}; known: {sorted(_KNOWN)}")
@@ -159,10 +178,14 @@ def build_request(messages: list[dict[str, Any]], opts: dict[str, Any], mode: st
     for key in _PASSTHROUGH:
         if opts.get(key) is not None:
             request[key] = opts[key]
-    if opts.get("repeat_penalty") is not None:  # llama.cpp's server reads it from the body; OpenAI has none
+    if (
+        opts.get("repeat_penalty") is not None
+    ):  # llama.cpp's server reads it from the body; OpenAI has none
         request["extra_body"] = {"repeat_penalty": float(opts["repeat_penalty"])}
     attempt = int(opts.get("attempt") or 0)
-    if attempt > 0:  # a retry: another seed, and no greedy decoding that would repeat the last answer
+    if (
+        attempt > 0
+    ):  # a retry: another seed, and no greedy decoding that would repeat the last answer
         request["seed"] = int(opts.get("seed") or 0) + 1009 * attempt
         request["temperature"] = max(float(opts.get("temperature") or 0.0), 0.2 + 0.2 * attempt)
     if opts.get("timeout"):
@@ -196,21 +219,35 @@ def _chain(exc: BaseException) -> list[BaseException]:
 
 
 # How httpx, openai and litellm say that the server hung up in the middle of a request.
-_DROPPED = ("server disconnected", "remoteprotocolerror", "connection reset", "connectionreset",
-            "connection aborted", "broken pipe", "brokenpipe", "peer closed connection", "incompleteread",
-            "incomplete chunked read")
+_DROPPED = (
+    "server disconnected",
+    "remoteprotocolerror",
+    "connection reset",
+    "connectionreset",
+    "connection aborted",
+    "broken pipe",
+    "brokenpipe",
+    "peer closed connection",
+    "incompleteread",
+    "incomplete chunked read",
+)
 
 
 def dropped_connection(exc: BaseException) -> bool:
     """True when the server closed the connection before it answered (it may have crashed)."""
     causes = _chain(exc)
-    if any(isinstance(c, ConnectionResetError | ConnectionAbortedError | BrokenPipeError) for c in causes):
+    if any(
+        isinstance(c, ConnectionResetError | ConnectionAbortedError | BrokenPipeError)
+        for c in causes
+    ):
         return True
     chain = " ".join(f"{type(c).__name__} {c}" for c in causes).lower()
     return any(sign in chain for sign in _DROPPED)
 
 
-def to_model_error(exc: BaseException, endpoint: str, model: str, *, dropped_before: bool = False) -> ModelError:
+def to_model_error(
+    exc: BaseException, endpoint: str, model: str, *, dropped_before: bool = False
+) -> ModelError:
     """Translate an openai/litellm/httpx exception into one of ours, naming the endpoint.
 
     ``dropped_before``: the server closed the connection on an earlier attempt, so a refusal
@@ -221,7 +258,9 @@ def to_model_error(exc: BaseException, endpoint: str, model: str, *, dropped_bef
     status = getattr(exc, "status_code", None)
     causes = _chain(exc)
     chain = " ".join(f"{type(c).__name__} {c}" for c in causes).lower()
-    refused = any(isinstance(c, ConnectionRefusedError) for c in causes) or "connection refused" in chain
+    refused = (
+        any(isinstance(c, ConnectionRefusedError) for c in causes) or "connection refused" in chain
+    )
     if refused and dropped_before:
         return ModelConnectionError(
             f"the model server closed the connection in the middle of a request and now refuses "
@@ -242,7 +281,9 @@ def to_model_error(exc: BaseException, endpoint: str, model: str, *, dropped_bef
             transient=True,
         )
     if "timeout" in name.lower() or "timed out" in chain:
-        return ModelConnectionError(f"the model server at {endpoint} timed out", endpoint=endpoint, transient=True)
+        return ModelConnectionError(
+            f"the model server at {endpoint} timed out", endpoint=endpoint, transient=True
+        )
     if status == 401 or "authentication" in name.lower():
         return ModelConnectionError(
             f"the model server at {endpoint} rejected the credentials (401); check the API key",
@@ -250,15 +291,22 @@ def to_model_error(exc: BaseException, endpoint: str, model: str, *, dropped_bef
         )
     if status == 404 or name == "NotFoundError":
         return ModelConnectionError(
-            f"model {model!r} was not found at {endpoint} (404); check the model name", endpoint=endpoint
+            f"model {model!r} was not found at {endpoint} (404); check the model name",
+            endpoint=endpoint,
         )
     if status == 429 or "ratelimit" in name.lower():
-        return ModelConnectionError(f"rate limited by {endpoint} (429)", endpoint=endpoint, transient=True)
+        return ModelConnectionError(
+            f"rate limited by {endpoint} (429)", endpoint=endpoint, transient=True
+        )
     if (isinstance(status, int) and status >= 500) or name in {
-        "InternalServerError", "ServiceUnavailableError", "APIConnectionError",
+        "InternalServerError",
+        "ServiceUnavailableError",
+        "APIConnectionError",
     }:
         return ModelConnectionError(
-            f"the model server at {endpoint} failed: {text[:300]}", endpoint=endpoint, transient=True
+            f"the model server at {endpoint} failed: {text[:300]}",
+            endpoint=endpoint,
+            transient=True,
         )
     return ModelError(f"the model server at {endpoint} refused the request: {name}: {text[:500]}")
 
@@ -274,8 +322,14 @@ def token_counts(response: Any) -> tuple[int, int, int]:
     )
 
 
-def completion_from(response: Any, *, latency_s: float, model: str, cost_usd: float | None,
-                    json_schema: dict[str, Any] | None = None) -> Completion:
+def completion_from(
+    response: Any,
+    *,
+    latency_s: float,
+    model: str,
+    cost_usd: float | None,
+    json_schema: dict[str, Any] | None = None,
+) -> Completion:
     """A :class:`Completion` from an OpenAI-shaped chat response (openai or litellm);
     ``json_schema``: the caller's schema, whose :func:`server_schema` the server was sent."""
     if not response.choices:
@@ -283,11 +337,17 @@ def completion_from(response: Any, *, latency_s: float, model: str, cost_usd: fl
     choice = response.choices[0]
     prompt_t, completion_t, cached = token_counts(response)
     message = getattr(choice, "message", None)
-    text = message.content if message is not None else getattr(choice, "text", None)  # chat or text completion
+    text = (
+        message.content if message is not None else getattr(choice, "text", None)
+    )  # chat or text completion
     return Completion(
         text=restore_stand_ins(clean_text(text or ""), json_schema),
-        usage=Usage(prompt_tokens=prompt_t, completion_tokens=completion_t, cached_prompt_tokens=cached,
-                    cost_usd=cost_usd),
+        usage=Usage(
+            prompt_tokens=prompt_t,
+            completion_tokens=completion_t,
+            cached_prompt_tokens=cached,
+            cost_usd=cost_usd,
+        ),
         latency_s=latency_s,
         finish_reason=choice.finish_reason or "stop",
         model=getattr(response, "model", None) or model,

@@ -85,13 +85,15 @@ def _read_model(llm: Any) -> list[bytes]:
     import llama_cpp
 
     vocab = llama_cpp.llama_model_get_vocab(llm.model)
-    lib = llama_cpp.llama_cpp._lib  # the raw functions: about twice as fast as the wrappers over 262k calls
+    lib = (
+        llama_cpp.llama_cpp._lib
+    )  # the raw functions: about twice as fast as the wrappers over 262k calls
     buf = ctypes.create_string_buffer(16 * 1024)
     control, user = llama_cpp.LLAMA_TOKEN_ATTR_CONTROL, llama_cpp.LLAMA_TOKEN_ATTR_USER_DEFINED
     pieces = []
     for i in range(llama_cpp.llama_vocab_n_tokens(vocab)):
         n = lib.llama_token_to_piece(vocab, i, buf, len(buf), 0, True)
-        piece = buf.raw[:max(n, 0)]
+        piece = buf.raw[: max(n, 0)]
         attr = lib.llama_vocab_get_attr(vocab, i)
         if attr & control or (attr & user and piece.startswith(b"<") and piece.endswith(b">")):
             piece = b"\xff" + piece
@@ -106,7 +108,9 @@ def _cache_file(model_path: Path) -> Path | None:
         stat = model_path.stat()
     except OSError:
         return None
-    key = hashlib.sha256(f"{model_path.resolve()}|{stat.st_size}|{stat.st_mtime_ns}".encode()).hexdigest()[:16]
+    key = hashlib.sha256(
+        f"{model_path.resolve()}|{stat.st_size}|{stat.st_mtime_ns}".encode()
+    ).hexdigest()[:16]
     return cache_dir("vocab") / f"{model_path.stem}-{key}.bin"
 
 
@@ -126,7 +130,7 @@ def _read(path: Path) -> list[bytes] | None:
         at += 2 * n
         pieces = []
         for size in sizes:
-            pieces.append(data[at:at + size])
+            pieces.append(data[at : at + size])
             at += size
     except struct.error:
         return None
@@ -135,7 +139,9 @@ def _read(path: Path) -> list[bytes] | None:
 
 def _write(path: Path, pieces: list[bytes]) -> None:
     """Write the cache atomically; a failure only costs the next process the rebuild."""
-    body = _MAGIC + struct.pack("<I", len(pieces)) + struct.pack(f"<{len(pieces)}H", *map(len, pieces))
+    body = (
+        _MAGIC + struct.pack("<I", len(pieces)) + struct.pack(f"<{len(pieces)}H", *map(len, pieces))
+    )
     tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
     with contextlib.suppress(OSError):
         tmp.write_bytes(body + b"".join(pieces))

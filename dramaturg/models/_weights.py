@@ -66,5 +66,7 @@ def default_weights() -> Path:
     finally:
         partial.unlink(missing_ok=True)
     st = target.stat()
-    stamp.write_text(json.dumps({"sha256": pkg.EXPECTED_SHA256, "size": st.st_size, "mtime_ns": st.st_mtime_ns}))
+    stamp.write_text(
+        json.dumps({"sha256": pkg.EXPECTED_SHA256, "size": st.st_size, "mtime_ns": st.st_mtime_ns})
+    )
     return target

@@ -160,7 +160,9 @@ class Completion:
     constrained: bool = False
 
 
-_caller: contextvars.ContextVar[str | None] = contextvars.ContextVar("dramaturg_caller", default=None)
+_caller: contextvars.ContextVar[str | None] = contextvars.ContextVar(
+    "dramaturg_caller", default=None
+)
 
 
 def current_caller() -> str | None:
@@ -296,24 +298,35 @@ class BaseChatModel(abc.ABC):
         """Answer with an instance of the pydantic model ``schema``."""
         return await self._structured_attempt(structured_prompt(messages, schema), schema, **opts)
 
-    async def _structured_attempt(self, prompt: Sequence[Message], schema: type[T], **opts: Any) -> T:
+    async def _structured_attempt(
+        self, prompt: Sequence[Message], schema: type[T], **opts: Any
+    ) -> T:
         """One constrained call on a prompt that already asks for the schema.
 
         ``timeout`` (seconds) bounds the attempt: backends that stream stop
         generating at the deadline; for the others the call is abandoned a
         second after it.
         """
-        call = self.complete(prompt, json_schema=json_schema_of(schema), response_model=schema, **opts)
+        call = self.complete(
+            prompt, json_schema=json_schema_of(schema), response_model=schema, **opts
+        )
         timeout = opts.get("timeout")
         try:
             completion = await (asyncio.wait_for(call, float(timeout) + 1.0) if timeout else call)
         except TimeoutError:
             completion = Completion(text="", finish_reason="timeout")
         if completion.finish_reason == "timeout":
-            raise ModelOutputError(f"the answer took longer than the time budget ({timeout} s); write a shorter "
-                                   "JSON object", raw=completion.text, kind="timeout")
-        return parse_structured(completion.text, schema,
-                                truncated=completion.finish_reason in ("length", "loop", "invalid"))
+            raise ModelOutputError(
+                f"the answer took longer than the time budget ({timeout} s); write a shorter "
+                "JSON object",
+                raw=completion.text,
+                kind="timeout",
+            )
+        return parse_structured(
+            completion.text,
+            schema,
+            truncated=completion.finish_reason in ("length", "loop", "invalid"),
+        )
 
     def complete_sync(self, messages: Sequence[Message], **opts: Any) -> Completion:
         """Blocking twin of :meth:`complete`."""

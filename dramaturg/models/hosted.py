@@ -92,11 +92,19 @@ class LiteLLMModel(BaseChatModel):
         started = time.perf_counter()
         try:
             if "prompt" in request:
-                response = await self._litellm.atext_completion(model=self.model, num_retries=0, **request)
+                response = await self._litellm.atext_completion(
+                    model=self.model, num_retries=0, **request
+                )
             else:
-                response = await self._litellm.acompletion(model=self.model, num_retries=0, **request)
+                response = await self._litellm.acompletion(
+                    model=self.model, num_retries=0, **request
+                )
         except Exception as exc:
-            if self.structured_mode == "auto" and "response_format" in request and is_response_format_rejection(exc):
+            if (
+                self.structured_mode == "auto"
+                and "response_format" in request
+                and is_response_format_rejection(exc)
+            ):
                 self.structured_mode = "json_object"
                 return await self.complete(messages, **opts)
             error = to_model_error(exc, self.endpoint, self.model, dropped_before=self._dropped)
@@ -106,7 +114,14 @@ class LiteLLMModel(BaseChatModel):
         latency = time.perf_counter() - started
         try:
             cost = float(self._litellm.completion_cost(completion_response=response))
-        except Exception:  # unknown price (self-hosted model): report no cost rather than a wrong one
+        except (
+            Exception
+        ):  # unknown price (self-hosted model): report no cost rather than a wrong one
             cost = None
-        return completion_from(response, latency_s=latency, model=self.model, cost_usd=cost,
-                               json_schema=opts.get("json_schema") if "response_format" in request else None)
+        return completion_from(
+            response,
+            latency_s=latency,
+            model=self.model,
+            cost_usd=cost,
+            json_schema=opts.get("json_schema") if "response_format" in request else None,
+        )

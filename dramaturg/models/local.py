@@ -41,8 +41,23 @@ from dramaturg.models.base import BaseChatModel, Completion, Message, ModelKind,
 
 __all__ = ["LocalModel", "check_adapter", "default_threads"]
 
-_KNOWN_OPTS = {"max_tokens", "temperature", "top_p", "stop", "seed", "json_schema", "response_model", "caller",
-               "responder", "repeat_penalty", "min_p", "top_k", "attempt", "timeout", "raw"}
+_KNOWN_OPTS = {
+    "max_tokens",
+    "temperature",
+    "top_p",
+    "stop",
+    "seed",
+    "json_schema",
+    "response_model",
+    "caller",
+    "responder",
+    "repeat_penalty",
+    "min_p",
+    "top_k",
+    "attempt",
+    "timeout",
+    "raw",
+}
 
 
 def check_adapter(lora_path: str | os.PathLike[str], *, base: str | os.PathLike[str]) -> None:
@@ -53,7 +68,9 @@ def check_adapter(lora_path: str | os.PathLike[str], *, base: str | os.PathLike[
     """
     lora = Path(lora_path)
     if not lora.is_file():
-        raise ConfigError(f"LoRA adapter not found: {lora}. Pass the path of a GGUF LoRA adapter file.")
+        raise ConfigError(
+            f"LoRA adapter not found: {lora}. Pass the path of a GGUF LoRA adapter file."
+        )
     try:
         meta = read_gguf_metadata(lora)
         base_meta = read_gguf_metadata(base)
@@ -179,8 +196,13 @@ class LocalModel(BaseChatModel):
         """The shared llama.cpp context, loaded on first use."""
         if self._engine is None:
             path = self.model_path or default_weights()
-            engine = load_engine(path, n_ctx=self.n_ctx, n_threads=self.n_threads,
-                                  prefix_cache_mb=self.prefix_cache_mb, seed=self.seed)
+            engine = load_engine(
+                path,
+                n_ctx=self.n_ctx,
+                n_threads=self.n_threads,
+                prefix_cache_mb=self.prefix_cache_mb,
+                seed=self.seed,
+            )
             if self.lora_path is not None:  # checked and loaded now, so a bad adapter fails at load
                 engine.executor.submit(engine.load_adapter, self.lora_path).result()
             self._engine = engine
@@ -196,7 +218,9 @@ class LocalModel(BaseChatModel):
             raise ConfigError(f"unknown option(s) for the local backend: {sorted(unknown)}")
         engine = self.engine
         loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(engine.executor, self._complete_blocking, engine, list(messages), opts)
+        return await loop.run_in_executor(
+            engine.executor, self._complete_blocking, engine, list(messages), opts
+        )
 
     def _sampling(self, opts: dict[str, Any], structured: bool, attempt: int) -> dict[str, Any]:
         """Sampling settings; a retry (``attempt`` > 0) samples differently from the attempt before it."""
@@ -220,14 +244,18 @@ class LocalModel(BaseChatModel):
             "seed": seed,
         }
 
-    def _complete_blocking(self, engine: Engine, messages: list[Message], opts: dict[str, Any]) -> Completion:
+    def _complete_blocking(
+        self, engine: Engine, messages: list[Message], opts: dict[str, Any]
+    ) -> Completion:
         started = time.perf_counter()
         llm = engine.llm
         engine.use_adapter(self.lora_path, self.lora_scale)
         if opts.get("raw"):  # the text itself is the prompt: a base model continues it
             prompt, stops = "".join(m["content"] for m in messages), []
         else:
-            prompt, stops = render_prompt(messages, fmt=self.prompt_format, responder=opts.get("responder"))
+            prompt, stops = render_prompt(
+                messages, fmt=self.prompt_format, responder=opts.get("responder")
+            )
         attempt = int(opts.get("attempt") or 0)
         timeout = opts.get("timeout")
         deadline = started + float(timeout) if timeout else None
@@ -269,9 +297,18 @@ class LocalModel(BaseChatModel):
             free_tokens, first_pieces, skip = heal(engine, prompt + opener, enabled=healing)
             cached += common_prefix(llm, free_tokens)
             prompt_tokens += len(free_tokens)
-            run = generate(llm, free_tokens, max_tokens, sampling, stops, deadline=deadline,
-                            scanner=JsonEnd(max_chars=engine.size_bound(schema)), opener=opener.strip(),
-                            first_pieces=first_pieces, skip=skip)
+            run = generate(
+                llm,
+                free_tokens,
+                max_tokens,
+                sampling,
+                stops,
+                deadline=deadline,
+                scanner=JsonEnd(max_chars=engine.size_bound(schema)),
+                opener=opener.strip(),
+                first_pieces=first_pieces,
+                skip=skip,
+            )
             if run.finish_reason == "stop":
                 try:
                     parse_structured(run.text, model)
@@ -287,8 +324,10 @@ class LocalModel(BaseChatModel):
             if schema is not None:
                 mask = masks.processor(schema) if masks is not None else None
                 opener = answer_opener(schema)
-                with_opener = llm.tokenize((prompt + opener).encode("utf-8"), add_bos=True, special=True)
-                fits = bool(opener) and with_opener[:len(tokens)] == tokens
+                with_opener = llm.tokenize(
+                    (prompt + opener).encode("utf-8"), add_bos=True, special=True
+                )
+                fits = bool(opener) and with_opener[: len(tokens)] == tokens
                 healed, allowed, removed = heal(engine, prompt + opener, enabled=healing and fits)
                 if allowed is not None and removed == len(opener):
                     # The model writes the answer's first token itself, one that starts with the
@@ -296,8 +335,11 @@ class LocalModel(BaseChatModel):
                     # prompt, " {" reads as the start of pretty-printed JSON of many keys.
                     tokens, first_pieces = healed, allowed
                     grammar = engine.grammar_for(schema) if mask is None else None
-                elif fits and (mask.prefeed(with_opener[len(tokens):]) if mask is not None
-                               else (grammar := engine.grammar_for(schema, opened=True)) is not None):
+                elif fits and (
+                    mask.prefeed(with_opener[len(tokens) :])
+                    if mask is not None
+                    else (grammar := engine.grammar_for(schema, opened=True)) is not None
+                ):
                     # An adapter learnt its answers after " {" (training/_base.py): the prompt ends
                     # there, and the mask or the grammar takes it as written.
                     tokens, written = with_opener, opener.strip()
@@ -307,8 +349,19 @@ class LocalModel(BaseChatModel):
             cached += common_prefix(llm, tokens)
             prompt_tokens += len(tokens)
             scanner = JsonEnd(max_string=1 << 30, max_space=1 << 30) if schema is not None else None
-            run = generate(llm, tokens, max_tokens, sampling, stops, deadline=deadline, scanner=scanner,
-                           grammar=grammar, processor=mask, opener=written, first_pieces=first_pieces)
+            run = generate(
+                llm,
+                tokens,
+                max_tokens,
+                sampling,
+                stops,
+                deadline=deadline,
+                scanner=scanner,
+                grammar=grammar,
+                processor=mask,
+                opener=written,
+                first_pieces=first_pieces,
+            )
             if mask is not None:  # with a mask, "constrained" means the mask overruled the model
                 constrained = mask.forced
             if first is not None:
@@ -317,8 +370,12 @@ class LocalModel(BaseChatModel):
         latency = time.perf_counter() - started
         return Completion(
             text=run.text.strip() if schema is None else run.text,
-            usage=Usage(prompt_tokens=prompt_tokens, completion_tokens=run.n_generated,
-                        cached_prompt_tokens=cached, cost_usd=0.0),
+            usage=Usage(
+                prompt_tokens=prompt_tokens,
+                completion_tokens=run.n_generated,
+                cached_prompt_tokens=cached,
+                cost_usd=0.0,
+            ),
             latency_s=latency,
             finish_reason=run.finish_reason,
             model=self.name,

@@ -72,7 +72,9 @@ class OpenAIModel(BaseChatModel):
         self._dropped = False  # the server closed a connection mid-request (see to_model_error)
         self.price_per_mtok = price_per_mtok
         # The client's own retries are off: RetryingModel owns retry policy.
-        self._client = openai.AsyncOpenAI(base_url=self.base_url, api_key=key, timeout=timeout_s, max_retries=0)
+        self._client = openai.AsyncOpenAI(
+            base_url=self.base_url, api_key=key, timeout=timeout_s, max_retries=0
+        )
 
     async def complete(self, messages: Sequence[Message], **opts: Any) -> Completion:
         mode = "json_schema" if self.structured_mode == "auto" else self.structured_mode
@@ -84,7 +86,11 @@ class OpenAIModel(BaseChatModel):
             else:
                 response = await self._client.chat.completions.create(model=self.model, **request)
         except Exception as exc:
-            if self.structured_mode == "auto" and "response_format" in request and is_response_format_rejection(exc):
+            if (
+                self.structured_mode == "auto"
+                and "response_format" in request
+                and is_response_format_rejection(exc)
+            ):
                 self.structured_mode = "json_object"  # remember for this server
                 return await self.complete(messages, **opts)
             error = to_model_error(exc, self.base_url, self.model, dropped_before=self._dropped)
@@ -96,5 +102,10 @@ class OpenAIModel(BaseChatModel):
         if self.price_per_mtok is not None:
             prompt_t, completion_t, _ = token_counts(response)
             cost = (prompt_t * self.price_per_mtok[0] + completion_t * self.price_per_mtok[1]) / 1e6
-        return completion_from(response, latency_s=latency, model=self.model, cost_usd=cost,
-                               json_schema=opts.get("json_schema") if "response_format" in request else None)
+        return completion_from(
+            response,
+            latency_s=latency,
+            model=self.model,
+            cost_usd=cost,
+            json_schema=opts.get("json_schema") if "response_format" in request else None,
+        )

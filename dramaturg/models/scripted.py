@@ -90,8 +90,13 @@ class ScriptedModel(BaseChatModel):
             roles' script-completion paths).
     """
 
-    def __init__(self, answers: Iterable[Answer | Reply] = (), *, name: str = "scripted",
-                 kind: ModelKind = "instruct") -> None:
+    def __init__(
+        self,
+        answers: Iterable[Answer | Reply] = (),
+        *,
+        name: str = "scripted",
+        kind: ModelKind = "instruct",
+    ) -> None:
         self.answers: list[Answer | Reply] = list(answers)
         self.name = name
         self.kind = check_kind(kind)
@@ -138,9 +143,13 @@ class ScriptedModel(BaseChatModel):
         self._cursor += 1
         reply = item if isinstance(item, Reply) else Reply(answer=item)
         if reply.expect is not None and reply.expect != kind:
-            raise ScriptError(f"call #{len(self.calls)} was a {kind} call; the script expected {reply.expect}")
+            raise ScriptError(
+                f"call #{len(self.calls)} was a {kind} call; the script expected {reply.expect}"
+            )
         if reply.caller is not None and reply.caller != who:
-            raise ScriptError(f"call #{len(self.calls)} came from {who!r}; the script expected {reply.caller!r}")
+            raise ScriptError(
+                f"call #{len(self.calls)} came from {who!r}; the script expected {reply.caller!r}"
+            )
         if reply.check is not None and not reply.check(msgs):
             raise ScriptError(f"call #{len(self.calls)} failed the script's check on its messages")
         answer = reply.answer
@@ -157,7 +166,9 @@ class ScriptedModel(BaseChatModel):
         prompt_tokens = sum(_approx_tokens(m["content"]) for m in msgs)
         return Completion(
             text=text,
-            usage=Usage(prompt_tokens=prompt_tokens, completion_tokens=_approx_tokens(text), cost_usd=0.0),
+            usage=Usage(
+                prompt_tokens=prompt_tokens, completion_tokens=_approx_tokens(text), cost_usd=0.0
+            ),
             latency_s=0.0,
             finish_reason=reply.finish_reason,
             model=self.name,

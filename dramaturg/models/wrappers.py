@@ -104,7 +104,12 @@ class RetryingModel(ModelWrapper):
     """
 
     def __init__(
-        self, inner: ChatModel, *, retries: int = 2, transport_retries: int = 2, backoff_s: float = 0.5
+        self,
+        inner: ChatModel,
+        *,
+        retries: int = 2,
+        transport_retries: int = 2,
+        backoff_s: float = 0.5,
     ) -> None:
         super().__init__(inner)
         if retries < 0 or transport_retries < 0:
@@ -141,8 +146,9 @@ class RetryingModel(ModelWrapper):
         for attempt in range(self.retries + 1):
             try:
                 # A retry passes its number: the backend samples differently (see ChatModel).
-                return await self._structured_attempt(prompt, schema, **({**opts, "attempt": attempt}
-                                                                           if attempt else opts))
+                return await self._structured_attempt(
+                    prompt, schema, **({**opts, "attempt": attempt} if attempt else opts)
+                )
             except RetryBudgetExceeded:
                 raise
             except ModelOutputError as exc:
@@ -163,8 +169,10 @@ class RetryingModel(ModelWrapper):
                 prompt = [
                     *first,
                     {"role": "assistant", "content": shown},
-                    user(f"That answer was not usable: {exc.feedback}. "
-                         "Answer again with one JSON object of the shape above."),
+                    user(
+                        f"That answer was not usable: {exc.feedback}. "
+                        "Answer again with one JSON object of the shape above."
+                    ),
                 ]
         raise RetryBudgetExceeded(errors, raw=last_raw, kinds=kinds, fields=fields)
 
@@ -255,7 +263,9 @@ class TracingModel(ModelWrapper):
     backend's settings or the text itself.
     """
 
-    def __init__(self, inner: ChatModel, path: str | os.PathLike[str], *, secrets: Sequence[str] = ()) -> None:
+    def __init__(
+        self, inner: ChatModel, path: str | os.PathLike[str], *, secrets: Sequence[str] = ()
+    ) -> None:
         super().__init__(inner)
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -293,7 +303,9 @@ class TracingModel(ModelWrapper):
             "caller": opts.get("caller") or current_caller(),
             "model": self.name,
             "messages": list(messages),
-            "opts": {k: v for k, v in opts.items() if k not in {"api_key", "caller", "response_model"}},
+            "opts": {
+                k: v for k, v in opts.items() if k not in {"api_key", "caller", "response_model"}
+            },
         }
         try:
             result = await self.inner.complete(messages, **opts)

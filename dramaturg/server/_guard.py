@@ -76,8 +76,10 @@ class ServerPolicy:
     def __post_init__(self) -> None:
         self._trusted = [parse_trusted_host(h) for h in self.trusted_hosts]
         if self.key is not None and len(self.key) < 16:
-            raise ConfigError(f"the server key is too short ({len(self.key)} characters): use 16 or more, "
-                              f'e.g. export {KEY_ENV}="$(python -c "import secrets; print(secrets.token_urlsafe(24))")"')
+            raise ConfigError(
+                f"the server key is too short ({len(self.key)} characters): use 16 or more, "
+                f'e.g. export {KEY_ENV}="$(python -c "import secrets; print(secrets.token_urlsafe(24))")"'
+            )
 
     @classmethod
     def for_address(cls, host: str, port: int, **kwargs: Any) -> tuple[ServerPolicy, bool]:
@@ -132,15 +134,19 @@ class Guard:
         await self.app(scope, receive, send)
 
     def _check_headers(self, scope: Scope) -> tuple[int, str] | None:
-        headers = [(k.decode("latin-1").lower(), v.decode("latin-1")) for k, v in scope.get("headers", ())]
+        headers = [
+            (k.decode("latin-1").lower(), v.decode("latin-1")) for k, v in scope.get("headers", ())
+        ]
         hosts = [v for k, v in headers if k == "host"]
         if len(hosts) != 1:
             return 400, "a request needs exactly one Host header"
         scheme = scope.get("scheme", "http")
         parsed = _host_port(hosts[0], scheme)
         if parsed is None or not self.policy.trusts(*parsed, scope):
-            return 400, (f"this server does not answer to Host {hosts[0][:100]!r} (a guard against DNS "
-                         "rebinding); if that name is yours, start it with --trusted-host NAME")
+            return 400, (
+                f"this server does not answer to Host {hosts[0][:100]!r} (a guard against DNS "
+                "rebinding); if that name is yours, start it with --trusted-host NAME"
+            )
         origins = [v for k, v in headers if k == "origin"]
         if len(origins) > 1:
             return 403, "a request may carry one Origin header"
@@ -148,14 +154,18 @@ class Guard:
             url = urlsplit(origins[0])
             where = _host_port(url.netloc, url.scheme) if url.scheme in ("http", "https") else None
             if where is None or not self.policy.trusts(*where, scope):
-                return 403, (f"requests from pages on {origins[0][:100]!r} are refused: only this server's "
-                             "own page may use it (add a name with --trusted-host NAME)")
+                return 403, (
+                    f"requests from pages on {origins[0][:100]!r} are refused: only this server's "
+                    "own page may use it (add a name with --trusted-host NAME)"
+                )
         return None
 
     async def _read_body(self, scope: Scope, receive: Receive, send: Send) -> Receive | None:
         """The request's receive with the body read up to the limit, or None once refused."""
         limit = self.policy.max_body
-        length = next((v for k, v in scope.get("headers", ()) if k.lower() == b"content-length"), None)
+        length = next(
+            (v for k, v in scope.get("headers", ()) if k.lower() == b"content-length"), None
+        )
         if length is not None:
             if not length.isdigit():
                 await _refuse(scope, receive, send, 400, "a bad Content-Length header")
@@ -175,7 +185,9 @@ class Guard:
                 return None
             if not message.get("more_body", False):
                 break
-        return _replay([{"type": "http.request", "body": b"".join(chunks), "more_body": False}], receive)
+        return _replay(
+            [{"type": "http.request", "body": b"".join(chunks), "more_body": False}], receive
+        )
 
 
 def _replay(messages: list[dict[str, Any]], receive: Receive) -> Receive:
@@ -191,13 +203,21 @@ async def _refuse(scope: Scope, receive: Receive, send: Send, status: int, text:
     if scope["type"] == "websocket":
         await receive()  # websocket.connect
         if "websocket.http.response" in (scope.get("extensions") or {}):
-            await send({"type": "websocket.http.response.start", "status": status, "headers": headers})
+            await send(
+                {"type": "websocket.http.response.start", "status": status, "headers": headers}
+            )
             await send({"type": "websocket.http.response.body", "body": body})
         else:  # a server without the denial extension: a plain refusal (HTTP 403)
             await send({"type": "websocket.close", "code": 1008, "reason": text[:120]})
         return
     # Connection: close, so a body left unread is never taken for the next request.
-    await send({"type": "http.response.start", "status": status, "headers": [*headers, (b"connection", b"close")]})
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [*headers, (b"connection", b"close")],
+        }
+    )
     await send({"type": "http.response.body", "body": body})
 
 
@@ -221,13 +241,15 @@ def _split(value: str) -> tuple[str, int | None] | None:
         end = value.find("]")
         if end < 0:
             return None
-        host, rest = value[: end + 1], value[end + 1:]
+        host, rest = value[: end + 1], value[end + 1 :]
     elif value.count(":") > 1:  # a bare IPv6 address
         host, rest = value, ""
     else:
         host, sep, port_text = value.partition(":")
         rest = sep + port_text
-    if rest and (not rest.startswith(":") or not rest[1:].isdigit() or not 0 < int(rest[1:]) < 65536):
+    if rest and (
+        not rest.startswith(":") or not rest[1:].isdigit() or not 0 < int(rest[1:]) < 65536
+    ):
         return None
     host = _normal(host)
     return (host, int(rest[1:]) if rest else None) if host else None
@@ -245,8 +267,10 @@ def parse_trusted_host(value: str) -> tuple[str, int | None]:
     """``name`` or ``name:port`` (``[::1]:8765`` for IPv6) as given to ``--trusted-host``."""
     split = _split(value)
     if split is None or "*" in split[0]:
-        raise ConfigError(f"--trusted-host {value!r}: give a host name or address, optionally with :PORT "
-                          "(no scheme, path or wildcard), e.g. --trusted-host play.example.org")
+        raise ConfigError(
+            f"--trusted-host {value!r}: give a host name or address, optionally with :PORT "
+            "(no scheme, path or wildcard), e.g. --trusted-host play.example.org"
+        )
     return split
 
 

@@ -17,7 +17,13 @@ from pydantic import ValidationError
 
 from dramaturg.worlds.theatre.schema import Stage, StageFileError, load_stage
 
-__all__ = ["MAX_STAGE_CHARS", "bundled_stage", "bundled_stage_names", "stage_blueprint", "uploaded_stage"]
+__all__ = [
+    "MAX_STAGE_CHARS",
+    "bundled_stage",
+    "bundled_stage_names",
+    "stage_blueprint",
+    "uploaded_stage",
+]
 
 #: The longest stage text a request may carry (the bundled Elsinore is about 2,100).
 MAX_STAGE_CHARS = 32_000
@@ -29,15 +35,19 @@ def _stages_dir() -> Any:
 
 
 def bundled_stage_names() -> list[str]:
-    return sorted(p.name.removesuffix(".yaml") for p in _stages_dir().iterdir() if p.name.endswith(".yaml"))
+    return sorted(
+        p.name.removesuffix(".yaml") for p in _stages_dir().iterdir() if p.name.endswith(".yaml")
+    )
 
 
 def bundled_stage(name: str) -> Stage:
     """The bundled stage ``name``; any other name is refused with the list of bundled ones."""
     names = bundled_stage_names()
     if name not in names:
-        raise StageFileError(f"stage: not a bundled stage; bundled stages: {names} "
-                             "(or send your own as stage_yaml, YAML or JSON text)")
+        raise StageFileError(
+            f"stage: not a bundled stage; bundled stages: {names} "
+            "(or send your own as stage_yaml, YAML or JSON text)"
+        )
     with resources.as_file(_stages_dir().joinpath(f"{name}.yaml")) as path:
         return load_stage(path)
 
@@ -48,7 +58,9 @@ def _check_events(text: str) -> None:
     for event in yaml.parse(text, Loader=yaml.SafeLoader):
         if isinstance(event, yaml.AliasEvent):
             # Aliases let a few hundred bytes stand for billions of nodes; a stage never needs one.
-            raise StageFileError("stage_yaml: YAML aliases (*name) are not accepted; write the value out")
+            raise StageFileError(
+                "stage_yaml: YAML aliases (*name) are not accepted; write the value out"
+            )
         if isinstance(event, yaml.CollectionStartEvent):
             depth += 1
             if depth > MAX_DEPTH:
@@ -67,7 +79,9 @@ def uploaded_stage(text: str) -> Stage:
     except yaml.YAMLError as exc:
         raise StageFileError(f"stage_yaml is not valid YAML or JSON: {exc}") from None
     if not isinstance(data, dict):
-        raise StageFileError("stage_yaml: the top level must be a mapping (title, locations, characters, ...)")
+        raise StageFileError(
+            "stage_yaml: the top level must be a mapping (title, locations, characters, ...)"
+        )
     return load_stage(data)
 
 
@@ -78,5 +92,7 @@ def stage_blueprint(stage: Stage, topic: str) -> Any:
     try:
         return Blueprint.from_stage(stage, topic=topic)
     except ValidationError as exc:
-        issues = "; ".join(f"{'.'.join(map(str, e['loc'])) or '(top level)'}: {e['msg']}" for e in exc.errors())
+        issues = "; ".join(
+            f"{'.'.join(map(str, e['loc'])) or '(top level)'}: {e['msg']}" for e in exc.errors()
+        )
         raise StageFileError(f"this stage does not make a play: {issues}") from None

@@ -39,8 +39,13 @@ __all__ = ["ServerPolicy", "create_app"]
 MAX_MESSAGE = 4096  # bytes of one websocket message
 
 
-def create_app(*, model: Any = None, home: Path | None = None, model_spec: str | None = None,
-               policy: ServerPolicy | None = None):
+def create_app(
+    *,
+    model: Any = None,
+    home: Path | None = None,
+    model_spec: str | None = None,
+    policy: ServerPolicy | None = None,
+):
     """The FastAPI app. ``model``: a ready ChatModel shared by every session (else each loads its spec).
 
     ``policy``: the hosts it answers to, the server key, and its limits (default: loopback use, no key).
@@ -50,7 +55,9 @@ def create_app(*, model: Any = None, home: Path | None = None, model_spec: str |
         from fastapi.responses import HTMLResponse
         from pydantic import BaseModel, ConfigDict, Field
     except ImportError as exc:  # pragma: no cover - the extra is missing
-        raise MissingExtraError("the web app needs the `web` extra: pip install 'dramaturg[web]'") from exc
+        raise MissingExtraError(
+            "the web app needs the `web` extra: pip install 'dramaturg[web]'"
+        ) from exc
 
     from dramaturg.drama.session import DramaSession
 
@@ -87,19 +94,25 @@ def create_app(*, model: Any = None, home: Path | None = None, model_spec: str |
         return resources.files("dramaturg.server").joinpath("page.html").read_text(encoding="utf-8")
 
     @app.post("/api/sessions")
-    async def new(req: NewSession, request: Request,
-                  authorization: str | None = Header(default=None)) -> dict[str, str]:
+    async def new(
+        req: NewSession, request: Request, authorization: str | None = Header(default=None)
+    ) -> dict[str, str]:
         from dramaturg.drama.blueprint import design_blueprint
         from dramaturg.server._stages import bundled_stage, stage_blueprint, uploaded_stage
 
         if not policy.key_ok(authorization):
-            raise HTTPException(status_code=401, headers={"WWW-Authenticate": 'Bearer realm="dramaturg"'},
-                                detail="this server needs its key to create a session: the one printed when "
-                                       "it started (or its DRAMATURG_SERVER_TOKEN), as Authorization: Bearer KEY")
+            raise HTTPException(
+                status_code=401,
+                headers={"WWW-Authenticate": 'Bearer realm="dramaturg"'},
+                detail="this server needs its key to create a session: the one printed when "
+                "it started (or its DRAMATURG_SERVER_TOKEN), as Authorization: Bearer KEY",
+            )
         if sum(x is not None for x in (req.stage, req.stage_yaml, req.topic)) != 1:
             raise HTTPException(status_code=422, detail="give one of stage, stage_yaml or topic")
         if req.max_turns is not None and req.max_turns > policy.max_turns:
-            raise HTTPException(status_code=422, detail=f"max_turns: at most {policy.max_turns} on this server")
+            raise HTTPException(
+                status_code=422, detail=f"max_turns: at most {policy.max_turns} on this server"
+            )
         try:
             if req.stage is not None:
                 bp = stage_blueprint(bundled_stage(req.stage), req.stage)
@@ -110,9 +123,15 @@ def create_app(*, model: Any = None, home: Path | None = None, model_spec: str |
                 from dramaturg.models import load_model
 
                 bp = await design_blueprint(req.topic or "", model=model or load_model(model_spec))
-            session, token = DramaSession.create(bp, player=req.player, model=model_spec, mode=req.mode,
-                                                 max_turns=req.max_turns or policy.max_turns,
-                                                 max_scene_steps=req.max_scene_steps, home=home)
+            session, token = DramaSession.create(
+                bp,
+                player=req.player,
+                model=model_spec,
+                mode=req.mode,
+                max_turns=req.max_turns or policy.max_turns,
+                max_scene_steps=req.max_scene_steps,
+                home=home,
+            )
         except DramaturgError as exc:
             raise HTTPException(status_code=422, detail=str(exc)) from None
         # The Host passed the guard: it is a name this server answers to.
@@ -131,17 +150,34 @@ def create_app(*, model: Any = None, home: Path | None = None, model_spec: str |
         values = state["values"]
         world = values.get("world") or {}
         return {
-            "id": session.meta.id, "title": bp.title, "player": session.meta.player,
-            "cast": {cid: {"name": c.name, "location": (world.get("char_loc") or {}).get(cid, c.location)}
-                     for cid, c in bp.cast.items()},
-            "props": {pid: {"location": (world.get("prop_loc") or {}).get(pid),
-                            "holder": (world.get("prop_holder") or {}).get(pid),
-                            "states": _public_states(states)}
-                      for pid, states in (world.get("prop_states") or {}).items()},
-            "scene": values.get("scene"), "beats": values.get("beats", []),
-            "transcript": [shown for e in values.get("transcript", [])
-                           if (shown := _page_entry(e, session.meta.player)) is not None],
-            "waiting": state["waiting"], "ended": state["ended"], "started": state["started"],
+            "id": session.meta.id,
+            "title": bp.title,
+            "player": session.meta.player,
+            "cast": {
+                cid: {
+                    "name": c.name,
+                    "location": (world.get("char_loc") or {}).get(cid, c.location),
+                }
+                for cid, c in bp.cast.items()
+            },
+            "props": {
+                pid: {
+                    "location": (world.get("prop_loc") or {}).get(pid),
+                    "holder": (world.get("prop_holder") or {}).get(pid),
+                    "states": _public_states(states),
+                }
+                for pid, states in (world.get("prop_states") or {}).items()
+            },
+            "scene": values.get("scene"),
+            "beats": values.get("beats", []),
+            "transcript": [
+                shown
+                for e in values.get("transcript", [])
+                if (shown := _page_entry(e, session.meta.player)) is not None
+            ],
+            "waiting": state["waiting"],
+            "ended": state["ended"],
+            "started": state["started"],
         }
 
     @app.websocket("/ws/{sid}")
@@ -150,7 +186,9 @@ def create_app(*, model: Any = None, home: Path | None = None, model_spec: str |
         try:  # a socket that never says who it is would stay open for ever
             first = await asyncio.wait_for(ws.receive(), policy.hello_timeout_s)
         except TimeoutError:
-            await ws.send_json({"type": "error", "text": f"no token within {policy.hello_timeout_s:g} s; closing"})
+            await ws.send_json(
+                {"type": "error", "text": f"no token within {policy.hello_timeout_s:g} s; closing"}
+            )
             await ws.close(code=4408)
             return
         if first.get("type") == "websocket.disconnect":
@@ -172,22 +210,32 @@ def create_app(*, model: Any = None, home: Path | None = None, model_spec: str |
                 if raw.get("type") == "websocket.disconnect":
                     return
                 if raw.get("bytes") is not None:
-                    await ws.send_json({"type": "notice", "text": "Binary data is not a turn; type text."})
+                    await ws.send_json(
+                        {"type": "notice", "text": "Binary data is not a turn; type text."}
+                    )
                     continue
                 text = raw.get("text") or ""
                 if len(text.encode()) > MAX_MESSAGE:
-                    await ws.send_json({"type": "notice", "text": f"That message is over {MAX_MESSAGE} bytes."})
+                    await ws.send_json(
+                        {"type": "notice", "text": f"That message is over {MAX_MESSAGE} bytes."}
+                    )
                     continue
                 try:
                     msg = json.loads(text)
                 except ValueError:
-                    await ws.send_json({"type": "notice", "text": "Messages are JSON: {\"input\": \"...\"}."})
+                    await ws.send_json(
+                        {"type": "notice", "text": 'Messages are JSON: {"input": "..."}.'}
+                    )
                     continue
                 if not isinstance(msg, dict):
-                    await ws.send_json({"type": "notice", "text": "Messages are JSON objects: {\"input\": \"...\"}."})
+                    await ws.send_json(
+                        {"type": "notice", "text": 'Messages are JSON objects: {"input": "..."}.'}
+                    )
                     continue
                 if lock.locked():
-                    await ws.send_json({"type": "notice", "text": "The actors are still playing; wait a moment."})
+                    await ws.send_json(
+                        {"type": "notice", "text": "The actors are still playing; wait a moment."}
+                    )
                     continue
                 async with lock:
                     await _advance(ws, session, msg.get("input") if "input" in msg else None)
@@ -229,8 +277,13 @@ def create_app(*, model: Any = None, home: Path | None = None, model_spec: str |
         if gone:
             raise WebSocketDisconnect(code=1001)
         state = await session.state()
-        await ws.send_json({"type": "waiting" if state["waiting"] else ("ended" if state["ended"] else "idle"),
-                            "prompt": state["waiting"], "session": await snapshot(session)})
+        await ws.send_json(
+            {
+                "type": "waiting" if state["waiting"] else ("ended" if state["ended"] else "idle"),
+                "prompt": state["waiting"],
+                "session": await snapshot(session),
+            }
+        )
 
     return app
 
@@ -241,8 +294,22 @@ _PAGE_FIELDS = {
     "scene": frozenset({"kind", "scene", "title", "place", "step"}),
     "scene_end": frozenset({"kind", "scene", "step", "beats", "beats_done"}),
     "end": frozenset({"kind", "step", "public", "beats"}),
-    "turn": frozenset({"kind", "actor", "by", "action", "line", "to", "input", "step", "scene", "beat",
-                       "public", "events"}),
+    "turn": frozenset(
+        {
+            "kind",
+            "actor",
+            "by",
+            "action",
+            "line",
+            "to",
+            "input",
+            "step",
+            "scene",
+            "beat",
+            "public",
+            "events",
+        }
+    ),
 }
 _EVENT_FIELDS = frozenset({"kind", "text", "witnesses"})
 
@@ -273,6 +340,8 @@ def _page_entry(entry: dict[str, Any], player: str | None) -> dict[str, Any] | N
     if not seen:
         return None
     if len(seen) < len(events):
-        out = {k: v for k, v in out.items() if k in {"kind", "actor", "by", "step", "scene", "beat"}}
+        out = {
+            k: v for k, v in out.items() if k in {"kind", "actor", "by", "step", "scene", "beat"}
+        }
         out.update(events=seen, public=" ".join(e["text"] for e in seen))
     return out

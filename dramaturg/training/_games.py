@@ -211,8 +211,11 @@ def searching_plan(case: Case, *, detours: int, seed: int) -> list[str] | None:
             return None
         rng = random.Random(seed)
         home = {m.group(1): m.group(3) for c in gold if (m := TAKE.fullmatch(c))}
-        home |= {gold[j].removeprefix("use "): place for i, (_, place) in finds.items()
-                 if gold[j := _act(gold, i)].startswith("use ")}
+        home |= {
+            gold[j].removeprefix("use "): place
+            for i, (_, place) in finds.items()
+            if gold[j := _act(gold, i)].startswith("use ")
+        }
         names = {name for c in gold for name in INSTANCE.findall(c)}
         seen: dict[str, str] = {}  # instance -> the place it was seen at
         taken: set[str] = set()
@@ -234,20 +237,33 @@ def searching_plan(case: Case, *, detours: int, seed: int) -> list[str] | None:
             place, things = _in_view(obs)
             seen.update(dict.fromkeys(things, place))
             if here:  # a lamp that stands here can be used here
-                seen.update({c.removeprefix("use "): here for c in info.get("admissible_actions") or []
-                             if c.startswith("use ")})
+                seen.update(
+                    {
+                        c.removeprefix("use "): here
+                        for c in info.get("admissible_actions") or []
+                        if c.startswith("use ")
+                    }
+                )
             return bool(terminated)
 
         def spotted(thing: str) -> tuple[str, str] | None:
-            return next(((x, p) for x, p in seen.items()
-                         if x not in taken and x.rsplit(" ", 1)[0] == thing), None)
+            return next(
+                (
+                    (x, p)
+                    for x, p in seen.items()
+                    if x not in taken and x.rsplit(" ", 1)[0] == thing
+                ),
+                None,
+            )
 
         i = 0
         while i < len(gold):
             if i not in finds:
                 command = _renumber(gold[i], swap)
                 i += 1
-                if command == f"go to {here}" or (command.startswith("open ") and not admissible(command)):
+                if command == f"go to {here}" or (
+                    command.startswith("open ") and not admissible(command)
+                ):
                     continue  # already there, or opened during a search
                 place = INSTANCE.findall(command)[-1:]
                 if not admissible(command) and place and place[0] != here:
@@ -266,11 +282,16 @@ def searching_plan(case: Case, *, detours: int, seed: int) -> list[str] | None:
             i = act + 1
             spot = spotted(thing)
             if spot is None:
-                others = sorted(c.removeprefix("go to ") for c in info.get("admissible_actions") or []
-                                if c.startswith("go to ") and c.removeprefix("go to ") not in visited)
+                others = sorted(
+                    c.removeprefix("go to ")
+                    for c in info.get("admissible_actions") or []
+                    if c.startswith("go to ") and c.removeprefix("go to ") not in visited
+                )
                 rng.shuffle(others)
                 for other in others[:detours]:
-                    if play(f"go to {other}") or (admissible(f"open {other}") and play(f"open {other}")):
+                    if play(f"go to {other}") or (
+                        admissible(f"open {other}") and play(f"open {other}")
+                    ):
                         return None
                     if spot := spotted(thing):
                         break
@@ -278,13 +299,19 @@ def searching_plan(case: Case, *, detours: int, seed: int) -> list[str] | None:
             for step in (f"go to {place}", f"open {place}"):
                 if step != f"go to {here}" and admissible(step) and play(step):
                     return None
-            command = f"use {instance}" if gold[act].startswith("use ") else f"take {instance} from {place}"
+            command = (
+                f"use {instance}"
+                if gold[act].startswith("use ")
+                else f"take {instance} from {place}"
+            )
             if here != place or not admissible(command):
                 return None
             if instance != wanted:  # the rest of the plan uses this one, and `wanted` in its place
                 for name in names | {instance}:
                     played = swap.get(name, name)
-                    swap[name] = instance if played == wanted else wanted if played == instance else played
+                    swap[name] = (
+                        instance if played == wanted else wanted if played == instance else played
+                    )
             if command.startswith("take "):
                 taken.add(instance)
             if play(command):
@@ -323,7 +350,9 @@ def _finds(gold: Sequence[str]) -> dict[int, tuple[str, str]]:
             continue
         take = TAKE.fullmatch(rest[0])
         use = re.fullmatch(r"use (.+?) \d+", rest[0])
-        if take:  # from there, or from what stands beside it (go to cabinet 4, take ... from cabinet 3)
+        if (
+            take
+        ):  # from there, or from what stands beside it (go to cabinet 4, take ... from cabinet 3)
             finds[i] = (take.group(2), take.group(3))
         elif use:
             finds[i] = (use.group(1), place)

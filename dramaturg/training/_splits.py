@@ -68,7 +68,11 @@ def _read_splits(data: str | os.PathLike[str]) -> tuple[dict[str, Any], dict[str
     try:
         raw = load_json(path, label="it")
         splits = {name: [str(g) for g in raw.get(name, [])] for name in SPLITS}
-    except (ValueError, AttributeError, TypeError) as exc:  # InputFileError: not JSON, too big, binary, too deep
+    except (
+        ValueError,
+        AttributeError,
+        TypeError,
+    ) as exc:  # InputFileError: not JSON, too big, binary, too deep
         raise ConfigError(f"{path} is not a splits file ({exc})") from None
     check_splits(splits)
     return raw, splits

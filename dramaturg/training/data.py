@@ -130,7 +130,9 @@ class DataSummary:
     duplicates: int = 0  # identical (prompt, answer) pairs dropped within a split
     leaks: int = 0  # train/valid examples dropped because a test (or valid) game has the same one
     skipped: int = 0  # gold commands that were not admissible at their step
-    failed_games: list[str] = field(default_factory=list)  # "game id (why)": no win, or a failed world
+    failed_games: list[str] = field(
+        default_factory=list
+    )  # "game id (why)": no win, or a failed world
 
 
 # ------------------------------------------------------------------ loading
@@ -291,8 +293,12 @@ def from_traces(
                 f"{run_dir} ran the suite {name!r}; pass suite= (the Suite that was run) to "
                 "replay its games"
             )
-    agent = _agent(history_turns=history_turns, max_observation_chars=max_observation_chars, recap=recap,
-                   focus=focus)
+    agent = _agent(
+        history_turns=history_turns,
+        max_observation_chars=max_observation_chars,
+        recap=recap,
+        focus=focus,
+    )
     out: list[SFTExample] = []
     for episode in read_episodes(run_dir):
         if episode.get("status") != "done" or not episode.get("success"):
@@ -328,10 +334,46 @@ def from_traces(
 
 
 NONCE_WORDS = (
-    "blicket", "dax", "wug", "toma", "fep", "zibble", "kiki", "modi", "lorp", "gazzer",
-    "tupa", "nefo", "snib", "plonkit", "vorka", "jeb", "mipsy", "rellock", "dorb", "fiddick",
-    "quell", "brisp", "yarrow", "tibble", "skree", "mondle", "gorp", "wemble", "chaff", "zorn",
-    "pilk", "drell", "hobbin", "swint", "cruddle", "lumsy", "varp", "nimbet", "frotch", "oskel",
+    "blicket",
+    "dax",
+    "wug",
+    "toma",
+    "fep",
+    "zibble",
+    "kiki",
+    "modi",
+    "lorp",
+    "gazzer",
+    "tupa",
+    "nefo",
+    "snib",
+    "plonkit",
+    "vorka",
+    "jeb",
+    "mipsy",
+    "rellock",
+    "dorb",
+    "fiddick",
+    "quell",
+    "brisp",
+    "yarrow",
+    "tibble",
+    "skree",
+    "mondle",
+    "gorp",
+    "wemble",
+    "chaff",
+    "zorn",
+    "pilk",
+    "drell",
+    "hobbin",
+    "swint",
+    "cruddle",
+    "lumsy",
+    "varp",
+    "nimbet",
+    "frotch",
+    "oskel",
 )
 """Made-up object names for :func:`rename_objects` (no ALFWorld type is among them)."""
 
@@ -365,14 +407,19 @@ def rename_objects(examples: list[SFTExample], rng: random.Random) -> list[SFTEx
     if not things:
         return examples
     if len(things) > len(NONCE_WORDS):
-        raise ConfigError(f"{examples[0].game}: {len(things)} object types to rename, "
-                          f"more than the {len(NONCE_WORDS)} made-up words")
+        raise ConfigError(
+            f"{examples[0].game}: {len(things)} object types to rename, "
+            f"more than the {len(NONCE_WORDS)} made-up words"
+        )
     words = dict(zip(things, rng.sample(NONCE_WORDS, len(things)), strict=True))
     pattern = re.compile(r"\b(" + "|".join(map(re.escape, things)) + r")\b")
     return [
         dataclasses.replace(
-            e, messages=[{**m, "content": pattern.sub(lambda w: words[w.group(1)], m["content"])}
-                         for m in e.messages]
+            e,
+            messages=[
+                {**m, "content": pattern.sub(lambda w: words[w.group(1)], m["content"])}
+                for m in e.messages
+            ],
         )
         for e in examples
     ]
@@ -383,8 +430,12 @@ def _takeable(example: SFTExample) -> set[str]:
     from dramaturg.agents.tool_agent import COMMANDS
     from dramaturg.training._games import TAKE
 
-    listed = [line.removeprefix(COMMANDS).split(", ") for m in example.messages
-              for line in m["content"].splitlines() if line.startswith(COMMANDS)]
+    listed = [
+        line.removeprefix(COMMANDS).split(", ")
+        for m in example.messages
+        for line in m["content"].splitlines()
+        if line.startswith(COMMANDS)
+    ]
     commands = [example.command, *(c for line in listed for c in line)]
     return {m.group(2) for c in commands if (m := TAKE.fullmatch(c))}
 
@@ -402,7 +453,11 @@ def _play_game(
         if search > 0 and (case.world or "").startswith("alfworld/"):
             rng = random.Random(f"{split_seed}/{case.id}")
             detours = rng.randint(0, search)
-            plan = searching_plan(case, detours=detours, seed=rng.randrange(1 << 30)) if detours else None
+            plan = (
+                searching_plan(case, detours=detours, seed=rng.randrange(1 << 30))
+                if detours
+                else None
+            )
         played = play_commands(case, plan, agent=agent, source="gold" if plan is None else "search")
         if plan is not None and not played.won:  # the search changed the game: keep the gold plan
             played = play_commands(case, None, agent=agent, source="gold")
@@ -430,7 +485,9 @@ def _play_all(
     # spawn: the caller may have imported torch or started threads, which fork does not survive
     with ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn")) as pool:
         results = pool.map(play, cases)
-        return list(track(results, total=len(cases), description="gold plans", disable=not progress))
+        return list(
+            track(results, total=len(cases), description="gold plans", disable=not progress)
+        )
 
 
 def build_sft_data(
@@ -499,8 +556,15 @@ def build_sft_data(
     from dramaturg.agents.tool_agent import check_settings
     from dramaturg.training._games import games_for
 
-    settings = check_settings({"history_turns": history_turns, "max_observation_chars": max_observation_chars,
-                               "recap": recap, "focus": focus}, "build_sft_data")  # before any game is played
+    settings = check_settings(
+        {
+            "history_turns": history_turns,
+            "max_observation_chars": max_observation_chars,
+            "recap": recap,
+            "focus": focus,
+        },
+        "build_sft_data",
+    )  # before any game is played
     out_path = Path(out_path)
     cases = games_for(worlds, seeds, splits=splits)
     if test_split is not None and test_games is not None:
@@ -552,9 +616,16 @@ def build_sft_data(
     }
     _write_text(
         splits_path(out_path),
-        json.dumps({"version": 1, "data": out_path.name, **games, "cases": cases_json,
-                    "tool_agent": settings},
-                   indent=1)
+        json.dumps(
+            {
+                "version": 1,
+                "data": out_path.name,
+                **games,
+                "cases": cases_json,
+                "tool_agent": settings,
+            },
+            indent=1,
+        )
         + "\n",
     )
     return DataSummary(

@@ -53,8 +53,13 @@ def step_stats(run_dir: str | os.PathLike[str]) -> dict[str, float]:
             tokens += int(step.get("completion_tokens") or 0)
             latency += float(step.get("latency_s") or 0.0)
     if not steps:
-        return {"steps": 0, "valid_rate": 0.0, "free_valid_rate": 0.0,
-                "completion_tokens": 0.0, "latency_s": 0.0}
+        return {
+            "steps": 0,
+            "valid_rate": 0.0,
+            "free_valid_rate": 0.0,
+            "completion_tokens": 0.0,
+            "latency_s": 0.0,
+        }
     return {
         "steps": steps,
         "valid_rate": valid / steps,
@@ -120,7 +125,9 @@ def compare_adapter(
         run_dir = Path(out) / label
         summary = run_eval(
             suite,
-            AgentSpec(kind="react", model=spec, temperature=temperature, options={"tool_agent": settings}),
+            AgentSpec(
+                kind="react", model=spec, temperature=temperature, options={"tool_agent": settings}
+            ),
             out=run_dir,
             attempts=attempts,
             max_steps=max_steps,
@@ -137,7 +144,17 @@ def compare_adapter(
             "stderr": overall.get("stderr", 0.0),
             **step_stats(run_dir),
         }
-    write_json(Path(out) / "compare.json", {"data": str(data), "adapter": str(adapter),
-                                            "split": split, "max_steps": max_steps, "temperature": temperature,
-                                            "seed": seed, "tool_agent": settings, "rows": rows})
+    write_json(
+        Path(out) / "compare.json",
+        {
+            "data": str(data),
+            "adapter": str(adapter),
+            "split": split,
+            "max_steps": max_steps,
+            "temperature": temperature,
+            "seed": seed,
+            "tool_agent": settings,
+            "rows": rows,
+        },
+    )
     return rows

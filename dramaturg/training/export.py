@@ -58,7 +58,9 @@ def _read_peft(folder: Path) -> tuple[dict[str, Any], dict[str, Any]]:
             f"{folder} is not a PEFT adapter folder (it needs adapter_config.json and "
             "adapter_model.safetensors)"
         )
-    config = load_json(config_file)  # capped, UTF-8, nesting checked: an adapter folder may come from anyone
+    config = load_json(
+        config_file
+    )  # capped, UTF-8, nesting checked: an adapter folder may come from anyone
     if not isinstance(config, dict):
         raise ConfigError(f"{config_file} should hold a JSON object")
     if config.get("peft_type", "LORA") != "LORA":
@@ -112,9 +114,7 @@ def export_lora_gguf(
     folder, out_path = Path(peft_dir), Path(out_path)
     tool_agent = check_settings(tool_agent or {}, "export_lora_gguf(tool_agent=)")
     config, weights = _read_peft(folder)
-    trained_on = (
-        load_json(folder / BASE_FILE) if (folder / BASE_FILE).is_file() else None
-    )
+    trained_on = load_json(folder / BASE_FILE) if (folder / BASE_FILE).is_file() else None
     if base_gguf is None:
         recorded = Path(trained_on["path"]) if trained_on and trained_on.get("path") else None
         if recorded is not None and recorded.is_file():

@@ -301,8 +301,11 @@ def _copy_replay(replay: dict[str, Any]) -> dict[str, Any]:
                 "step the world with text commands"
             )
     options = replay["options"]
-    return {**replay, "options": dict(options) if options is not None else None,
-            "actions": list(replay["actions"])}
+    return {
+        **replay,
+        "options": dict(options) if options is not None else None,
+        "actions": list(replay["actions"]),
+    }
 
 
 def _recording_reset(reset: Any) -> Any:
@@ -316,8 +319,12 @@ def _recording_reset(reset: Any) -> Any:
             self._recording = depth
         if not depth:  # the outermost call: a subclass's super().reset() is not a second reset
             options = kwargs.get("options")
-            self._replay = {"seed": kwargs.get("seed"), "options": dict(options) if options is not None else None,
-                            "actions": [], "digest": _digest(result)}
+            self._replay = {
+                "seed": kwargs.get("seed"),
+                "options": dict(options) if options is not None else None,
+                "actions": [],
+                "digest": _digest(result),
+            }
         return result
 
     wrapper._records = True  # type: ignore[attr-defined]

@@ -142,7 +142,9 @@ def _check_state(world: Any, seed: int, actions: list[Any], options: dict[str, A
     again = play_on()
     for a, b in zip(first, again, strict=True):
         if a != b:
-            _fail(f"restored with set_state, the episode went on differently:\n first: {a!r}\n again: {b!r}")
+            _fail(
+                f"restored with set_state, the episode went on differently:\n first: {a!r}\n again: {b!r}"
+            )
 
 
 def check_world(

@@ -14,11 +14,16 @@ from dramaturg.models import ScriptedModel
 def test_the_history_window_moves_in_blocks_so_prompts_only_grow_at_the_end():
     agent = ToolAgent(model=ScriptedModel([]), history_turns=6)
     history = [(f"room {i}", f"go {i}") for i in range(20)]
-    prompts = [agent.prompt(goal="find the key", observation="here", history=history[:n]) for n in range(21)]
+    prompts = [
+        agent.prompt(goal="find the key", observation="here", history=history[:n])
+        for n in range(21)
+    ]
     shown = [(len(p) - 2) // 2 for p in prompts]
     assert max(shown) == 6 and min(shown[6:]) >= 4  # never more than asked, never much less
-    grew = sum(1 for a, b in itertools.pairwise(prompts) if b[:len(a) - 1] == a[:-1])
-    assert grew >= 13  # most steps keep every earlier message (the cache holds); one turn in three shifts
+    grew = sum(1 for a, b in itertools.pairwise(prompts) if b[: len(a) - 1] == a[:-1])
+    assert (
+        grew >= 13
+    )  # most steps keep every earlier message (the cache holds); one turn in three shifts
 
 
 def test_a_copy_of_the_goal_in_the_observation_is_left_out():
@@ -27,20 +32,33 @@ def test_a_copy_of_the_goal_in_the_observation_is_left_out():
     intro = f"{goal}\n\n-= Bedroom =-\nYou are in a bedroom. There is a chest here."
     [_, shown] = agent.prompt(goal=goal, observation=intro)
     assert shown["content"] == "-= Bedroom =-\nYou are in a bedroom. There is a chest here."
-    [_, short] = agent.prompt(goal="go", observation="go east to go")  # a short goal is a word, not a copy
+    [_, short] = agent.prompt(
+        goal="go", observation="go east to go"
+    )  # a short goal is a word, not a copy
     assert short["content"] == "go east to go"
 
 
 def test_a_recap_lists_the_distinct_commands_already_played_latest_last():
     from dramaturg.agents.tool_agent import DONE
 
-    history = [("a", "go to desk 1"), ("b", "open drawer 1"), ("c", "go to sofa 1"), ("d", "go to desk 1"),
-               ("e", "go to bed 1")]
+    history = [
+        ("a", "go to desk 1"),
+        ("b", "open drawer 1"),
+        ("c", "go to sofa 1"),
+        ("d", "go to desk 1"),
+        ("e", "go to bed 1"),
+    ]
     agent = ToolAgent(model=ScriptedModel([]), recap=3)
-    last = agent.prompt(goal="find the cd", observation="here", history=history, admissible=["look"])[-1]
+    last = agent.prompt(
+        goal="find the cd", observation="here", history=history, admissible=["look"]
+    )[-1]
     assert last["content"] == f"here\n{DONE}go to sofa 1, go to desk 1, go to bed 1\nCommands: look"
-    assert DONE not in agent.prompt(goal="find the cd", observation="here")[-1]["content"]  # nothing done yet
-    plain = ToolAgent(model=ScriptedModel([])).prompt(goal="find the cd", observation="here", history=history)
+    assert (
+        DONE not in agent.prompt(goal="find the cd", observation="here")[-1]["content"]
+    )  # nothing done yet
+    plain = ToolAgent(model=ScriptedModel([])).prompt(
+        goal="find the cd", observation="here", history=history
+    )
     assert all(DONE not in m["content"] for m in plain)  # off by default
 
 
@@ -48,30 +66,59 @@ def test_a_focus_line_lists_what_acts_on_the_things_the_goal_names():
     from dramaturg.agents.tool_agent import FOCUS, goal_commands
 
     goal = "put a hot mug in cabinet."
-    here = ["go to cabinet 1", "examine mug 1", "take mug 1 from countertop 1", "take mug 2 from countertop 1",
-            "take apple 1 from countertop 1", "move apple 1 to countertop 1"]
+    here = [
+        "go to cabinet 1",
+        "examine mug 1",
+        "take mug 1 from countertop 1",
+        "take mug 2 from countertop 1",
+        "take apple 1 from countertop 1",
+        "move apple 1 to countertop 1",
+    ]
     # looking and walking are left out, and what acts on an apple the goal never names
-    assert goal_commands(goal, here, 8) == ["take mug 1 from countertop 1", "take mug 2 from countertop 1"]
+    assert goal_commands(goal, here, 8) == [
+        "take mug 1 from countertop 1",
+        "take mug 2 from countertop 1",
+    ]
     assert goal_commands(goal, here, 1) == ["take mug 1 from countertop 1"]
-    holding = ["heat mug 1 with microwave 1", "move mug 1 to microwave 1", "move mug 1 to cabinet 2",
-               "take mug 2 from cabinet 2"]
+    holding = [
+        "heat mug 1 with microwave 1",
+        "move mug 1 to microwave 1",
+        "move mug 1 to cabinet 2",
+        "take mug 2 from cabinet 2",
+    ]
     # a put elsewhere than the goal says, and a take from where the goal puts things, undo the goal;
     # so does playing a command again (the mug is hot already)
-    assert goal_commands(goal, holding, 8) == ["heat mug 1 with microwave 1", "move mug 1 to cabinet 2"]
-    assert goal_commands(goal, holding, 8, played={"heat mug 1 with microwave 1"}) == ["move mug 1 to cabinet 2"]
+    assert goal_commands(goal, holding, 8) == [
+        "heat mug 1 with microwave 1",
+        "move mug 1 to cabinet 2",
+    ]
+    assert goal_commands(goal, holding, 8, played={"heat mug 1 with microwave 1"}) == [
+        "move mug 1 to cabinet 2"
+    ]
 
     agent = ToolAgent(model=ScriptedModel([]), focus=4)
     history = [("You arrive at microwave 1.", "heat mug 1 with microwave 1")]
-    last = agent.prompt(goal=goal, observation="You heat the mug 1.", history=history, admissible=holding[:2])
-    assert last[-1]["content"] == (f"You heat the mug 1.\n{FOCUS}none\n"
-                                   "Commands: heat mug 1 with microwave 1, move mug 1 to microwave 1")
-    plain = ToolAgent(model=ScriptedModel([])).prompt(goal=goal, observation="here", admissible=here)
+    last = agent.prompt(
+        goal=goal, observation="You heat the mug 1.", history=history, admissible=holding[:2]
+    )
+    assert last[-1]["content"] == (
+        f"You heat the mug 1.\n{FOCUS}none\n"
+        "Commands: heat mug 1 with microwave 1, move mug 1 to microwave 1"
+    )
+    plain = ToolAgent(model=ScriptedModel([])).prompt(
+        goal=goal, observation="here", admissible=here
+    )
     assert FOCUS not in plain[-1]["content"]  # off by default
 
 
-@pytest.mark.parametrize("setting", [{"recap": -1}, {"recap": "2"}, {"recap": True}, {"max_observation_chars": 0}, {"focus": -2}])
+@pytest.mark.parametrize(
+    "setting",
+    [{"recap": -1}, {"recap": "2"}, {"recap": True}, {"max_observation_chars": 0}, {"focus": -2}],
+)
 def test_a_bad_setting_is_refused_when_the_agent_is_made(setting):
-    with pytest.raises(ConfigError, match=f"ToolAgent: the tool agent setting {next(iter(setting))} must be"):
+    with pytest.raises(
+        ConfigError, match=f"ToolAgent: the tool agent setting {next(iter(setting))} must be"
+    ):
         ToolAgent(model=ScriptedModel([]), **setting)
 
 
@@ -85,19 +132,29 @@ async def test_a_template_is_played_with_words_in_its_slot_never_as_written():
     said = {"command": 'whisper horatio "The king is false."'}
     model = ScriptedModel([said, {"command": "move north"}])
     agent = ToolAgent(model=model)
-    assert await agent.command(goal="warn Horatio", observation="A hall.", admissible=THEATRE) == said["command"]
-    assert await agent.command(goal="leave", observation="A hall.", admissible=THEATRE) == "move north"
+    assert (
+        await agent.command(goal="warn Horatio", observation="A hall.", admissible=THEATRE)
+        == said["command"]
+    )
+    assert (
+        await agent.command(goal="leave", observation="A hall.", admissible=THEATRE) == "move north"
+    )
     schema = model.calls[0].opts["json_schema"]["properties"]["command"]
     assert {"enum": ["look", "wait", "move north"], "type": "string"} in schema["anyOf"]
     assert len([k for k in schema["anyOf"] if "pattern" in k]) == 2
     prompt = model.calls[0].prompt
-    assert 'Commands: look, wait, say "<line>"' in prompt and "your own words in place of each <...>" in prompt
+    assert (
+        'Commands: look, wait, say "<line>"' in prompt
+        and "your own words in place of each <...>" in prompt
+    )
 
     # The placeholder itself, an empty slot, a command not on the list: refused, every one.
     for wrong in ('say "<line>"', 'say ""', 'whisper ophelia "Go."', 'say "Go." now'):
         model = RetryingModel(ScriptedModel([{"command": wrong}]), retries=0)
         with pytest.raises(RetryBudgetExceeded):
-            await ToolAgent(model=model).command(goal="speak", observation="A hall.", admissible=THEATRE)
+            await ToolAgent(model=model).command(
+                goal="speak", observation="A hall.", admissible=THEATRE
+            )
 
 
 async def test_a_web_template_and_a_list_without_templates_keep_their_plain_schema():
@@ -106,8 +163,18 @@ async def test_a_web_template_and_a_list_without_templates_keep_their_plain_sche
     typed = {"command": 'type [3] "red hoodie"'}
     model = ScriptedModel([typed])
     web = ["click [2]", 'type [3] "<text>"', "back"]
-    assert await ToolAgent(model=model).command(goal="find a hoodie", observation="[3] textbox Search",
-                                               admissible=web) == typed["command"]
+    assert (
+        await ToolAgent(model=model).command(
+            goal="find a hoodie", observation="[3] textbox Search", admissible=web
+        )
+        == typed["command"]
+    )
     plain = _command_schema(["look", 'say "hello"']).model_json_schema()
-    assert plain["properties"]["command"] == {"enum": ["look", 'say "hello"'], "title": "Command", "type": "string"}
-    assert plain["x-outline"] == '{"command": one of the Commands}'  # adapters' prompts do not change
+    assert plain["properties"]["command"] == {
+        "enum": ["look", 'say "hello"'],
+        "title": "Command",
+        "type": "string",
+    }
+    assert (
+        plain["x-outline"] == '{"command": one of the Commands}'
+    )  # adapters' prompts do not change

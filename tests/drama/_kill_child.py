@@ -37,7 +37,9 @@ class PromptModel(SchemaModel):
     """
 
     async def complete(self, messages: Sequence[Message], **opts: Any) -> Completion:
-        digest = hashlib.sha256(json.dumps(list(messages), sort_keys=True, default=str).encode()).digest()
+        digest = hashlib.sha256(
+            json.dumps(list(messages), sort_keys=True, default=str).encode()
+        ).digest()
         self._seed = int.from_bytes(digest[:8], "big")
         self.calls = self._seed % 1000  # the number in "line N"
         return await super().complete(messages, **opts)
@@ -49,7 +51,9 @@ class PromptModel(SchemaModel):
 def main(argv: list[str]) -> None:
     delay_s = float(argv[0])
 
-    def load_model(spec: str | None = None, *, retries: int = 2, trace: Any = None, **options: Any) -> Any:
+    def load_model(
+        spec: str | None = None, *, retries: int = 2, trace: Any = None, **options: Any
+    ) -> Any:
         return wrap(DelayedModel(PromptModel(), delay_s), retries=retries, trace=trace)
 
     import dramaturg.models

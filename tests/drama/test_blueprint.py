@@ -22,10 +22,18 @@ def cast_part(*names: str, location: str = "hall") -> dict:
         "title": "The Ghost",
         "premise": "A prince learns his uncle killed his father.",
         "cast": [
-            {"id": cid, "name": name, "background": f"{name} of Denmark.", "goals": ["Learn the truth"],
-             "emotion": "uneasy", "relationships": {o: "knows them" for o in ids if o != cid},
-             "secrets": [{"text": f"{name} saw the ghost.", "known_by": [o for o in ids if o != cid]}],
-             "location": location}
+            {
+                "id": cid,
+                "name": name,
+                "background": f"{name} of Denmark.",
+                "goals": ["Learn the truth"],
+                "emotion": "uneasy",
+                "relationships": {o: "knows them" for o in ids if o != cid},
+                "secrets": [
+                    {"text": f"{name} saw the ghost.", "known_by": [o for o in ids if o != cid]}
+                ],
+                "location": location,
+            }
             for cid, name in zip(ids, names, strict=True)
         ],
     }
@@ -34,8 +42,18 @@ def cast_part(*names: str, location: str = "hall") -> dict:
 def stage_part() -> dict:
     return {
         "places": [
-            {"id": "hall", "name": "Great Hall", "description": "Torches.", "exits": {"north": "garden"}},
-            {"id": "garden", "name": "Garden", "description": "Hedges.", "exits": {"south": "hall"}},
+            {
+                "id": "hall",
+                "name": "Great Hall",
+                "description": "Torches.",
+                "exits": {"north": "garden"},
+            },
+            {
+                "id": "garden",
+                "name": "Garden",
+                "description": "Hedges.",
+                "exits": {"south": "hall"},
+            },
         ],
         "props": [
             {"id": "skull", "name": "skull", "description": "Yorick's.", "location": "garden"},
@@ -44,14 +62,27 @@ def stage_part() -> dict:
     }
 
 
-def scenes_part(place: str = "hall", *, cast: tuple[str, ...] = ("hamlet", "ophelia"),
-                tag: str = "") -> dict:
-    return {"scenes": [
-        {"id": "s1", "title": "Midnight", "place": place, "cast": list(cast),
-         "beats": [f"The ghost appears{tag}.", f"Hamlet swears revenge{tag}."]},
-        {"id": "s2", "title": "The Garden", "place": "garden", "cast": list(cast),
-         "beats": [f"Ophelia returns the letter{tag}."]},
-    ]}
+def scenes_part(
+    place: str = "hall", *, cast: tuple[str, ...] = ("hamlet", "ophelia"), tag: str = ""
+) -> dict:
+    return {
+        "scenes": [
+            {
+                "id": "s1",
+                "title": "Midnight",
+                "place": place,
+                "cast": list(cast),
+                "beats": [f"The ghost appears{tag}.", f"Hamlet swears revenge{tag}."],
+            },
+            {
+                "id": "s2",
+                "title": "The Garden",
+                "place": "garden",
+                "cast": list(cast),
+                "beats": [f"Ophelia returns the letter{tag}."],
+            },
+        ]
+    }
 
 
 def ok() -> dict:
@@ -94,8 +125,10 @@ def test_reviewer_rejection_drives_one_revision():
         Reply(reject(issue), caller="reviewer"),
         *draft(tag=" again"),
         Reply(ok(), caller="reviewer"),
-        Reply({"scenes": [{"id": "s1", "beats": ["b2", "b1"]}, {"id": "s2", "beats": ["b1"]}]},
-              caller="director:blueprint"),
+        Reply(
+            {"scenes": [{"id": "s1", "beats": ["b2", "b1"]}, {"id": "s2", "beats": ["b1"]}]},
+            caller="director:blueprint",
+        ),
     ]
     bp, model = designed(answers)
     assert bp.revisions == 1
@@ -105,7 +138,9 @@ def test_reviewer_rejection_drives_one_revision():
     assert '"premise":"A prince learns' in prompts[4]  # and its own last draft
     # The revised draft was kept, and the director's order applied (renumbered).
     assert [(b.id, b.text) for b in bp.scene("s1").beats] == [
-        ("b1", "Hamlet swears revenge again."), ("b2", "The ghost appears again.")]
+        ("b1", "Hamlet swears revenge again."),
+        ("b2", "The ghost appears again."),
+    ]
     assert bp.topic == TOPIC and set(bp.cast) == {"hamlet", "ophelia"}
 
 
@@ -135,7 +170,9 @@ def test_still_invalid_after_last_revision_raises():
     model = ScriptedModel([*draft(place="crypt"), *draft(place="crypt")])
     from dramaturg.models import run_sync
 
-    with pytest.raises(BlueprintError, match=r"after 1 revision.*\n.*scenes.0.place: unknown place 'crypt'"):
+    with pytest.raises(
+        BlueprintError, match=r"after 1 revision.*\n.*scenes.0.place: unknown place 'crypt'"
+    ):
         run_sync(design_blueprint(TOPIC, model=model, scenes=2, max_revisions=1))
     model.assert_consumed()
 
@@ -143,8 +180,9 @@ def test_still_invalid_after_last_revision_raises():
 def test_requested_characters_must_be_in_the_cast():
     wanted = ["Ophelia", "Polonius"]
     fixed = cast_part("Hamlet", "Ophelia", "Polonius")
-    bp, model = designed([*draft(), fixed, stage_part(), scenes_part(), ok(), keep_order()],
-                         characters=wanted)
+    bp, model = designed(
+        [*draft(), fixed, stage_part(), scenes_part(), ok(), keep_order()], characters=wanted
+    )
     assert "Characters: Ophelia, Polonius" in model.calls[0].prompt
     assert "cast: Polonius must be one of the characters" in model.calls[3].prompt
     assert "The cast must include: Ophelia, Polonius" in model.calls[6].prompt
@@ -156,15 +194,29 @@ def test_missing_requested_character_is_an_error_in_the_end():
 
     model = ScriptedModel(draft())
     with pytest.raises(BlueprintError, match="Polonius must be one of the characters"):
-        run_sync(design_blueprint(TOPIC, model=model, characters=["Polonius"], scenes=2, max_revisions=0))
+        run_sync(
+            design_blueprint(TOPIC, model=model, characters=["Polonius"], scenes=2, max_revisions=0)
+        )
 
 
 def test_each_role_can_have_its_own_model():
     from dramaturg.models import run_sync
 
-    designer, reviewer, director = ScriptedModel(draft()), ScriptedModel([ok()]), ScriptedModel([keep_order()])
-    bp = run_sync(design_blueprint(TOPIC, model=ScriptedModel([]), scenes=2, designer_model=designer,
-                                   reviewer_model=reviewer, director_model=director))
+    designer, reviewer, director = (
+        ScriptedModel(draft()),
+        ScriptedModel([ok()]),
+        ScriptedModel([keep_order()]),
+    )
+    bp = run_sync(
+        design_blueprint(
+            TOPIC,
+            model=ScriptedModel([]),
+            scenes=2,
+            designer_model=designer,
+            reviewer_model=reviewer,
+            director_model=director,
+        )
+    )
     for m in (designer, reviewer, director):
         m.assert_consumed()
     assert len(bp.scenes) == 2
@@ -197,7 +249,9 @@ def test_the_scene_count_is_part_of_the_schema():
     assert schema["minItems"] == schema["maxItems"] == 2 and len(bp.scenes) == 2
     one = {"scenes": scenes_part()["scenes"][:1]}
     with pytest.raises(ModelOutputError):
-        run_sync(design_blueprint(TOPIC, model=ScriptedModel([cast_part(), stage_part(), one]), scenes=2))
+        run_sync(
+            design_blueprint(TOPIC, model=ScriptedModel([cast_part(), stage_part(), one]), scenes=2)
+        )
 
 
 def test_a_repeated_cast_entry_is_dropped_and_a_prop_placed_nowhere_lands_in_the_first_place():
@@ -235,7 +289,9 @@ def rich() -> Blueprint:
     data["cast"]["hamlet"]["emotion"] = "yes"  # would read back as a bool if left unquoted
     data["cast"]["hamlet"]["goals"] = ["1", ": colon", "  leading space", "null"]
     data["stage"]["props"]["skull"]["states"] = {"cracked": False, "weight": 3, "colour": "white"}
-    data["stage"]["props"]["skull"]["affordances"] = {"kiss": {"held": True, "text": "{actor} kisses the {prop}."}}
+    data["stage"]["props"]["skull"]["affordances"] = {
+        "kiss": {"held": True, "text": "{actor} kisses the {prop}."}
+    }
     data["scenes"][0]["beats"][0]["status"] = "done"
     return Blueprint.model_validate(data)
 
@@ -250,13 +306,17 @@ def test_yaml_round_trip_is_exact(tmp_path):
     keys = [line.split(":")[0] for line in text.splitlines() if line[:1].isalpha()]
     assert keys == ["title", "topic", "premise", "revisions", "cast", "stage", "scenes"]
     # Block style throughout: no flow mappings or sequences outside quoted text.
-    assert not any(line.rstrip().endswith(("{}", "[]")) or ": {" in line or ": [" in line
-                   for line in text.splitlines())
+    assert not any(
+        line.rstrip().endswith(("{}", "[]")) or ": {" in line or ": [" in line
+        for line in text.splitlines()
+    )
 
 
 def test_hand_edited_typo_is_refused_with_the_field_named(tmp_path):
     path = sample().save(tmp_path / "play.yaml")
-    path.write_text(path.read_text(encoding="utf-8").replace("background:", "backgrund:", 1), encoding="utf-8")
+    path.write_text(
+        path.read_text(encoding="utf-8").replace("background:", "backgrund:", 1), encoding="utf-8"
+    )
     with pytest.raises(BlueprintError) as exc:
         Blueprint.load(path)
     assert str(path) in str(exc.value)
@@ -281,13 +341,28 @@ def test_broken_yaml_names_the_file(tmp_path):
         Blueprint.load(tmp_path / "missing.yaml")
 
 
-@pytest.mark.parametrize(("path", "value", "expected"), [
-    (("scenes", 0, "beats", 1, "id"), "b1", "scenes.0.beats.1.id: duplicate beat id 'b1'"),
-    (("scenes", 1, "cast", 0), "yorick", "scenes.1.cast.0: unknown character 'yorick'"),
-    (("cast", "hamlet", "secrets", 0, "known_by", 0), "ghost", "cast.hamlet.secrets.0.known_by: unknown character 'ghost'"),
-    (("stage", "props", "letter", "holder"), "ghost", "stage.props.letter.holder: unknown character 'ghost'"),
-    (("stage", "places", "hall", "exits", "north"), "moon", "stage.places.hall.exits.north: unknown place 'moon'"),
-])
+@pytest.mark.parametrize(
+    ("path", "value", "expected"),
+    [
+        (("scenes", 0, "beats", 1, "id"), "b1", "scenes.0.beats.1.id: duplicate beat id 'b1'"),
+        (("scenes", 1, "cast", 0), "yorick", "scenes.1.cast.0: unknown character 'yorick'"),
+        (
+            ("cast", "hamlet", "secrets", 0, "known_by", 0),
+            "ghost",
+            "cast.hamlet.secrets.0.known_by: unknown character 'ghost'",
+        ),
+        (
+            ("stage", "props", "letter", "holder"),
+            "ghost",
+            "stage.props.letter.holder: unknown character 'ghost'",
+        ),
+        (
+            ("stage", "places", "hall", "exits", "north"),
+            "moon",
+            "stage.places.hall.exits.north: unknown place 'moon'",
+        ),
+    ],
+)
 def test_cross_references_are_checked(path, value, expected):
     data = sample().model_dump()
     node = data
@@ -340,8 +415,13 @@ def test_from_stage_elsinore():
     again = bp.to_stage()
     assert again.locations.keys() == stage.locations.keys() and again.props == stage.props
     assert {c: ch.location for c, ch in again.characters.items()} == {
-        c: ch.location for c, ch in stage.characters.items()}
+        c: ch.location for c, ch in stage.characters.items()
+    }
     world = TheatreWorld(again)
     world.reset()
     _, _, _, _, info = world.step('say Claudius "Something is rotten."')
-    assert sorted(info["events"][0].witnesses) == ["claudius", "hamlet", "horatio"]  # Horatio still listens
+    assert sorted(info["events"][0].witnesses) == [
+        "claudius",
+        "hamlet",
+        "horatio",
+    ]  # Horatio still listens

@@ -12,17 +12,48 @@ from dramaturg.models import ScriptedModel
 from dramaturg.worlds.theatre import load_stage
 
 
-def card(name: str, description: str | None = None, lore: str = "Yorick once carried Hamlet on his back.") -> dict:
-    return {"spec": "chara_card_v2", "spec_version": "2.0", "data": {
-        "name": name, "description": description or f"{name} keeps the castle's keys.", "personality": "dry",
-        "scenario": "",
-        "first_mes": "", "mes_example": "", "creator_notes": "CREATOR-ONLY-NOTE", "system_prompt": "",
-        "post_history_instructions": "", "alternate_greetings": [], "tags": [], "creator": "", "character_version": "",
-        "extensions": {}, "character_book": {"entries": [
-            {"keys": ["Hamlet"], "content": lore, "extensions": {},
-             "enabled": True, "insertion_order": 0},
-            {"keys": ["never"], "content": "DISABLED-ENTRY", "extensions": {}, "enabled": False, "insertion_order": 1},
-        ], "extensions": {}}}}
+def card(
+    name: str, description: str | None = None, lore: str = "Yorick once carried Hamlet on his back."
+) -> dict:
+    return {
+        "spec": "chara_card_v2",
+        "spec_version": "2.0",
+        "data": {
+            "name": name,
+            "description": description or f"{name} keeps the castle's keys.",
+            "personality": "dry",
+            "scenario": "",
+            "first_mes": "",
+            "mes_example": "",
+            "creator_notes": "CREATOR-ONLY-NOTE",
+            "system_prompt": "",
+            "post_history_instructions": "",
+            "alternate_greetings": [],
+            "tags": [],
+            "creator": "",
+            "character_version": "",
+            "extensions": {},
+            "character_book": {
+                "entries": [
+                    {
+                        "keys": ["Hamlet"],
+                        "content": lore,
+                        "extensions": {},
+                        "enabled": True,
+                        "insertion_order": 0,
+                    },
+                    {
+                        "keys": ["never"],
+                        "content": "DISABLED-ENTRY",
+                        "extensions": {},
+                        "enabled": False,
+                        "insertion_order": 1,
+                    },
+                ],
+                "extensions": {},
+            },
+        },
+    }
 
 
 def test_a_new_card_joins_every_scene_and_a_known_name_updates_the_character():
@@ -30,19 +61,38 @@ def test_a_new_card_joins_every_scene_and_a_known_name_updates_the_character():
     out = bp.with_cards([load_card(card("Yorick")), load_card(card("Ophelia"))])
     assert "yorick" in out.cast and all("yorick" in s.cast for s in out.scenes)
     assert out.cast["yorick"].lore[0].text == "Yorick once carried Hamlet on his back."
-    assert [n.text for n in out.cast["yorick"].lore] == ["Yorick once carried Hamlet on his back."]  # disabled: gone
-    assert "keeps the castle's keys" in out.cast["ophelia"].background and len(out.cast) == len(bp.cast) + 1
+    assert [n.text for n in out.cast["yorick"].lore] == [
+        "Yorick once carried Hamlet on his back."
+    ]  # disabled: gone
+    assert (
+        "keeps the castle's keys" in out.cast["ophelia"].background
+        and len(out.cast) == len(bp.cast) + 1
+    )
     assert "CREATOR-ONLY-NOTE" not in out.to_yaml()
     assert Blueprint.model_validate(out.model_dump()) == out
 
 
 async def test_lore_fires_when_its_key_is_heard():
-    bp = Blueprint.from_stage(load_stage("elsinore"), topic="elsinore").with_cards([load_card(card("Yorick"))])
-    speak = {"thought": "t", "kind": "speak", "to": None, "line": "Hamlet, is that you?", "intent": None}
+    bp = Blueprint.from_stage(load_stage("elsinore"), topic="elsinore").with_cards(
+        [load_card(card("Yorick"))]
+    )
+    speak = {
+        "thought": "t",
+        "kind": "speak",
+        "to": None,
+        "line": "Hamlet, is that you?",
+        "intent": None,
+    }
     actor = ScriptedModel([speak, speak])
     director = ScriptedModel([{"actor": "hamlet", "beat": None}, {"actor": "yorick", "beat": None}])
-    graph = drama(bp, actor=Actor(model=actor), director=Director(model=director),
-                  tool_agent=ToolAgent(model=ScriptedModel([])), max_turns=2, reflect_every=10)
+    graph = drama(
+        bp,
+        actor=Actor(model=actor),
+        director=Director(model=director),
+        tool_agent=ToolAgent(model=ScriptedModel([])),
+        max_turns=2,
+        reflect_every=10,
+    )
     await graph.ainvoke({})
     yorick_prompt = actor.calls[1].prompt
     assert "Yorick once carried Hamlet on his back." in yorick_prompt
@@ -52,8 +102,13 @@ async def test_lore_fires_when_its_key_is_heard():
 
 def test_macros_are_filled_in_the_lorebook_as_in_the_persona():
     bp = Blueprint.from_stage(load_stage("elsinore"), topic="elsinore")
-    yorick = load_card(card("Yorick", description="{{char}} jests for {{user}}.",
-                            lore="{{char}} once carried {{user}} on his back."))
+    yorick = load_card(
+        card(
+            "Yorick",
+            description="{{char}} jests for {{user}}.",
+            lore="{{char}} once carried {{user}} on his back.",
+        )
+    )
     played = bp.with_cards([yorick], user="Hamlet").cast["yorick"]
     assert [n.text for n in played.lore] == ["Yorick once carried Hamlet on his back."]
     assert "Yorick jests for Hamlet." in played.background
@@ -76,14 +131,28 @@ def test_non_ascii_names_get_readable_or_stable_ids():
 def test_two_cards_with_one_name_are_refused():
     bp = Blueprint.from_stage(load_stage("elsinore"), topic="elsinore")
     with pytest.raises(BlueprintError, match=r"two cards are named 'Yorick'"):
-        bp.with_cards([load_card(card("Yorick")), load_card(card("yorick", description="Another."))])
-    with pytest.raises(BlueprintError, match=r"two cards are named 'Ophelia'"):  # a cast member's name too
+        bp.with_cards(
+            [load_card(card("Yorick")), load_card(card("yorick", description="Another."))]
+        )
+    with pytest.raises(
+        BlueprintError, match=r"two cards are named 'Ophelia'"
+    ):  # a cast member's name too
         bp.with_cards([load_card(card("Ophelia")), load_card(card("Ophelia"))])
 
 
 def test_two_names_with_one_id_are_both_kept():
     bp = Blueprint.from_stage(load_stage("elsinore"), topic="elsinore")
-    out = bp.with_cards([load_card(card("Anne-Marie", description="The first.")),
-                         load_card(card("Anne Marie", description="The second."))])
-    assert out.cast["anne_marie"].name == "Anne-Marie" and "The first." in out.cast["anne_marie"].background
-    assert out.cast["anne_marie_2"].name == "Anne Marie" and "The second." in out.cast["anne_marie_2"].background
+    out = bp.with_cards(
+        [
+            load_card(card("Anne-Marie", description="The first.")),
+            load_card(card("Anne Marie", description="The second.")),
+        ]
+    )
+    assert (
+        out.cast["anne_marie"].name == "Anne-Marie"
+        and "The first." in out.cast["anne_marie"].background
+    )
+    assert (
+        out.cast["anne_marie_2"].name == "Anne Marie"
+        and "The second." in out.cast["anne_marie_2"].background
+    )

@@ -350,26 +350,43 @@ def test_lorebook_becomes_memories_and_disabled_entries_are_skipped() -> None:
 
 
 def test_lorebook_memories_fill_macros_like_the_persona() -> None:
-    book = {"entries": [{"keys": ["{{user}}", "vow"], "content": "{{char}} swore to <USER> by the brook.",
-                         "extensions": {}, "enabled": True, "insertion_order": 0}], "extensions": {}}
+    book = {
+        "entries": [
+            {
+                "keys": ["{{user}}", "vow"],
+                "content": "{{char}} swore to <USER> by the brook.",
+                "extensions": {},
+                "enabled": True,
+                "insertion_order": 0,
+            }
+        ],
+        "extensions": {},
+    }
     card = load_card(_v2(character_book=book))
     lore = card.memories(user="Hamlet")[0]
-    assert lore.content == "Ophelia swore to Hamlet by the brook." and lore.keys == ("Hamlet", "vow")
+    assert lore.content == "Ophelia swore to Hamlet by the brook." and lore.keys == (
+        "Hamlet",
+        "vow",
+    )
     # No user given: {{char}} is filled and {{user}} left for later, as to_persona does.
     assert card.memories()[0].content == "Ophelia swore to <USER> by the brook."
     assert load_card(_v3(nickname="Ophy", character_book=book)).memories(user="you")[0].content == (
-        "Ophy swore to you by the brook.")
+        "Ophy swore to you by the brook."
+    )
 
 
-@pytest.mark.parametrize(("name", "cid"), [
-    ("Ophelia", "ophelia"),
-    ("Zoë Ångström", "zoe_angstrom"),
-    ("Ægir Þórsson", "aegir_thorsson"),
-    ("Straße", "strasse"),
-    ("Model Config", "c_model_config"),
-    ("class", "c_class"),
-    ("2B", "c_2b"),
-])
+@pytest.mark.parametrize(
+    ("name", "cid"),
+    [
+        ("Ophelia", "ophelia"),
+        ("Zoë Ångström", "zoe_angstrom"),
+        ("Ægir Þórsson", "aegir_thorsson"),
+        ("Straße", "strasse"),
+        ("Model Config", "c_model_config"),
+        ("class", "c_class"),
+        ("2B", "c_2b"),
+    ],
+)
 def test_character_id_is_an_ascii_id_the_blueprint_accepts(name: str, cid: str) -> None:
     assert character_id(name) == cid
 

@@ -36,10 +36,20 @@ SCENE_STEPS, MAX_TURNS = 24, 48
 def two_scenes() -> Blueprint:
     data = Blueprint.from_stage(load_stage("elsinore"), topic="elsinore").model_dump()
     data["scenes"] = [
-        {"id": "s1", "title": "The hall", "place": "hall", "cast": ["hamlet", "claudius", "ophelia", "horatio"],
-         "beats": [{"id": "b1", "text": "Hamlet faces the king"}]},
-        {"id": "s2", "title": "The garden", "place": "garden", "cast": ["hamlet", "ophelia"],
-         "beats": [{"id": "b1", "text": "Hamlet gives Ophelia the letter"}]},
+        {
+            "id": "s1",
+            "title": "The hall",
+            "place": "hall",
+            "cast": ["hamlet", "claudius", "ophelia", "horatio"],
+            "beats": [{"id": "b1", "text": "Hamlet faces the king"}],
+        },
+        {
+            "id": "s2",
+            "title": "The garden",
+            "place": "garden",
+            "cast": ["hamlet", "ophelia"],
+            "beats": [{"id": "b1", "text": "Hamlet gives Ophelia the letter"}],
+        },
     ]
     return Blueprint.model_validate(data)
 
@@ -50,7 +60,10 @@ def seen(entries: list[dict]) -> list[tuple]:
 
 
 def log_of(session: DramaSession) -> list[dict]:
-    return [json.loads(line) for line in (session.folder / "transcript.jsonl").read_text("utf-8").splitlines()]
+    return [
+        json.loads(line)
+        for line in (session.folder / "transcript.jsonl").read_text("utf-8").splitlines()
+    ]
 
 
 # ------------------------------------------------------------------ in-process: the pieces of the design
@@ -58,7 +71,9 @@ class Killed(Exception):
     """Stands for kill -9 in the middle of a run."""
 
 
-async def test_a_checkpoint_with_pending_tasks_is_resumed_not_taken_for_the_end(tmp_path, monkeypatch):
+async def test_a_checkpoint_with_pending_tasks_is_resumed_not_taken_for_the_end(
+    tmp_path, monkeypatch
+):
     session, _ = DramaSession.create(two_scenes(), home=tmp_path, max_turns=8)
     session.use_model(SchemaModel())
     # Die after six checkpoints: the node running then has finished and its writes are saved, the
@@ -131,13 +146,18 @@ async def test_entries_on_disk_but_never_shown_are_shown_first(tmp_path, replay)
 def _child(home: Path, *args: str, out: Path) -> subprocess.Popen:
     with out.open("wb") as stdout, (out.parent / "stderr.txt").open("ab") as stderr:
         return subprocess.Popen(
-            [sys.executable, "-m", "tests.drama._kill_child", str(DELAY_S), *args], cwd=ROOT,
-            stdout=stdout, stderr=stderr, env={**os.environ, "DRAMATURG_HOME": str(home), "COLUMNS": "200"})
+            [sys.executable, "-m", "tests.drama._kill_child", str(DELAY_S), *args],
+            cwd=ROOT,
+            stdout=stdout,
+            stderr=stderr,
+            env={**os.environ, "DRAMATURG_HOME": str(home), "COLUMNS": "200"},
+        )
 
 
 def _new_cli_session(home: Path) -> DramaSession:
-    session, _ = DramaSession.create(two_scenes(), home=home, session_id="killed-nine-times",
-                                     max_scene_steps=SCENE_STEPS)
+    session, _ = DramaSession.create(
+        two_scenes(), home=home, session_id="killed-nine-times", max_scene_steps=SCENE_STEPS
+    )
     return session
 
 
@@ -147,7 +167,9 @@ def _lines(path: Path) -> int:
 
 def _split_metrics(text: str) -> tuple[list[str], list[str]]:
     lines = text.splitlines()
-    return [x for x in lines if not x.startswith("metrics:")], [x for x in lines if x.startswith("metrics:")]
+    return [x for x in lines if not x.startswith("metrics:")], [
+        x for x in lines if x.startswith("metrics:")
+    ]
 
 
 async def test_drama_play_killed_at_ten_random_moments_ends_as_if_never_stopped(tmp_path):
@@ -197,7 +219,9 @@ def _steady(metrics: dict[str, Any]) -> dict[str, Any]:
     """The metrics without timings and model calls (those count the last process only)."""
     drop = {"model_calls", "model_calls_per_step", "seconds_per_turn"}
     out = {k: v for k, v in metrics.items() if k not in drop}
-    out["per_scene"] = [{k: v for k, v in s.items() if k not in drop} for s in metrics.get("per_scene", [])]
+    out["per_scene"] = [
+        {k: v for k, v in s.items() if k not in drop} for s in metrics.get("per_scene", [])
+    ]
     return out
 
 
@@ -289,7 +313,10 @@ def test_serve_killed_mid_play_three_times_loses_and_repeats_nothing(tmp_path, m
         final = end["session"]["transcript"]
         assert shown == final  # the page showed every entry once
         assert seen(final) == seen(reference) and final[-1]["kind"] == "end"
-        log = [json.loads(x) for x in (server.home / "drama" / sid / "transcript.jsonl").read_text().splitlines()]
+        log = [
+            json.loads(x)
+            for x in (server.home / "drama" / sid / "transcript.jsonl").read_text().splitlines()
+        ]
         assert seen(log) == seen(final)
     finally:
         server.stop()

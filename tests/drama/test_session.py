@@ -33,7 +33,11 @@ async def play(session: DramaSession, answer=None) -> list[dict]:
 
 def log_of(session: DramaSession) -> list[dict]:
     path = session.folder / "transcript.jsonl"
-    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()] if path.exists() else []
+    return (
+        [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+        if path.exists()
+        else []
+    )
 
 
 async def started(home: Path) -> DramaSession:
@@ -46,7 +50,9 @@ async def started(home: Path) -> DramaSession:
 
 
 def test_create_open_and_list(home):
-    a, _ = DramaSession.create(elsinore(), player="hamlet", mode="ensemble", max_turns=30, home=home)
+    a, _ = DramaSession.create(
+        elsinore(), player="hamlet", mode="ensemble", max_turns=30, home=home
+    )
     b, _ = DramaSession.create(elsinore(), player=None, home=home, session_id="watch-me")
     assert (a.folder / "blueprint.yaml").is_file() and a.folder.parent == home / "drama"
     opened = DramaSession.open(a.meta.id, home=home)
@@ -131,13 +137,15 @@ async def test_a_good_input_plays_and_the_agents_answer(home):
     assert {t["by"] for t in turns[1:]} == {"agent"} and len(turns) > 1
     assert entries[-1]["kind"] == "waiting"
     after = await session.state()
-    new = after["values"]["transcript"][len(before["values"]["transcript"]):]
+    new = after["values"]["transcript"][len(before["values"]["transcript"]) :]
     assert new == [e for e in entries if e["kind"] != "waiting"]
     assert log_of(session) == after["values"]["transcript"]
     assert after["values"]["step"] == before["values"]["step"] + len(turns)
 
 
-@pytest.mark.parametrize("content", ["{not json", "[1, 2]", "null", '{"id": "x", "surprise": 1}', ""])
+@pytest.mark.parametrize(
+    "content", ["{not json", "[1, 2]", "null", '{"id": "x", "surprise": 1}', ""]
+)
 def test_a_damaged_session_file_is_a_clear_config_error(home, content):
     session, _ = DramaSession.create(elsinore(), player="hamlet", home=home)
     meta = session.folder / "session.json"
@@ -158,8 +166,9 @@ def test_a_broken_card_is_a_card_error():
 def test_drama_new_with_a_broken_card_fails_cleanly_and_makes_no_session(tmp_path, _isolated_home):
     card = tmp_path / "broken.png"
     card.write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(range(256)))
-    result = CliRunner().invoke(app, ["drama", "new", "--stage", "elsinore", "--player", "hamlet",
-                                      "--card", str(card)])
+    result = CliRunner().invoke(
+        app, ["drama", "new", "--stage", "elsinore", "--player", "hamlet", "--card", str(card)]
+    )
     assert result.exit_code == 1, result.output
     out = " ".join(result.output.split())  # rich wraps long lines
     assert "cannot make the play" in out and "character card" in out and "broken.png" in out
@@ -189,7 +198,9 @@ def test_the_player_tool_agent_uses_the_adapter_registered_for_the_stage(home, t
 
     session, _ = DramaSession.create(elsinore(), player="hamlet", home=home)
     assert session._tool_chat() is session._chat()  # nothing registered: one model plays all
-    adapter = write_lora_adapter(tmp_path / "stage-words.gguf", hidden=640, heads=4, head_dim=256, layers=18)
+    adapter = write_lora_adapter(
+        tmp_path / "stage-words.gguf", hidden=640, heads=4, head_dim=256, layers=18
+    )
     AdapterRegistry().add("theatre/", adapter, base=default_weights())
     fresh = DramaSession.open(session.meta.id, home=home)
     assert "+stage-words" in fresh._tool_chat().name and "+" not in fresh._chat().name

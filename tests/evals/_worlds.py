@@ -19,8 +19,9 @@ class StepsWorld(BaseWorld):
 
     id = "test/steps"
 
-    def __init__(self, *, fail: str | None = None, fail_seeds: tuple[int, ...] = (),
-                 step_sleep: float = 0.0) -> None:
+    def __init__(
+        self, *, fail: str | None = None, fail_seeds: tuple[int, ...] = (), step_sleep: float = 0.0
+    ) -> None:
         super().__init__()
         self.fail, self.fail_seeds, self.step_sleep = fail, tuple(fail_seeds), step_sleep
 
@@ -35,8 +36,14 @@ class StepsWorld(BaseWorld):
         return f"You are in room {self.at} of {self.n}."
 
     def _info(self, **kw: Any) -> dict[str, Any]:
-        return make_info(admissible_actions=["east", "west", "wait"], gold_plan=["east"] * self.n,
-                         score=float(self.at), max_score=float(self.n), won=self.at >= self.n, **kw)
+        return make_info(
+            admissible_actions=["east", "west", "wait"],
+            gold_plan=["east"] * self.n,
+            score=float(self.at),
+            max_score=float(self.n),
+            won=self.at >= self.n,
+            **kw,
+        )
 
     def step(self, action: Any):
         if self.fail and (not self.fail_seeds or self.seed in self.fail_seeds):
@@ -103,12 +110,14 @@ def gaia_reader():
     """A react worker that reads the attached file, peeks for the key, browses the wiki and answers."""
     from dramaturg.models import ScriptedModel
 
-    return ScriptedModel([
-        {"thought": "read it", "tool": "read_file", "arguments": {"path": "data.csv"}},
-        {"thought": "cheat?", "tool": "read_file", "arguments": {"path": "metadata.jsonl"}},
-        {"thought": "browse", "tool": "read_page", "arguments": {"path": "/wiki/"}},
-        {"answer": "The sum is 1,234.\nFINAL ANSWER: 1,234"},
-    ])
+    return ScriptedModel(
+        [
+            {"thought": "read it", "tool": "read_file", "arguments": {"path": "data.csv"}},
+            {"thought": "cheat?", "tool": "read_file", "arguments": {"path": "metadata.jsonl"}},
+            {"thought": "browse", "tool": "read_page", "arguments": {"path": "/wiki/"}},
+            {"answer": "The sum is 1,234.\nFINAL ANSWER: 1,234"},
+        ]
+    )
 
 
 def refusing_model():

@@ -11,13 +11,20 @@ from tests.evals._worlds import judge_one, judge_two, schema_actor_model
 def test_drama_suite_records_metrics_judges_and_their_agreement(tmp_path):
     suite = builtin_suite("drama", n=2)
     assert [c.id for c in suite.cases] == ["drama/elsinore/0", "drama/elsinore/1"]
-    agent = AgentSpec(kind="drama", model_factory=schema_actor_model, options={"judges": [judge_one, judge_two]})
+    agent = AgentSpec(
+        kind="drama", model_factory=schema_actor_model, options={"judges": [judge_one, judge_two]}
+    )
     summary = run_eval(suite, agent, out=tmp_path, backend="seq", max_steps=6, progress=False)
     episodes = read_episodes(tmp_path)
     assert [e["status"] for e in episodes] == ["done", "done"], episodes[0].get("error")
     metrics = summary["overall"]["metrics"]
-    assert {"beat_completion", "knowledge_leaks", "repetition", "judge1.in_character",
-            "judge2.in_character"} <= set(metrics)
+    assert {
+        "beat_completion",
+        "knowledge_leaks",
+        "repetition",
+        "judge1.in_character",
+        "judge2.in_character",
+    } <= set(metrics)
     assert metrics["steps"] == 6
     # judge2 scores one point above judge1 everywhere: never exact, always within one.
     marks = episodes[0]["judgements"]
@@ -25,7 +32,12 @@ def test_drama_suite_records_metrics_judges_and_their_agreement(tmp_path):
     agree = summary["judges"]["overall"]
     assert agree["n"] == 2 * len(marks["judge1"])
     assert agree["exact"] == 0.0 and agree["within_one"] == 1.0
-    assert summary["judges"]["by_criterion"].keys() == {"in_character", "coherence", "progress", "secrecy"}
+    assert summary["judges"]["by_criterion"].keys() == {
+        "in_character",
+        "coherence",
+        "progress",
+        "secrecy",
+    }
     from dramaturg.evals import write_report
 
     page = write_report(tmp_path).read_text()

@@ -13,20 +13,48 @@ WORLD = "tests.evals._worlds:StepsWorld"
 
 def test_run_report_compare_and_show(tmp_path, monkeypatch):
     suite = tmp_path / "suite.yaml"
-    suite.write_text(json.dumps({"name": "steps", "cases": [
-        {"id": f"s/{i}", "task_type": f"len{2 + i % 3}", "world": WORLD, "seed": i} for i in range(4)]}))
+    suite.write_text(
+        json.dumps(
+            {
+                "name": "steps",
+                "cases": [
+                    {"id": f"s/{i}", "task_type": f"len{2 + i % 3}", "world": WORLD, "seed": i}
+                    for i in range(4)
+                ],
+            }
+        )
+    )
     runner = CliRunner()
     for agent in ("oracle", "random"):
-        result = runner.invoke(app, ["eval", "run", str(suite), "--agent", agent, "--backend", "seq",
-                                     "--max-steps", "6", "--out", str(tmp_path / agent), "--no-progress",
-                                     "--allow-code"])  # the test world is a module:callable
+        result = runner.invoke(
+            app,
+            [
+                "eval",
+                "run",
+                str(suite),
+                "--agent",
+                agent,
+                "--backend",
+                "seq",
+                "--max-steps",
+                "6",
+                "--out",
+                str(tmp_path / agent),
+                "--no-progress",
+                "--allow-code",
+            ],
+        )  # the test world is a module:callable
         assert result.exit_code == 0, result.output
         assert "overall" in result.output
-    assert json.loads((tmp_path / "oracle" / "summary.json").read_text())["overall"]["success_rate"] == 1.0
+    assert (
+        json.loads((tmp_path / "oracle" / "summary.json").read_text())["overall"]["success_rate"]
+        == 1.0
+    )
     result = runner.invoke(app, ["eval", "report", str(tmp_path / "oracle")])
     assert result.exit_code == 0 and (tmp_path / "oracle" / "report.html").is_file()
-    result = runner.invoke(app, ["eval", "compare", str(tmp_path / "oracle"), str(tmp_path / "random"),
-                                 "--markdown"])
+    result = runner.invoke(
+        app, ["eval", "compare", str(tmp_path / "oracle"), str(tmp_path / "random"), "--markdown"]
+    )
     assert result.exit_code == 0, result.output
     assert "len2" in result.output and "mcnemar" in result.output.lower()
     result = runner.invoke(app, ["eval", "show", str(tmp_path / "random")])
@@ -35,11 +63,17 @@ def test_run_report_compare_and_show(tmp_path, monkeypatch):
 
 def test_bad_input_is_a_clear_error(tmp_path):
     runner = CliRunner()
-    result = runner.invoke(app, ["eval", "run", "nonsense-suite", "--agent", "oracle", "--out", str(tmp_path)])
+    result = runner.invoke(
+        app, ["eval", "run", "nonsense-suite", "--agent", "oracle", "--out", str(tmp_path)]
+    )
     assert result.exit_code == 1 and "built-in suites" in result.output
     broken = tmp_path / "broken.jsonl"
-    broken.write_text('{"id": "a", "task_type": "t", "world": "x/y"}\n{"id": "b", "task_type": 3}\n')
-    result = runner.invoke(app, ["eval", "run", str(broken), "--agent", "oracle", "--out", str(tmp_path / "o")])
+    broken.write_text(
+        '{"id": "a", "task_type": "t", "world": "x/y"}\n{"id": "b", "task_type": 3}\n'
+    )
+    result = runner.invoke(
+        app, ["eval", "run", str(broken), "--agent", "oracle", "--out", str(tmp_path / "o")]
+    )
     said = " ".join(result.output.split())  # rich wraps long lines
     assert result.exit_code == 1 and "broken.jsonl line 2, field 'task_type'" in said
     result = runner.invoke(app, ["eval", "report", str(tmp_path)])
@@ -49,10 +83,35 @@ def test_bad_input_is_a_clear_error(tmp_path):
 def test_a_suite_file_naming_python_code_needs_allow_code(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     suite = tmp_path / "evil.yaml"
-    suite.write_text(json.dumps({"cases": [{"id": "a", "task_type": "t", "world": "os:system",
-                                            "world_kwargs": {"command": f"touch {tmp_path / 'pwned'}"}}]}))
-    result = CliRunner().invoke(app, ["eval", "run", str(suite), "--agent", "oracle", "--backend", "seq",
-                                      "--out", str(tmp_path / "run"), "--no-progress"])
+    suite.write_text(
+        json.dumps(
+            {
+                "cases": [
+                    {
+                        "id": "a",
+                        "task_type": "t",
+                        "world": "os:system",
+                        "world_kwargs": {"command": f"touch {tmp_path / 'pwned'}"},
+                    }
+                ]
+            }
+        )
+    )
+    result = CliRunner().invoke(
+        app,
+        [
+            "eval",
+            "run",
+            str(suite),
+            "--agent",
+            "oracle",
+            "--backend",
+            "seq",
+            "--out",
+            str(tmp_path / "run"),
+            "--no-progress",
+        ],
+    )
     said = " ".join(result.output.split())
     assert result.exit_code == 1 and "field 'world'" in said and "--allow-code" in said
     assert not (tmp_path / "pwned").exists() and not (tmp_path / "run").exists()

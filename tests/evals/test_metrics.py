@@ -10,7 +10,9 @@ import pytest
 from dramaturg.evals import pass_at_k, summarize
 
 
-@pytest.mark.parametrize(("n", "c", "k"), [(5, 0, 1), (5, 2, 1), (5, 2, 3), (6, 5, 2), (4, 4, 4), (7, 1, 7)])
+@pytest.mark.parametrize(
+    ("n", "c", "k"), [(5, 0, 1), (5, 2, 1), (5, 2, 3), (6, 5, 2), (4, 4, 4), (7, 1, 7)]
+)
 def test_pass_at_k_equals_the_chance_a_random_k_subset_holds_a_success(n, c, k):
     results = [True] * c + [False] * (n - c)
     subsets = list(itertools.combinations(range(n), k))
@@ -26,8 +28,18 @@ def test_pass_at_k_rejects_impossible_counts():
 
 
 def ep(case, attempt, success, task="t", status="done", steps=3):
-    return {"case_id": case, "attempt": attempt, "success": success, "task_type": task, "status": status,
-            "steps": steps, "prompt_tokens": 10, "completion_tokens": 2, "cost_usd": 0.001, "latency_s": 1.0}
+    return {
+        "case_id": case,
+        "attempt": attempt,
+        "success": success,
+        "task_type": task,
+        "status": status,
+        "steps": steps,
+        "prompt_tokens": 10,
+        "completion_tokens": 2,
+        "cost_usd": 0.001,
+        "latency_s": 1.0,
+    }
 
 
 def test_one_attempt_gives_the_binomial_standard_error():
@@ -38,8 +50,14 @@ def test_one_attempt_gives_the_binomial_standard_error():
 
 
 def test_attempts_cluster_by_case_and_errors_are_failures_counted_apart():
-    eps = [ep("a", 0, True), ep("a", 1, False), ep("b", 0, False), ep("b", 1, False, status="error"),
-           ep("c", 0, True, task="u"), ep("c", 1, True, task="u")]
+    eps = [
+        ep("a", 0, True),
+        ep("a", 1, False),
+        ep("b", 0, False),
+        ep("b", 1, False, status="error"),
+        ep("c", 0, True, task="u"),
+        ep("c", 1, True, task="u"),
+    ]
     out = summarize(eps, k=2)
     o = out["overall"]
     assert o["n"] == 3 and o["episodes"] == 6

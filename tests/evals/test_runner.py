@@ -21,28 +21,56 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def steps_suite(n: int = 6, **world_kwargs) -> Suite:
-    return Suite(name="steps", cases=[
-        Case(id=f"steps/{i}", task_type=f"len{2 + i % 3}", world=WORLD, world_kwargs=world_kwargs, seed=i)
-        for i in range(n)])
+    return Suite(
+        name="steps",
+        cases=[
+            Case(
+                id=f"steps/{i}",
+                task_type=f"len{2 + i % 3}",
+                world=WORLD,
+                world_kwargs=world_kwargs,
+                seed=i,
+            )
+            for i in range(n)
+        ],
+    )
 
 
 def comparable(records: list[dict]) -> list[dict]:
     """Records without timings, in a fixed order."""
-    return sorted(({k: v for k, v in r.items() if k != "latency_s"} for r in records),
-                  key=lambda r: (r["case_id"], r["attempt"]))
+    return sorted(
+        ({k: v for k, v in r.items() if k != "latency_s"} for r in records),
+        key=lambda r: (r["case_id"], r["attempt"]),
+    )
 
 
 def test_oracle_wins_everything_and_random_is_reported(tmp_path):
-    oracle = run_eval(steps_suite(), AgentSpec(kind="oracle"), out=tmp_path / "o", backend="seq", progress=False)
-    random = run_eval(steps_suite(), AgentSpec(kind="random"), out=tmp_path / "r", backend="seq", max_steps=3,
-                      progress=False)
+    oracle = run_eval(
+        steps_suite(), AgentSpec(kind="oracle"), out=tmp_path / "o", backend="seq", progress=False
+    )
+    random = run_eval(
+        steps_suite(),
+        AgentSpec(kind="random"),
+        out=tmp_path / "r",
+        backend="seq",
+        max_steps=3,
+        progress=False,
+    )
     assert oracle["overall"]["success_rate"] == 1.0
     assert oracle["overall"]["n"] == 6 and set(oracle["by_task_type"]) == {"len2", "len3", "len4"}
     assert random["overall"]["success_rate"] < 1.0
     trace = (tmp_path / "o" / "traces" / "steps__0.0.jsonl").read_text().splitlines()
     assert [json.loads(s)["action"] for s in trace] == ["east", "east"]
-    assert {"step", "action", "reasoning", "observation", "reward", "prompt_tokens", "completion_tokens",
-            "latency_s"} <= set(json.loads(trace[0]))
+    assert {
+        "step",
+        "action",
+        "reasoning",
+        "observation",
+        "reward",
+        "prompt_tokens",
+        "completion_tokens",
+        "latency_s",
+    } <= set(json.loads(trace[0]))
 
 
 def test_seq_mp_and_ray_give_identical_results(tmp_path):
@@ -50,8 +78,16 @@ def test_seq_mp_and_ray_give_identical_results(tmp_path):
     agent = AgentSpec(kind="react", model_factory=scripted_tool_agent)
     runs = {}
     for backend in ("seq", "mp", "ray"):
-        summary = run_eval(steps_suite(), agent, out=tmp_path / backend, backend=backend, attempts=2,
-                           max_steps=6, workers=2, progress=False)
+        summary = run_eval(
+            steps_suite(),
+            agent,
+            out=tmp_path / backend,
+            backend=backend,
+            attempts=2,
+            max_steps=6,
+            workers=2,
+            progress=False,
+        )
         runs[backend] = (comparable(read_episodes(tmp_path / backend)), summary)
     seq, mp, ray = runs["seq"][0], runs["mp"][0], runs["ray"][0]
     assert len(seq) == 12
@@ -62,16 +98,21 @@ def test_seq_mp_and_ray_give_identical_results(tmp_path):
     assert overall["pass_at_k"] > overall["pass_at_1"]
     assert all(r["prompt_tokens"] > 0 for r in seq)
     for backend in ("mp", "ray"):
-        assert {k: v for k, v in runs[backend][1]["overall"].items() if "latency" not in k} == \
-            {k: v for k, v in overall.items() if "latency" not in k}
+        assert {k: v for k, v in runs[backend][1]["overall"].items() if "latency" not in k} == {
+            k: v for k, v in overall.items() if "latency" not in k
+        }
 
 
 def test_tool_agent_settings_reach_the_tool_agent_and_unknown_ones_are_refused(tmp_path):
     def run(name: str, **settings) -> float:
-        spec = AgentSpec(kind="react", model_factory=walks_east_when_it_sees_a_recap,
-                         options={"tool_agent": settings})
-        return run_eval(steps_suite(3), spec, out=tmp_path / name, backend="seq", max_steps=6,
-                        progress=False)["overall"]["success_rate"]
+        spec = AgentSpec(
+            kind="react",
+            model_factory=walks_east_when_it_sees_a_recap,
+            options={"tool_agent": settings},
+        )
+        return run_eval(
+            steps_suite(3), spec, out=tmp_path / name, backend="seq", max_steps=6, progress=False
+        )["overall"]["success_rate"]
 
     assert run("recap", recap=4) == 1.0
     assert run("plain") == 0.0  # the same model without the recap line waits after its first step
@@ -85,8 +126,14 @@ def test_tool_agent_settings_reach_the_tool_agent_and_unknown_ones_are_refused(t
 
 @pytest.mark.parametrize("backend", ["seq", "mp"])
 def test_a_crashing_episode_is_recorded_and_the_run_goes_on(tmp_path, backend):
-    summary = run_eval(steps_suite(4, fail="raise", fail_seeds=(1,)), AgentSpec(kind="oracle"), out=tmp_path,
-                       backend=backend, workers=2, progress=False)
+    summary = run_eval(
+        steps_suite(4, fail="raise", fail_seeds=(1,)),
+        AgentSpec(kind="oracle"),
+        out=tmp_path,
+        backend=backend,
+        workers=2,
+        progress=False,
+    )
     records = {r["case_id"]: r for r in read_episodes(tmp_path)}
     assert records["steps/1"]["status"] == "error"
     assert "broke on purpose" in records["steps/1"]["error"]
@@ -96,19 +143,38 @@ def test_a_crashing_episode_is_recorded_and_the_run_goes_on(tmp_path, backend):
 
 
 def test_a_worker_that_dies_is_replaced(tmp_path):
-    run_eval(steps_suite(5, fail="die", fail_seeds=(0, 3)), AgentSpec(kind="oracle"), out=tmp_path, backend="mp",
-             workers=2, progress=False)
+    run_eval(
+        steps_suite(5, fail="die", fail_seeds=(0, 3)),
+        AgentSpec(kind="oracle"),
+        out=tmp_path,
+        backend="mp",
+        workers=2,
+        progress=False,
+    )
     records = {r["case_id"]: r for r in read_episodes(tmp_path)}
     assert len(records) == 5
-    assert [records[f"steps/{i}"]["status"] for i in range(5)] == ["error", "done", "done", "error", "done"]
+    assert [records[f"steps/{i}"]["status"] for i in range(5)] == [
+        "error",
+        "done",
+        "done",
+        "error",
+        "done",
+    ]
     assert "exit code 9" in records["steps/0"]["error"]
 
 
 @pytest.mark.parametrize("backend", ["seq", "mp"])
 def test_an_episode_past_its_timeout_is_stopped(tmp_path, backend):
     t0 = time.monotonic()
-    run_eval(steps_suite(3, fail="hang", fail_seeds=(1,)), AgentSpec(kind="oracle"), out=tmp_path,
-             backend=backend, workers=2, timeout_s=2, progress=False)
+    run_eval(
+        steps_suite(3, fail="hang", fail_seeds=(1,)),
+        AgentSpec(kind="oracle"),
+        out=tmp_path,
+        backend=backend,
+        workers=2,
+        timeout_s=2,
+        progress=False,
+    )
     assert time.monotonic() - t0 < 30
     records = {r["case_id"]: r for r in read_episodes(tmp_path)}
     assert records["steps/1"]["status"] == "timeout"
@@ -117,12 +183,24 @@ def test_an_episode_past_its_timeout_is_stopped(tmp_path, backend):
 
 def test_rerun_only_does_unfinished_episodes_and_repairs_a_torn_line(tmp_path):
     suite = steps_suite(4)
-    run_eval(Suite(name="steps", cases=suite.cases[:2]), AgentSpec(kind="oracle"), out=tmp_path, backend="seq",
-             progress=False)
+    run_eval(
+        Suite(name="steps", cases=suite.cases[:2]),
+        AgentSpec(kind="oracle"),
+        out=tmp_path,
+        backend="seq",
+        progress=False,
+    )
     with (tmp_path / "episodes.jsonl").open("a") as f:
         f.write('{"case_id": "steps/2", "attem')  # a kill in the middle of a write
     seen = []
-    run_eval(suite, AgentSpec(kind="oracle"), out=tmp_path, backend="seq", progress=False, on_record=seen.append)
+    run_eval(
+        suite,
+        AgentSpec(kind="oracle"),
+        out=tmp_path,
+        backend="seq",
+        progress=False,
+        on_record=seen.append,
+    )
     assert sorted(r["case_id"] for r in seen) == ["steps/2", "steps/3"]
     assert sorted(r["case_id"] for r in read_episodes(tmp_path)) == [f"steps/{i}" for i in range(4)]
 
@@ -130,13 +208,19 @@ def test_rerun_only_does_unfinished_episodes_and_repairs_a_torn_line(tmp_path):
 def test_a_directory_of_another_run_is_refused(tmp_path):
     run_eval(steps_suite(2), AgentSpec(kind="oracle"), out=tmp_path, backend="seq", progress=False)
     with pytest.raises(ConfigError, match=r"different run.*agent"):
-        run_eval(steps_suite(2), AgentSpec(kind="random"), out=tmp_path, backend="seq", progress=False)
+        run_eval(
+            steps_suite(2), AgentSpec(kind="random"), out=tmp_path, backend="seq", progress=False
+        )
 
 
 def test_an_agent_that_cannot_play_the_cases_is_refused_before_running(tmp_path):
     with pytest.raises(ConfigError, match="workforce agent cannot play world cases"):
-        run_eval(steps_suite(2), AgentSpec(kind="workforce", model_factory=scripted_tool_agent), out=tmp_path,
-                 progress=False)
+        run_eval(
+            steps_suite(2),
+            AgentSpec(kind="workforce", model_factory=scripted_tool_agent),
+            out=tmp_path,
+            progress=False,
+        )
     assert not (tmp_path / "episodes.jsonl").exists()
 
 
@@ -145,20 +229,50 @@ def _alive(pid: int) -> bool:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
-    state = Path(f"/proc/{pid}/stat").read_text().split()[2] if Path(f"/proc/{pid}/stat").exists() else "X"
+    state = (
+        Path(f"/proc/{pid}/stat").read_text().split()[2]
+        if Path(f"/proc/{pid}/stat").exists()
+        else "X"
+    )
     return state != "Z"
 
 
 def test_a_run_killed_with_sigkill_resumes_with_every_episode_once(tmp_path):
     suite_file = tmp_path / "suite.yaml"
-    cases = [{"id": f"steps/{i}", "task_type": "walk", "world": WORLD, "seed": i,
-              "world_kwargs": {"step_sleep": 0.25}} for i in range(8)]
+    cases = [
+        {
+            "id": f"steps/{i}",
+            "task_type": "walk",
+            "world": WORLD,
+            "seed": i,
+            "world_kwargs": {"step_sleep": 0.25},
+        }
+        for i in range(8)
+    ]
     suite_file.write_text(json.dumps({"name": "slow-steps", "cases": cases}))  # JSON is YAML
     out = tmp_path / "run"
-    cmd = [sys.executable, "-m", "dramaturg.cli", "eval", "run", str(suite_file), "--agent", "oracle",
-           "--out", str(out), "--workers", "2", "--attempts", "2", "--no-progress", "--allow-code"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "dramaturg.cli",
+        "eval",
+        "run",
+        str(suite_file),
+        "--agent",
+        "oracle",
+        "--out",
+        str(out),
+        "--workers",
+        "2",
+        "--attempts",
+        "2",
+        "--no-progress",
+        "--allow-code",
+    ]
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    proc = subprocess.Popen(
+        cmd, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+    )
     log = out / "episodes.jsonl"
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
@@ -166,8 +280,12 @@ def test_a_run_killed_with_sigkill_resumes_with_every_episode_once(tmp_path):
             break
         assert proc.poll() is None, proc.stderr.read().decode()
         time.sleep(0.05)
-    children = [int(p) for p in subprocess.run(["pgrep", "-P", str(proc.pid)], capture_output=True,
-                                                text=True).stdout.split()]
+    children = [
+        int(p)
+        for p in subprocess.run(
+            ["pgrep", "-P", str(proc.pid)], capture_output=True, text=True
+        ).stdout.split()
+    ]
     proc.send_signal(signal.SIGKILL)
     proc.wait()
     first = read_episodes(out)

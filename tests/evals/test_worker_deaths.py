@@ -35,8 +35,14 @@ def _run_script(folder: Path, *, backend: str, guard: bool) -> subprocess.Comple
         body = 'if __name__ == "__main__":\n' + textwrap.indent(body, "    ")
     (folder / "evaluate.py").write_text(body)
     env = {**os.environ, "PYTHONPATH": str(ROOT)}  # the test world lives in tests/
-    return subprocess.run([sys.executable, "evaluate.py"], cwd=folder, env=env, capture_output=True, text=True,
-                          timeout=300)
+    return subprocess.run(
+        [sys.executable, "evaluate.py"],
+        cwd=folder,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
 
 
 def test_workers_that_die_as_they_start_fail_the_run_and_name_the_guard(tmp_path):

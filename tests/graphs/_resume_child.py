@@ -17,8 +17,13 @@ from dramaturg.models import ScriptedModel
 
 db, side, mode = sys.argv[1:4]
 thread_id = sys.argv[4] if len(sys.argv) > 4 else "run-1"
-PLAN = {"subtasks": [{"id": "s1", "description": "one"}, {"id": "s2", "description": "two", "depends_on": ["s1"]},
-                     {"id": "s3", "description": "three", "depends_on": ["s2"]}]}
+PLAN = {
+    "subtasks": [
+        {"id": "s1", "description": "one"},
+        {"id": "s2", "description": "two", "depends_on": ["s1"]},
+        {"id": "s3", "description": "three", "depends_on": ["s2"]},
+    ]
+}
 
 
 def work(messages, opts):
@@ -39,7 +44,9 @@ async def main() -> None:
             checkpointer=saver,
         )
         config = {"configurable": {"thread_id": thread_id}}
-        final = await graph.ainvoke({"task": "three steps"} if mode == "start" else None, config, durability="sync")
+        final = await graph.ainvoke(
+            {"task": "three steps"} if mode == "start" else None, config, durability="sync"
+        )
         print(json.dumps(final))
 
 

@@ -36,7 +36,9 @@ async def test_following_the_gold_plan_wins(stage):
     first = model.calls[0]
     assert "Commands: " in first.messages[-1]["content"]
     command = first.opts["json_schema"]["properties"]["command"]
-    exact = command["anyOf"][0]["enum"] if "anyOf" in command else command["enum"]  # templates: an anyOf
+    exact = (
+        command["anyOf"][0]["enum"] if "anyOf" in command else command["enum"]
+    )  # templates: an anyOf
     assert "open door" in exact
     # Earlier turns are shown back as examples (observation -> command).
     assert json.loads(model.calls[2].messages[-2]["content"]) == {"command": "wait"}
@@ -50,7 +52,9 @@ async def test_one_compiled_graph_plays_many_worlds_at_once():
     worlds = [make_world("theatre/elsinore") for _ in range(3)]
     try:
         # Runs interleave on one loop; each keeps to its own world.
-        finals = await asyncio.gather(*(graph.ainvoke({}, context=Episode(w, seed=0)) for w in worlds))
+        finals = await asyncio.gather(
+            *(graph.ainvoke({}, context=Episode(w, seed=0)) for w in worlds)
+        )
     finally:
         for w in worlds:
             w.close()
@@ -68,7 +72,9 @@ async def test_a_graph_without_a_world_says_how_to_give_one():
 
 async def test_a_command_outside_the_admissible_list_is_sent_back(stage):
     model = ScriptedModel([{"command": "fly to the moon"}, {"command": "open door"}])
-    graph = embodied(stage, tool_agent=ToolAgent(model=RetryingModel(model, retries=1)), max_steps=1)
+    graph = embodied(
+        stage, tool_agent=ToolAgent(model=RetryingModel(model, retries=1)), max_steps=1
+    )
     final = await graph.ainvoke({})
     assert [s["action"] for s in final["steps"]] == ["open door"]
     assert "command" in model.calls[1].messages[-1]["content"]  # the validation error went back
@@ -76,8 +82,9 @@ async def test_a_command_outside_the_admissible_list_is_sent_back(stage):
 
 
 async def test_max_steps_cuts_the_episode(stage):
-    final = await embodied(stage, tool_agent=ToolAgent(model=ScriptedModel(commands("wait", "wait"))),
-                           max_steps=2).ainvoke({})
+    final = await embodied(
+        stage, tool_agent=ToolAgent(model=ScriptedModel(commands("wait", "wait"))), max_steps=2
+    ).ainvoke({})
     assert final["outcome"] == "max_steps" and len(final["steps"]) == 2
 
 
@@ -88,16 +95,32 @@ async def test_unusable_tool_agent_output_ends_the_episode_as_failed_not_a_crash
 
 
 async def test_plan_and_critique_move_through_intents_and_replan(stage):
-    planner = ScriptedModel([
-        {"subtasks": [{"id": "a", "description": "open the way"}, {"id": "b", "description": "deliver",
-                                                                      "depends_on": ["a"]}]},
-        {"subtasks": [{"id": "c", "description": "deliver the letter"}]},
-    ])
-    critic = ScriptedModel([{"score": 80, "route": "accept"}, {"score": 10, "route": "replan", "issues": ["slow"]},
-                            {"score": 90, "route": "accept"}])
+    planner = ScriptedModel(
+        [
+            {
+                "subtasks": [
+                    {"id": "a", "description": "open the way"},
+                    {"id": "b", "description": "deliver", "depends_on": ["a"]},
+                ]
+            },
+            {"subtasks": [{"id": "c", "description": "deliver the letter"}]},
+        ]
+    )
+    critic = ScriptedModel(
+        [
+            {"score": 80, "route": "accept"},
+            {"score": 10, "route": "replan", "issues": ["slow"]},
+            {"score": 90, "route": "accept"},
+        ]
+    )
     tool = ScriptedModel(commands(*GOLD))
-    graph = embodied(stage, tool_agent=ToolAgent(model=tool), planner=Planner(model=planner),
-                     critic=Critic(model=critic), critique_every=2)
+    graph = embodied(
+        stage,
+        tool_agent=ToolAgent(model=tool),
+        planner=Planner(model=planner),
+        critic=Critic(model=critic),
+        critique_every=2,
+    )
     final = await graph.ainvoke({})
     assert final["outcome"] == "won"
     assert [c["route"] for c in final["critiques"]] == ["accept", "replan", "accept"]
@@ -114,8 +137,11 @@ async def test_a_resumed_episode_replays_the_world(tmp_path):
     config = {"configurable": {"thread_id": "ep-1"}}
     async with open_checkpointer(db) as saver:
         with make_world("theatre/elsinore") as world:
-            graph = embodied(world, tool_agent=ToolAgent(model=ScriptedModel(commands(*GOLD[:3]))),
-                             checkpointer=saver)
+            graph = embodied(
+                world,
+                tool_agent=ToolAgent(model=ScriptedModel(commands(*GOLD[:3]))),
+                checkpointer=saver,
+            )
             # Stop after three actions, as if the process died there.
             async for _ in graph.astream({}, config, durability="sync", stream_mode="updates"):
                 state = await graph.aget_state(config)
@@ -123,8 +149,11 @@ async def test_a_resumed_episode_replays_the_world(tmp_path):
                     break
     async with open_checkpointer(db) as saver:
         with make_world("theatre/elsinore") as world:
-            graph = embodied(world, tool_agent=ToolAgent(model=ScriptedModel(commands(*GOLD[3:]))),
-                             checkpointer=saver)
+            graph = embodied(
+                world,
+                tool_agent=ToolAgent(model=ScriptedModel(commands(*GOLD[3:]))),
+                checkpointer=saver,
+            )
             final = await graph.ainvoke(None, config, durability="sync")
     assert final["outcome"] == "won"
     assert [s["action"] for s in final["steps"]] == GOLD
@@ -134,6 +163,7 @@ async def test_textworld_gold_plan_through_the_graph():
     with make_world("textworld/tw-coin_collector") as world:
         _, info = world.reset(seed=5)
         gold = info["gold_plan"]
-        final = await embodied(world, tool_agent=ToolAgent(model=ScriptedModel(commands(*gold))),
-                               seed=5).ainvoke({})
+        final = await embodied(
+            world, tool_agent=ToolAgent(model=ScriptedModel(commands(*gold))), seed=5
+        ).ainvoke({})
     assert final["outcome"] == "won"

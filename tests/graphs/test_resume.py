@@ -28,8 +28,12 @@ def test_sigkill_mid_run_then_resume(checkpoint_db, tmp_path):
     db, side = checkpoint_db, tmp_path / "side.txt"
     thread = tmp_path.name  # unique per test, since the Postgres database is shared
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
-    proc = subprocess.Popen([sys.executable, str(CHILD), db, str(side), "start", thread], env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    proc = subprocess.Popen(
+        [sys.executable, str(CHILD), db, str(side), "start", thread],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
     deadline = time.monotonic() + 60
     while "start s2" not in (side.read_text() if side.exists() else ""):
         assert proc.poll() is None, proc.stderr.read().decode()
@@ -37,8 +41,13 @@ def test_sigkill_mid_run_then_resume(checkpoint_db, tmp_path):
         time.sleep(0.02)
     os.kill(proc.pid, signal.SIGKILL)  # in the middle of s2
     proc.wait()
-    out = subprocess.run([sys.executable, str(CHILD), db, str(side), "resume", thread], env=env,
-                         capture_output=True, text=True, timeout=120)
+    out = subprocess.run(
+        [sys.executable, str(CHILD), db, str(side), "resume", thread],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert out.returncode == 0, out.stderr
     final = json.loads(out.stdout)
     assert final["outcome"] == "done" and final["answer"] == "did s3"

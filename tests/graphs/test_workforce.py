@@ -15,8 +15,12 @@ from dramaturg.models import DelayedModel, RetryingModel, ScriptedModel
 
 
 def plan(*subtasks: tuple[str, list[str]], capability: str = "general") -> dict:
-    return {"subtasks": [{"id": i, "description": f"do {i}", "depends_on": d, "capability": capability}
-                         for i, d in subtasks]}
+    return {
+        "subtasks": [
+            {"id": i, "description": f"do {i}", "depends_on": d, "capability": capability}
+            for i, d in subtasks
+        ]
+    }
 
 
 def subtask_of(messages) -> str:
@@ -24,8 +28,12 @@ def subtask_of(messages) -> str:
 
 
 def verdict(route: str = "accept", **extra: Any) -> dict:
-    return {"score": 90 if route == "accept" else 30, "issues": [] if route == "accept" else ["not right"],
-            "route": route, **extra}
+    return {
+        "score": 90 if route == "accept" else 30,
+        "issues": [] if route == "accept" else ["not right"],
+        "route": route,
+        **extra,
+    }
 
 
 class Critics:
@@ -59,8 +67,9 @@ def echo_worker(name: str, log: list[str] | None = None, delay: float = 0.0) -> 
     return Worker(name=name, model=model)
 
 
-
-def build(plans: list[dict], workers: list[Worker], critic_routes: Critics, budget: Budget | None = None):
+def build(
+    plans: list[dict], workers: list[Worker], critic_routes: Critics, budget: Budget | None = None
+):
     planner_model = ScriptedModel(plans)
     graph = workforce(
         planner=Planner(model=planner_model),
@@ -73,8 +82,11 @@ def build(plans: list[dict], workers: list[Worker], critic_routes: Critics, budg
 
 async def test_dependencies_are_respected_and_independent_work_shares_a_round():
     order: list[str] = []
-    graph, _ = build([plan(("s1", []), ("s2", ["s1"]), ("s3", ["s1"]), ("s4", ["s2", "s3"]))],
-                     [echo_worker("w", order)], Critics())
+    graph, _ = build(
+        [plan(("s1", []), ("s2", ["s1"]), ("s3", ["s1"]), ("s4", ["s2", "s3"]))],
+        [echo_worker("w", order)],
+        Critics(),
+    )
     final = await graph.ainvoke({"task": "build it"})
     assert final["outcome"] == "done"
     assert order[0] == "s1" and set(order[1:3]) == {"s2", "s3"} and order[3] == "s4"
@@ -92,7 +104,9 @@ async def test_retry_keeps_the_workers_context_and_shows_the_feedback():
     assert final["outcome"] == "done" and final["answer"] == "second try"
     retry_msgs = worker_model.calls[1].messages
     assert retry_msgs[1] == {"role": "assistant", "content": "first try"}
-    assert "not right" in retry_msgs[-1]["content"] and "mention the date" in retry_msgs[-1]["content"]
+    assert (
+        "not right" in retry_msgs[-1]["content"] and "mention the date" in retry_msgs[-1]["content"]
+    )
     assert final["attempts"]["s1"] == 1
 
 
@@ -112,7 +126,10 @@ async def test_replan_keeps_finished_work_and_tells_the_planner_why():
 
 
 async def test_decompose_replaces_a_subtask_and_dependents_wait_for_the_parts():
-    parts = [{"id": "a", "description": "part a"}, {"id": "b", "description": "part b", "depends_on": ["a"]}]
+    parts = [
+        {"id": "a", "description": "part a"},
+        {"id": "b", "description": "part b", "depends_on": ["a"]},
+    ]
     critics = Critics({"s1": [verdict("decompose", subtasks=parts)]})
     order: list[str] = []
     graph, _ = build([plan(("s1", []), ("s2", ["s1"]))], [echo_worker("w", order)], critics)
@@ -131,8 +148,11 @@ async def test_decomposed_ids_and_dependencies_may_outgrow_what_a_model_may_writ
     parts = [{"id": "a", "description": "part a"}, {"id": "b", "description": "part b"}]
     critics = Critics({long: [verdict("decompose", subtasks=parts)]})
     order: list[str] = []
-    graph, _ = build([plan((long, []), *others, ("last", [long, *(i for i, _ in others)]))],
-                     [echo_worker("w", order)], critics)
+    graph, _ = build(
+        [plan((long, []), *others, ("last", [long, *(i for i, _ in others)]))],
+        [echo_worker("w", order)],
+        critics,
+    )
     final = await graph.ainvoke({"task": "t"})
     assert final["outcome"] == "done"
     assert {f"{long}.1", f"{long}.2"} <= set(order) and order[-1] == "last"
@@ -148,14 +168,23 @@ async def test_reassign_moves_the_subtask_to_another_worker():
 
 
 async def test_workers_are_chosen_by_capability():
-    planner = ScriptedModel([{"subtasks": [
-        {"id": "s1", "description": "code", "capability": "python"},
-        {"id": "s2", "description": "read", "capability": "files"},
-    ]}])
+    planner = ScriptedModel(
+        [
+            {
+                "subtasks": [
+                    {"id": "s1", "description": "code", "capability": "python"},
+                    {"id": "s2", "description": "read", "capability": "files"},
+                ]
+            }
+        ]
+    )
     coder, reader = echo_worker("coder"), echo_worker("reader")
     coder.capabilities, reader.capabilities = ("python",), ("files",)
-    graph = workforce(planner=Planner(model=planner), workers=[coder, reader],
-                      critic=Critic(model=ScriptedModel(endless(Critics()))))
+    graph = workforce(
+        planner=Planner(model=planner),
+        workers=[coder, reader],
+        critic=Critic(model=ScriptedModel(endless(Critics()))),
+    )
     final = await graph.ainvoke({"task": "t"})
     assert final["assignee"] == {"s1": "coder", "s2": "reader"}
 
@@ -170,7 +199,9 @@ async def test_retry_budget_exhaustion_fails_the_run_cleanly():
 
 async def test_replan_budget_exhaustion_ends_with_budget_outcome():
     critics = Critics({"s1": [verdict("replan")] * 5})
-    graph, planner_model = build([plan(("s1", []))] * 2, [echo_worker("w")], critics, Budget(max_replans=1))
+    graph, planner_model = build(
+        [plan(("s1", []))] * 2, [echo_worker("w")], critics, Budget(max_replans=1)
+    )
     final = await graph.ainvoke({"task": "t"})
     assert final["outcome"] == "budget"
     planner_model.assert_consumed()
@@ -178,8 +209,12 @@ async def test_replan_budget_exhaustion_ends_with_budget_outcome():
 
 async def test_decompose_depth_budget():
     parts = [{"id": "a", "description": "smaller"}]
-    critics = Critics({"s1": [verdict("decompose", subtasks=parts)],
-                       "s1.1": [verdict("decompose", subtasks=parts)]})
+    critics = Critics(
+        {
+            "s1": [verdict("decompose", subtasks=parts)],
+            "s1.1": [verdict("decompose", subtasks=parts)],
+        }
+    )
     graph, _ = build([plan(("s1", []))], [echo_worker("w")], critics, Budget(max_depth=1))
     final = await graph.ainvoke({"task": "t"})
     assert final["outcome"] == "failed" and final["status"]["s1.1"] == "failed"
@@ -190,18 +225,27 @@ async def test_token_budget_stops_the_run():
 
     worker = Worker(name="w", model=wrap(ScriptedModel(endless("x" * 400))))
     critics = Critics({"s1": [verdict("retry")] * 10})
-    graph, _ = build([plan(("s1", []), ("s2", ["s1"]))], [worker], critics, Budget(max_tokens=150, max_retries=9))
+    graph, _ = build(
+        [plan(("s1", []), ("s2", ["s1"]))], [worker], critics, Budget(max_tokens=150, max_retries=9)
+    )
     final = await graph.ainvoke({"task": "t"})
     assert final["outcome"] == "budget"
     assert len([e for e in final["log"] if e["node"] == "work"]) == 2
 
 
 async def test_an_invalid_plan_is_sent_back_to_the_planner():
-    cyclic = {"subtasks": [{"id": "a", "description": "x", "depends_on": ["b"]},
-                           {"id": "b", "description": "y", "depends_on": ["a"]}]}
+    cyclic = {
+        "subtasks": [
+            {"id": "a", "description": "x", "depends_on": ["b"]},
+            {"id": "b", "description": "y", "depends_on": ["a"]},
+        ]
+    }
     planner_model = ScriptedModel([cyclic, plan(("s1", []))])
-    graph = workforce(planner=Planner(model=RetryingModel(planner_model, retries=1)), workers=[echo_worker("w")],
-                      critic=Critic(model=ScriptedModel(endless(Critics()))))
+    graph = workforce(
+        planner=Planner(model=RetryingModel(planner_model, retries=1)),
+        workers=[echo_worker("w")],
+        critic=Critic(model=ScriptedModel(endless(Critics()))),
+    )
     final = await graph.ainvoke({"task": "t"})
     assert final["outcome"] == "done"
     assert "cycle" in planner_model.calls[1].messages[-1]["content"]
@@ -209,8 +253,11 @@ async def test_an_invalid_plan_is_sent_back_to_the_planner():
 
 async def test_unusable_planner_output_fails_the_run_without_crashing():
     planner_model = ScriptedModel(["not json", "still not", "nope"])
-    graph = workforce(planner=Planner(model=RetryingModel(planner_model, retries=2)), workers=[echo_worker("w")],
-                      critic=Critic(model=ScriptedModel([])))
+    graph = workforce(
+        planner=Planner(model=RetryingModel(planner_model, retries=2)),
+        workers=[echo_worker("w")],
+        critic=Critic(model=ScriptedModel([])),
+    )
     final = await graph.ainvoke({"task": "t"})
     assert final["outcome"] == "failed" and "planning failed" in final["answer"]
 
@@ -220,10 +267,20 @@ async def test_four_independent_subtasks_run_in_parallel():
     workers = [echo_worker(f"w{i}", delay=0.1) for i in range(4)]
     for w in workers:
         w.capabilities = (w.name,)
-    planner = ScriptedModel([{"subtasks": [
-        {"id": f"s{i}", "description": "x", "capability": f"w{i}"} for i in range(4)]}])
-    graph = workforce(planner=Planner(model=planner), workers=workers,
-                      critic=Critic(model=ScriptedModel(endless(Critics()))))
+    planner = ScriptedModel(
+        [
+            {
+                "subtasks": [
+                    {"id": f"s{i}", "description": "x", "capability": f"w{i}"} for i in range(4)
+                ]
+            }
+        ]
+    )
+    graph = workforce(
+        planner=Planner(model=planner),
+        workers=workers,
+        critic=Critic(model=ScriptedModel(endless(Critics()))),
+    )
     started = time.perf_counter()
     final = await graph.ainvoke({"task": "t"})
     wall = time.perf_counter() - started
@@ -235,10 +292,15 @@ def test_config_errors_are_raised_at_build_time():
     from dramaturg.errors import ConfigError
 
     with pytest.raises(ConfigError, match="at least one worker"):
-        workforce(planner=Planner(model=ScriptedModel()), workers=[], critic=Critic(model=ScriptedModel()))
+        workforce(
+            planner=Planner(model=ScriptedModel()), workers=[], critic=Critic(model=ScriptedModel())
+        )
     with pytest.raises(ConfigError, match="unique"):
-        workforce(planner=Planner(model=ScriptedModel()), workers=[echo_worker("a"), echo_worker("a")],
-                  critic=Critic(model=ScriptedModel()))
+        workforce(
+            planner=Planner(model=ScriptedModel()),
+            workers=[echo_worker("a"), echo_worker("a")],
+            critic=Critic(model=ScriptedModel()),
+        )
 
 
 async def test_the_graph_is_json_friendly_state():
@@ -252,9 +314,13 @@ async def test_a_person_approves_reworks_or_rejects_the_plan():
     from langgraph.types import Command
 
     planner_model = ScriptedModel([plan(("s1", [])), plan(("s2", []))])
-    graph = workforce(planner=Planner(model=planner_model), workers=[echo_worker("w")],
-                      critic=Critic(model=ScriptedModel(endless(Critics()))), checkpointer=InMemorySaver(),
-                      approve_plans=True)
+    graph = workforce(
+        planner=Planner(model=planner_model),
+        workers=[echo_worker("w")],
+        critic=Critic(model=ScriptedModel(endless(Critics()))),
+        checkpointer=InMemorySaver(),
+        approve_plans=True,
+    )
     config = {"configurable": {"thread_id": "t1"}}
     paused = await graph.ainvoke({"task": "t"}, config)
     assert paused["__interrupt__"][0].value["subtasks"][0]["id"] == "s1"
@@ -264,8 +330,13 @@ async def test_a_person_approves_reworks_or_rejects_the_plan():
     final = await graph.ainvoke(Command(resume=True), config)
     assert final["outcome"] == "done" and final["answer"] == "w did s2"
 
-    graph2 = workforce(planner=Planner(model=ScriptedModel([plan(("s1", []))])), workers=[echo_worker("w")],
-                       critic=Critic(model=ScriptedModel([])), checkpointer=InMemorySaver(), approve_plans=True)
+    graph2 = workforce(
+        planner=Planner(model=ScriptedModel([plan(("s1", []))])),
+        workers=[echo_worker("w")],
+        critic=Critic(model=ScriptedModel([])),
+        checkpointer=InMemorySaver(),
+        approve_plans=True,
+    )
     await graph2.ainvoke({"task": "t"}, config)
     final = await graph2.ainvoke(Command(resume=False), config)
     assert final["outcome"] == "failed" and final["answer"] == "the plan was rejected"
@@ -273,5 +344,9 @@ async def test_a_person_approves_reworks_or_rejects_the_plan():
 
 async def test_steps_stream_as_they_happen():
     graph, _ = build([plan(("s1", []), ("s2", []))], [echo_worker("w")], Critics())
-    nodes = [node async for update in graph.astream({"task": "t"}, stream_mode="updates") for node in update]
+    nodes = [
+        node
+        async for update in graph.astream({"task": "t"}, stream_mode="updates")
+        for node in update
+    ]
     assert nodes[0] == "plan" and nodes.count("work") == 2 and nodes[-1] == "finish"

@@ -100,7 +100,12 @@ def test_prompts_render_strictly():
     from dramaturg.prompts import render
 
     text = render(
-        "memory", "reflection_insights.j2", agent="hamlet", n_insights=2, question="Why?", memories=["a", "b"]
+        "memory",
+        "reflection_insights.j2",
+        agent="hamlet",
+        n_insights=2,
+        question="Why?",
+        memories=["a", "b"],
     )
     assert "1. a" in text and "2. b" in text and "Why?" in text
     with pytest.raises(jinja2.UndefinedError):

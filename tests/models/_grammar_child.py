@@ -12,8 +12,16 @@ from dramaturg.models import user
 from dramaturg.models.local import LocalModel
 
 model = LocalModel(optimistic_json=False)  # always the grammar path
-schemas = [ReactStep, Plan, CriticVerdict, ActorDecision, DirectorPick, Reflection, CriterionAnswer,
-           _command_schema(["look", 'say "hello"', "go to desk 1"])]
+schemas = [
+    ReactStep,
+    Plan,
+    CriticVerdict,
+    ActorDecision,
+    DirectorPick,
+    Reflection,
+    CriterionAnswer,
+    _command_schema(["look", 'say "hello"', "go to desk 1"]),
+]
 for schema in schemas:
     try:
         model.structured_sync([user("Answer in JSON.")], schema, max_tokens=6)

@@ -28,7 +28,12 @@ class Beat(BaseModel):
     lines: list[str] = Field(min_length=1, max_length=3)
 
 
-VALID_BEAT = {"speaker": "Hamlet", "mood": "angry", "prop": {"name": "skull", "held": True}, "lines": ["Alas."]}
+VALID_BEAT = {
+    "speaker": "Hamlet",
+    "mood": "angry",
+    "prop": {"name": "skull", "held": True},
+    "lines": ["Alas."],
+}
 
 
 # -- Schemas a user might write, with nothing bounded: the embedded model must answer each of
@@ -97,11 +102,27 @@ class Recipe(BaseModel):
 
 USER_SCHEMAS: dict[type[BaseModel], list[str]] = {
     Line: [f"Hamlet speaks line {i} to Gertrude." for i in range(1, 6)],
-    Cast: [f"Name the cast of a play about {t}." for t in
-           ("a shipwreck", "a stolen crown", "two rival bakers", "a haunted mill", "a royal wedding")],
-    Inventory: [f"What does {w} carry?" for w in ("the innkeeper", "Horatio", "a soldier", "the queen", "a thief")],
+    Cast: [
+        f"Name the cast of a play about {t}."
+        for t in (
+            "a shipwreck",
+            "a stolen crown",
+            "two rival bakers",
+            "a haunted mill",
+            "a royal wedding",
+        )
+    ],
+    Inventory: [
+        f"What does {w} carry?"
+        for w in ("the innkeeper", "Horatio", "a soldier", "the queen", "a thief")
+    ],
     Letter: [f"Write the envelope of letter {i} from Ophelia." for i in range(1, 6)],
-    Mourning: [f"How does {w} mourn the king?" for w in ("Hamlet", "Gertrude", "Claudius", "Horatio", "Ophelia")],
-    Recipe: [f"Plan how to {g}." for g in
-             ("bake bread", "poison a cup", "stage a play", "sail to England", "dig a grave")],
+    Mourning: [
+        f"How does {w} mourn the king?"
+        for w in ("Hamlet", "Gertrude", "Claudius", "Horatio", "Ophelia")
+    ],
+    Recipe: [
+        f"Plan how to {g}."
+        for g in ("bake bread", "poison a cup", "stage a play", "sail to England", "dig a grave")
+    ],
 }

@@ -31,11 +31,15 @@ def test_bounds_are_added_where_the_schema_sets_none_and_kept_where_it_does():
     assert props["words"]["maxItems"] == 8
     assert props["words"]["items"]["maxLength"] == 200
     assert "maxLength" not in props["mood"]  # an enum needs none
-    assert schema["properties"]["words"].get("maxItems") is None  # the caller's schema is not touched
+    assert (
+        schema["properties"]["words"].get("maxItems") is None
+    )  # the caller's schema is not touched
     nested = bound_schema(Props.model_json_schema(), max_items=4, max_length=50)
     assert nested["properties"]["tags"]["maxProperties"] == 4
     assert nested["properties"]["items"]["maxItems"] == 4
-    assert "maxItems" not in nested["properties"]  # "items" the property name is not an array keyword
+    assert (
+        "maxItems" not in nested["properties"]
+    )  # "items" the property name is not an array keyword
 
 
 def test_each_retry_halves_the_added_bounds():
@@ -50,13 +54,26 @@ def test_each_retry_halves_the_added_bounds():
 @pytest.mark.parametrize(
     ("text", "field", "value"),
     [
-        ('{"speaker": "Hamlet", "mood": "calm", "words": ["Hamlet", "Hamlet", "Hamlet", "Hamlet"', "words[3]",
-         '"Hamlet"'),
-        ('{"moods": ["calm", "angry", "afraid", "calm", "angry", "afraid", "calm", "angry", "afraid", "calm"',
-         "moods[9]", '"calm"'),
-        ('{"plan": {"subtasks": [{"id": "s1"}, {"id": "s1"}, {"id": "s1"}, {"id": "s1"}', "plan.subtasks[3]",
-         '{"id": "s1"}'),
-        ('{"speaker": "to be or not to be or not to be or not to be or not', "speaker", "to be or not"),
+        (
+            '{"speaker": "Hamlet", "mood": "calm", "words": ["Hamlet", "Hamlet", "Hamlet", "Hamlet"',
+            "words[3]",
+            '"Hamlet"',
+        ),
+        (
+            '{"moods": ["calm", "angry", "afraid", "calm", "angry", "afraid", "calm", "angry", "afraid", "calm"',
+            "moods[9]",
+            '"calm"',
+        ),
+        (
+            '{"plan": {"subtasks": [{"id": "s1"}, {"id": "s1"}, {"id": "s1"}, {"id": "s1"}',
+            "plan.subtasks[3]",
+            '{"id": "s1"}',
+        ),
+        (
+            '{"speaker": "to be or not to be or not to be or not to be or not',
+            "speaker",
+            "to be or not",
+        ),
         ('{"note": "' + "!" * 40, "note", "!!!!!!!!"),
         ('{"owner": "John", "items": {"name": 1' + "0" * 40, "items.name", "00000000"),
     ],
@@ -72,11 +89,19 @@ def test_a_loop_is_stopped_early_and_named_by_its_field(text, field, value):
 
 def test_repeats_that_are_not_loops_pass():
     filler = " ".join(f"word{i}" for i in range(60))  # 60 different words between the repeats
-    fine = json.dumps({"scores": [1, 1, 1, 1], "flags": [True, True, True], "names": ["a", "b", "c", "d"],
-                       "empty": ["", "", ""], "tags": ["bb", "bb", "bb"], "accents": "\u00e9" * 30,
-                       "text": "the cat sat on the mat and the dog sat on the rug",
-                       "speech": f"to be or not to be, that is the question; {filler} to be or not to be {filler} "
-                       "to be or not to be"})
+    fine = json.dumps(
+        {
+            "scores": [1, 1, 1, 1],
+            "flags": [True, True, True],
+            "names": ["a", "b", "c", "d"],
+            "empty": ["", "", ""],
+            "tags": ["bb", "bb", "bb"],
+            "accents": "\u00e9" * 30,
+            "text": "the cat sat on the mat and the dog sat on the rug",
+            "speech": f"to be or not to be, that is the question; {filler} to be or not to be {filler} "
+            "to be or not to be",
+        }
+    )
     scanner = JsonEnd(max_string=5000)  # the speech is longer than the default string limit
     assert scanner.feed(fine) == len(fine)
     assert scanner.loop is None and not scanner.invalid
@@ -90,9 +115,14 @@ def test_a_cut_off_loop_names_its_field_in_the_error():
     assert "'words[3]'" in info.value.feedback
 
 
-@pytest.mark.parametrize("raw", ['{"speaker": "\\ud800", "mood": "calm", "words": []}',
-                                 '{"speaker": "H", "mood": "calm", "words": ["ok", "\\udfff x"]}',
-                                 '{"speaker": "H", "mood": "calm", "words": [], "\\ud834": 1}'])
+@pytest.mark.parametrize(
+    "raw",
+    [
+        '{"speaker": "\\ud800", "mood": "calm", "words": []}',
+        '{"speaker": "H", "mood": "calm", "words": ["ok", "\\udfff x"]}',
+        '{"speaker": "H", "mood": "calm", "words": [], "\\ud834": 1}',
+    ],
+)
 def test_a_lone_surrogate_is_a_model_error_not_a_crash(raw):
     with pytest.raises(ModelOutputError) as info:
         parse_structured(raw, Line)
@@ -107,7 +137,9 @@ def test_surrogates_in_plain_answers_are_replaced_and_traces_still_written(tmp_p
     assert text == "half a pair: \ufffd here"
     text.encode("utf-8")  # encodable now
     record = json.loads(trace.read_text(encoding="utf-8"))
-    assert record["answer"] == "half a pair: \ud800 here"  # the trace keeps what the model wrote, escaped
+    assert (
+        record["answer"] == "half a pair: \ud800 here"
+    )  # the trace keeps what the model wrote, escaped
 
 
 def test_retries_differ_and_a_loop_is_not_shown_back_to_the_model():

@@ -12,6 +12,7 @@ from dramaturg.models.local import check_adapter
 
 def _write_gguf(path, kv: dict[str, str]) -> None:
     """A metadata-only GGUF (no tensors)."""
+
     def s(text: str) -> bytes:
         raw = text.encode()
         return struct.pack("<Q", len(raw)) + raw
@@ -39,7 +40,9 @@ def test_not_gguf_and_truncated_files_are_errors(tmp_path):
 
 def test_an_adapter_for_another_base_model_is_refused(tmp_path):
     lora = tmp_path / "llama-lora.gguf"
-    _write_gguf(lora, {"general.architecture": "llama", "general.type": "adapter", "adapter.type": "lora"})
+    _write_gguf(
+        lora, {"general.architecture": "llama", "general.type": "adapter", "adapter.type": "lora"}
+    )
     with pytest.raises(ConfigError, match=r"made for a 'llama' model.*'gemma3'"):
         check_adapter(lora, base=default_weights())
 
@@ -53,5 +56,7 @@ def test_a_model_is_not_an_adapter(tmp_path):
 
 def test_a_matching_adapter_header_passes(tmp_path):
     lora = tmp_path / "gemma-lora.gguf"
-    _write_gguf(lora, {"general.architecture": "gemma3", "general.type": "adapter", "adapter.type": "lora"})
+    _write_gguf(
+        lora, {"general.architecture": "gemma3", "general.type": "adapter", "adapter.type": "lora"}
+    )
     check_adapter(lora, base=default_weights())  # no error

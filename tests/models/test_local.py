@@ -18,13 +18,26 @@ from .schemas import Beat, Mood
 pytestmark = pytest.mark.model
 
 SITUATIONS = [
-    ("Hamlet", "a skull", "grief"), ("Ophelia", "a flower", "sorrow"), ("Macbeth", "a dagger", "fear"),
-    ("Lady Macbeth", "a candle", "guilt"), ("Juliet", "a vial", "love"), ("Romeo", "a sword", "rage"),
-    ("Lear", "a crown", "madness"), ("Cordelia", "a letter", "calm"), ("Prospero", "a staff", "wonder"),
-    ("Ariel", "a shell", "joy"), ("Othello", "a handkerchief", "jealousy"), ("Iago", "a purse", "spite"),
-    ("Viola", "a ring", "longing"), ("Puck", "a flower", "mischief"), ("Portia", "a casket", "resolve"),
-    ("Shylock", "a knife", "anger"), ("Brutus", "a scroll", "doubt"), ("Cassius", "a coin", "envy"),
-    ("Horatio", "a lantern", "watchfulness"), ("Banquo", "a torch", "suspicion"),
+    ("Hamlet", "a skull", "grief"),
+    ("Ophelia", "a flower", "sorrow"),
+    ("Macbeth", "a dagger", "fear"),
+    ("Lady Macbeth", "a candle", "guilt"),
+    ("Juliet", "a vial", "love"),
+    ("Romeo", "a sword", "rage"),
+    ("Lear", "a crown", "madness"),
+    ("Cordelia", "a letter", "calm"),
+    ("Prospero", "a staff", "wonder"),
+    ("Ariel", "a shell", "joy"),
+    ("Othello", "a handkerchief", "jealousy"),
+    ("Iago", "a purse", "spite"),
+    ("Viola", "a ring", "longing"),
+    ("Puck", "a flower", "mischief"),
+    ("Portia", "a casket", "resolve"),
+    ("Shylock", "a knife", "anger"),
+    ("Brutus", "a scroll", "doubt"),
+    ("Cassius", "a coin", "envy"),
+    ("Horatio", "a lantern", "watchfulness"),
+    ("Banquo", "a torch", "suspicion"),
 ]
 
 
@@ -43,7 +56,9 @@ def test_weights_are_assembled_once_and_verified():
 
 
 def test_complete_reports_usage_and_timing(model):
-    out = model.complete_sync([system("A fairy tale."), user("Once upon a time")], max_tokens=24, temperature=0)
+    out = model.complete_sync(
+        [system("A fairy tale."), user("Once upon a time")], max_tokens=24, temperature=0
+    )
     assert out.text
     assert out.usage.prompt_tokens > 5 and 0 < out.usage.completion_tokens <= 25
     assert out.finish_reason in {"stop", "length"}
@@ -53,19 +68,25 @@ def test_complete_reports_usage_and_timing(model):
 def test_greedy_decoding_is_deterministic(model):
     msgs = [user("The three primary colours are")]
     a = model.complete_sync(msgs, max_tokens=16, temperature=0)
-    model.complete_sync([user("Something else entirely, to move the cache")], max_tokens=4, temperature=0)
+    model.complete_sync(
+        [user("Something else entirely, to move the cache")], max_tokens=4, temperature=0
+    )
     b = model.complete_sync(msgs, max_tokens=16, temperature=0)
     assert a.text == b.text
 
 
 def test_structured_is_valid_20_times_out_of_20(model):
     """No retries: the bare backend, constrained by the schema's grammar."""
-    example = ('{"speaker": "Yorick", "mood": "calm", "prop": {"name": "bell", "held": true}, '
-               '"lines": ["Hark, a jest!"]}')
+    example = (
+        '{"speaker": "Yorick", "mood": "calm", "prop": {"name": "bell", "held": true}, '
+        '"lines": ["Hark, a jest!"]}'
+    )
     results = []
     for who, prop, feeling in SITUATIONS:
         msgs = [
-            system("Each beat of a play as JSON: who speaks, their mood, the prop they use and their lines."),
+            system(
+                "Each beat of a play as JSON: who speaks, their mood, the prop they use and their lines."
+            ),
             user("Yorick enters with a bell, calm, and speaks."),
             assistant(example),
             user(f"{who} enters with {prop}, full of {feeling}, and speaks."),
@@ -96,8 +117,12 @@ async def test_concurrent_calls_are_serialized_without_blocking_the_loop(model):
             await asyncio.sleep(0.01)
 
     tick_task = asyncio.create_task(ticker())
-    outs = await asyncio.gather(*(model.complete([user(f"Count to {n}:")], max_tokens=12, temperature=0)
-                                  for n in range(3, 7)))
+    outs = await asyncio.gather(
+        *(
+            model.complete([user(f"Count to {n}:")], max_tokens=12, temperature=0)
+            for n in range(3, 7)
+        )
+    )
     done.set()
     await tick_task
     assert all(o.text for o in outs)
@@ -118,7 +143,6 @@ def test_lora_paths_are_checked(tmp_path):
         LocalModel(lora_path=default_weights(), n_ctx=256).load()
 
 
-
 class _Word(BaseModel):
     word: str
 
@@ -129,9 +153,17 @@ class _Impossible(BaseModel):
 
 def test_an_answer_forced_by_the_grammar_is_marked_constrained(model):
     """A well-prompted call is answered by the free pass; an answer no one writes needs the grammar."""
-    shots = [system("Answer with JSON."), user("Say yes."), assistant('{"word": "yes"}'), user("Say no.")]
-    free = model.complete_sync(shots, json_schema=json_schema_of(_Word), response_model=_Word, temperature=0)
+    shots = [
+        system("Answer with JSON."),
+        user("Say yes."),
+        assistant('{"word": "yes"}'),
+        user("Say no."),
+    ]
+    free = model.complete_sync(
+        shots, json_schema=json_schema_of(_Word), response_model=_Word, temperature=0
+    )
     assert _Word.model_validate_json(free.text) and not free.constrained
-    forced = model.complete_sync(shots, json_schema=json_schema_of(_Impossible), response_model=_Impossible,
-                                 temperature=0)
+    forced = model.complete_sync(
+        shots, json_schema=json_schema_of(_Impossible), response_model=_Impossible, temperature=0
+    )
     assert forced.constrained and _Impossible.model_validate_json(forced.text).word.startswith("zq")

@@ -45,9 +45,14 @@ def test_token_masks_and_gbnf_both_hold_answers_to_the_schema_and_its_bounds(bac
     gbnf = LocalModel(n_ctx=2048, constrained="gbnf", optimistic_json=False)
     schema = json_schema_of(Line)
     for line in ("Hamlet speaks line 1 to Gertrude.", "Ophelia speaks line 2 to Laertes."):
-        msgs = [system("Answer with JSON."), user(line)]  # no instruction: the model alone would not comply
+        msgs = [
+            system("Answer with JSON."),
+            user(line),
+        ]  # no instruction: the model alone would not comply
         for model in (backend, gbnf):
-            out = model.complete_sync(msgs, json_schema=schema, response_model=Line, temperature=0, max_tokens=400)
+            out = model.complete_sync(
+                msgs, json_schema=schema, response_model=Line, temperature=0, max_tokens=400
+            )
             if out.finish_reason == "stop":
                 assert len(Line.model_validate_json(out.text).words) <= 8
             else:  # stopped early: it looped (the retry wrapper would sample again)
@@ -73,7 +78,9 @@ def test_a_time_budget_stops_the_embedded_model_mid_answer(backend):
     model = wrap(backend, retries=1)
     started = time.perf_counter()
     with pytest.raises(RetryBudgetExceeded) as info:
-        model.structured_sync([user("Tell the whole saga of Denmark, chapter by chapter.")], Saga, timeout=0.3)
+        model.structured_sync(
+            [user("Tell the whole saga of Denmark, chapter by chapter.")], Saga, timeout=0.3
+        )
     assert info.value.kinds == ["timeout", "timeout"]
     assert time.perf_counter() - started < 5
 

@@ -10,18 +10,28 @@ from dramaturg.models._redact import MASK, is_secret_option, redact_spec, restor
 KEY = "s3cr3t-Value-123"
 
 
-@pytest.mark.parametrize(("spec", "shown"), [
-    (f"openai:http://127.0.0.1:8080/v1#gemma?api_key={KEY}", "openai:http://127.0.0.1:8080/v1#gemma?api_key=[REDACTED]"),
-    (f"litellm:openai/gpt-4o?api_base=http://h:1/v1&API_KEY={KEY}&max_tokens=64",
-     "litellm:openai/gpt-4o?api_base=http://h:1/v1&API_KEY=[REDACTED]&max_tokens=64"),
-    (f"openai:http://user:{KEY}@h/v1#m", "openai:http://user:[REDACTED]@h/v1#m"),
-    (f"openai:http://h/v1?token={KEY}#m", "openai:http://h/v1?token=[REDACTED]#m"),
-    (f"litellm:x?apiKey={KEY}&X-Api-Key={KEY}&password={KEY}",
-     "litellm:x?apiKey=[REDACTED]&X-Api-Key=[REDACTED]&password=[REDACTED]"),
-    ("litellm:x?api_key=sk-abcdefghijklmnopqrstuvwx", "litellm:x?api_key=[REDACTED]"),
-    ("local?lora=/a/b.gguf&n_ctx=2048", "local?lora=/a/b.gguf&n_ctx=2048"),
-    (None, None),
-])
+@pytest.mark.parametrize(
+    ("spec", "shown"),
+    [
+        (
+            f"openai:http://127.0.0.1:8080/v1#gemma?api_key={KEY}",
+            "openai:http://127.0.0.1:8080/v1#gemma?api_key=[REDACTED]",
+        ),
+        (
+            f"litellm:openai/gpt-4o?api_base=http://h:1/v1&API_KEY={KEY}&max_tokens=64",
+            "litellm:openai/gpt-4o?api_base=http://h:1/v1&API_KEY=[REDACTED]&max_tokens=64",
+        ),
+        (f"openai:http://user:{KEY}@h/v1#m", "openai:http://user:[REDACTED]@h/v1#m"),
+        (f"openai:http://h/v1?token={KEY}#m", "openai:http://h/v1?token=[REDACTED]#m"),
+        (
+            f"litellm:x?apiKey={KEY}&X-Api-Key={KEY}&password={KEY}",
+            "litellm:x?apiKey=[REDACTED]&X-Api-Key=[REDACTED]&password=[REDACTED]",
+        ),
+        ("litellm:x?api_key=sk-abcdefghijklmnopqrstuvwx", "litellm:x?api_key=[REDACTED]"),
+        ("local?lora=/a/b.gguf&n_ctx=2048", "local?lora=/a/b.gguf&n_ctx=2048"),
+        (None, None),
+    ],
+)
 def test_redact_spec(spec, shown):
     assert redact_spec(spec) == shown
     assert redact_spec(shown) == shown  # idempotent: a stored spec stays as it is
@@ -29,12 +39,27 @@ def test_redact_spec(spec, shown):
 
 def test_a_command_line_is_redacted_too():
     line = f"dramaturg eval run s.yaml --model 'openai:http://h/v1#g?api_key={KEY}' --n 2"
-    assert redact_spec(line) == "dramaturg eval run s.yaml --model 'openai:http://h/v1#g?api_key=[REDACTED]' --n 2"
+    assert (
+        redact_spec(line)
+        == "dramaturg eval run s.yaml --model 'openai:http://h/v1#g?api_key=[REDACTED]' --n 2"
+    )
 
 
-@pytest.mark.parametrize(("name", "secret"), [
-    ("api_key", True), ("key", True), ("Token", True), ("client_secret", True), ("PASSWORD", True),
-    ("access_token", True), ("max_tokens", False), ("lora", False), ("api_base", False), ("keep", False)])
+@pytest.mark.parametrize(
+    ("name", "secret"),
+    [
+        ("api_key", True),
+        ("key", True),
+        ("Token", True),
+        ("client_secret", True),
+        ("PASSWORD", True),
+        ("access_token", True),
+        ("max_tokens", False),
+        ("lora", False),
+        ("api_base", False),
+        ("keep", False),
+    ],
+)
 def test_secret_option_names(name, secret):
     assert is_secret_option(name) is secret
 
@@ -52,7 +77,9 @@ def test_restore_spec_takes_the_secret_from_the_cli_or_the_environment(monkeypat
     stored = redact_spec(full)
     assert MASK in stored and KEY not in stored
     assert restore_spec(stored, full) == full
-    assert restore_spec(stored, "openai:http://h/v1#g") == "openai:http://h/v1#g"  # key from OPENAI_API_KEY
+    assert (
+        restore_spec(stored, "openai:http://h/v1#g") == "openai:http://h/v1#g"
+    )  # key from OPENAI_API_KEY
     with pytest.raises(ConfigError, match="dramaturg run --resume x --model SPEC") as info:
         restore_spec(stored, None, how="dramaturg run --resume x --model SPEC")
     assert "DRAMATURG_MODEL" in str(info.value)
@@ -64,4 +91,6 @@ def test_restore_spec_takes_the_secret_from_the_cli_or_the_environment(monkeypat
 
 
 def test_same_spec_inside_a_label():
-    assert same_spec("react (openai:http://h/v1#g?api_key=[REDACTED])", "react (openai:http://h/v1#g)")
+    assert same_spec(
+        "react (openai:http://h/v1#g?api_key=[REDACTED])", "react (openai:http://h/v1#g)"
+    )

@@ -43,7 +43,9 @@ def test_expectations_on_kind_caller_and_messages():
 
 def test_structured_from_dict_model_and_callable():
     beat = Beat.model_validate(VALID_BEAT)
-    model = ScriptedModel([VALID_BEAT, beat, lambda msgs, opts: VALID_BEAT | {"speaker": msgs[-1]["content"]}])
+    model = ScriptedModel(
+        [VALID_BEAT, beat, lambda msgs, opts: VALID_BEAT | {"speaker": msgs[-1]["content"]}]
+    )
     assert model.structured_sync([user("x")], Beat) == beat
     assert model.structured_sync([user("x")], Beat) == beat
     assert model.structured_sync([user("Ophelia")], Beat).speaker == "Ophelia"

@@ -26,6 +26,7 @@ class Cue(BaseModel):
     who: Who
     props: list[str] = Field(max_length=2)
 
+
 SERVER = pytest.mark.server  # the tests that start llama-cpp-python's server
 
 PROMPT = [
@@ -35,10 +36,14 @@ PROMPT = [
 
 
 # The same server through each remote backend.
-BOTH_BACKENDS = pytest.mark.parametrize("spec_of", [
-    lambda url: f"openai:{url}#gemma",
-    lambda url: f"litellm:openai/gemma?api_base={url}&api_key=sk-local",
-], ids=["openai", "litellm"])
+BOTH_BACKENDS = pytest.mark.parametrize(
+    "spec_of",
+    [
+        lambda url: f"openai:{url}#gemma",
+        lambda url: f"litellm:openai/gemma?api_base={url}&api_key=sk-local",
+    ],
+    ids=["openai", "litellm"],
+)
 
 
 @pytest.fixture(scope="module")
@@ -70,10 +75,18 @@ def test_complete_and_structured_through_the_server(server_url, spec_of):
 @SERVER
 def test_a_retry_and_a_time_budget_reach_the_server(server_url, spec_of):
     model = load_model(spec_of(server_url), retries=0)
-    first = model.complete_sync([user("Once upon a time")], max_tokens=12, temperature=0, timeout=60)
-    again = model.complete_sync([user("Once upon a time")], max_tokens=12, temperature=0, timeout=60)
-    retry = model.complete_sync([user("Once upon a time")], max_tokens=12, temperature=0, timeout=60, attempt=3)
-    assert first.text == again.text != retry.text  # greedy repeats itself; the retry samples (seed, temperature)
+    first = model.complete_sync(
+        [user("Once upon a time")], max_tokens=12, temperature=0, timeout=60
+    )
+    again = model.complete_sync(
+        [user("Once upon a time")], max_tokens=12, temperature=0, timeout=60
+    )
+    retry = model.complete_sync(
+        [user("Once upon a time")], max_tokens=12, temperature=0, timeout=60, attempt=3
+    )
+    assert (
+        first.text == again.text != retry.text
+    )  # greedy repeats itself; the retry samples (seed, temperature)
     cue = model.structured_sync(PROMPT, Cue, max_tokens=80, timeout=60)
     assert isinstance(cue, Cue)
 
@@ -89,8 +102,13 @@ async def _play(model, turns):
     from dramaturg.drama._bundled import resolve_play
     from dramaturg.drama.graph import actor_for, director_for
 
-    graph = drama(Blueprint.load(resolve_play(Path("elsinore"))), actor=actor_for(model),
-                  director=director_for(model), tool_agent=ToolAgent(model=model), max_turns=turns)
+    graph = drama(
+        Blueprint.load(resolve_play(Path("elsinore"))),
+        actor=actor_for(model),
+        director=director_for(model),
+        tool_agent=ToolAgent(model=model),
+        max_turns=turns,
+    )
     final = await graph.ainvoke({}, {"recursion_limit": 200})
     return [t for t in final["transcript"] if t["kind"] == "turn"]
 
@@ -104,12 +122,16 @@ async def test_drama_on_the_instruct_path_through_the_server(server_url):
 
     model = load_model(f"openai:{server_url}#gemma", retries=1)
     assert model_kind(model) == "instruct" and isinstance(actor_for(model), Actor)
-    turns = await _play(model, 3)  # two authored opening lines, then a turn the director and the actor decide
+    turns = await _play(
+        model, 3
+    )  # two authored opening lines, then a turn the director and the actor decide
     assert len(turns) == 3 and [t["by"] for t in turns] == ["script", "script", "agent"]
     assert all(t["public"] or t.get("error") for t in turns)
     assert not any("is silent" in t["public"] for t in turns)
     callers = model.usage.by_caller
-    assert any(c.startswith("director:pick") for c in callers) and any(c.startswith("actor:") for c in callers)
+    assert any(c.startswith("director:pick") for c in callers) and any(
+        c.startswith("actor:") for c in callers
+    )
 
 
 @SERVER
@@ -144,8 +166,12 @@ def test_enum_values_with_quotes_get_a_valid_answer_and_the_server_lives(server_
     model = load_model(spec_of(server_url), retries=1)
     asked = [user('Choose one command. Hamlet speaks: pick say "<line>".')]
     answer = model.structured_sync(asked, Line, max_tokens=40, temperature=0, timeout=60)
-    assert answer.command in Line.model_fields["command"].annotation.__args__  # the caller's own values
-    assert model.complete_sync([user("Once upon a time")], max_tokens=4, timeout=60).text.strip()  # still up
+    assert (
+        answer.command in Line.model_fields["command"].annotation.__args__
+    )  # the caller's own values
+    assert model.complete_sync(
+        [user("Once upon a time")], max_tokens=4, timeout=60
+    ).text.strip()  # still up
 
 
 @SERVER
@@ -155,10 +181,15 @@ async def test_the_tool_agent_fills_a_template_through_the_server(server_url):
     model = load_model(f"openai:{server_url}#gemma", retries=2)
     admissible = ["wait", 'say "<line>"', 'whisper horatio "<line>"']
     agent = ToolAgent(model=model, temperature=0.0)
-    command = await agent.command(goal="greet Horatio aloud", observation="A hall. Present: Horatio.",
-                                  admissible=admissible)
-    assert command == "wait" or (command.startswith(("say \"", "whisper horatio \"")) and command.endswith('"')
-                                 and "<line>" not in command and len(command) > len('say ""')), command
+    command = await agent.command(
+        goal="greet Horatio aloud", observation="A hall. Present: Horatio.", admissible=admissible
+    )
+    assert command == "wait" or (
+        command.startswith(('say "', 'whisper horatio "'))
+        and command.endswith('"')
+        and "<line>" not in command
+        and len(command) > len('say ""')
+    ), command
 
 
 # ---------------------------------------------------------------- a server that dies mid-request (no llama)
@@ -181,10 +212,14 @@ def _crashing_server() -> str:
     return f"http://127.0.0.1:{port}/v1"
 
 
-@pytest.mark.parametrize("backend", [
-    lambda url: OpenAIModel(url, "gemma"),
-    lambda url: LiteLLMModel("openai/gemma", api_base=url, api_key="sk-local"),
-], ids=["openai", "litellm"])
+@pytest.mark.parametrize(
+    "backend",
+    [
+        lambda url: OpenAIModel(url, "gemma"),
+        lambda url: LiteLLMModel("openai/gemma", api_base=url, api_key="sk-local"),
+    ],
+    ids=["openai", "litellm"],
+)
 @pytest.mark.parametrize("retried", [False, True], ids=["one-try", "retried"])
 def test_a_server_that_hangs_up_mid_request_is_named_not_called_refused(backend, retried):
     url = _crashing_server()

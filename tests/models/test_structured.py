@@ -55,7 +55,9 @@ def test_schema_outline_is_compact_and_complete():
 
 
 def test_retry_carries_the_error_back_to_the_model():
-    inner = ScriptedModel(['{"speaker": "Hamlet"', json.dumps(VALID_BEAT | {"mood": "bored"}), VALID_BEAT])
+    inner = ScriptedModel(
+        ['{"speaker": "Hamlet"', json.dumps(VALID_BEAT | {"mood": "bored"}), VALID_BEAT]
+    )
     model = RetryingModel(inner, retries=2)
     beat = model.structured_sync([user("Who speaks?")], Beat)
     assert beat.speaker == "Hamlet"
@@ -95,7 +97,7 @@ def _malformed(rng: random.Random) -> str:
     if kind == 3:  # empty or blank
         return rng.choice(["", " ", "\n\n", "\t"])
     if kind == 4:  # 1 MB of text
-        return rng.choice(["a", "{", "[", "\"", "lorem ipsum "]) * (1 << 20)
+        return rng.choice(["a", "{", "[", '"', "lorem ipsum "]) * (1 << 20)
     if kind == 5:  # random bytes as text
         return "".join(chr(rng.randrange(0, 0x2FF)) for _ in range(rng.randrange(1, 200)))
     if kind == 6:  # deeply nested
@@ -119,7 +121,9 @@ def test_fuzz_malformed_answers_only_raise_typed_errors():
         except RetryBudgetExceeded as exc:
             assert len(exc.errors) == 3
             # Each retry showed the model the previous attempt's error.
-            for attempt, error in zip(inner.calls[before + 1 : before + 3], exc.errors, strict=False):
+            for attempt, error in zip(
+                inner.calls[before + 1 : before + 3], exc.errors, strict=False
+            ):
                 assert error in attempt.messages[-1]["content"]
             failures += 1
         except DramaturgError as exc:  # pragma: no cover - would be a bug in the retry loop

@@ -71,14 +71,16 @@ def test_trace_records_each_attempt(tmp_path):
 
 def test_keys_never_reach_the_trace(tmp_path, monkeypatch):
     env_key = "sk-proj-ENVabcdefghijklmnopqrstuvwxyz0123"
-    arg_key = "my-custom-server-key-\"quoted\"-98765"
+    arg_key = 'my-custom-server-key-"quoted"-98765'
     monkeypatch.setenv("ANTHROPIC_API_KEY", env_key)
     path = tmp_path / "trace.jsonl"
     port = _closed_port()
     backend = OpenAIModel(f"http://127.0.0.1:{port}/v1", "gemma", api_key=arg_key)
     model = TracingModel(backend, path)
     with pytest.raises(ModelConnectionError):
-        model.complete_sync([user(f"my keys are {env_key} and {arg_key} and Bearer abcdefghijklmnopqrstuvwx")])
+        model.complete_sync(
+            [user(f"my keys are {env_key} and {arg_key} and Bearer abcdefghijklmnopqrstuvwx")]
+        )
     # A model that echoes a key back is scrubbed too.
     echo = TracingModel(ScriptedModel([f"the key is {env_key}"]), path)
     echo.complete_sync([user("what is the key?")])
@@ -92,7 +94,9 @@ def test_keys_never_reach_the_trace(tmp_path, monkeypatch):
 
 def test_connection_refused_names_the_endpoint():
     port = _closed_port()
-    model = RetryingModel(OpenAIModel(f"http://127.0.0.1:{port}/v1", "gemma"), transport_retries=3, backoff_s=0.01)
+    model = RetryingModel(
+        OpenAIModel(f"http://127.0.0.1:{port}/v1", "gemma"), transport_retries=3, backoff_s=0.01
+    )
     with pytest.raises(ModelConnectionError) as info:
         model.complete_sync([user("hello")])
     assert f"http://127.0.0.1:{port}/v1" in str(info.value)
@@ -103,7 +107,10 @@ def test_connection_refused_names_the_endpoint():
 def test_transient_errors_are_retried_with_a_bound():
     flaky = ModelConnectionError("rate limited", endpoint="x", transient=True)
     inner = ScriptedModel([flaky, flaky, "ok"])
-    assert RetryingModel(inner, transport_retries=2, backoff_s=0.001).complete_sync([user("x")]).text == "ok"
+    assert (
+        RetryingModel(inner, transport_retries=2, backoff_s=0.001).complete_sync([user("x")]).text
+        == "ok"
+    )
     inner = ScriptedModel([flaky, flaky, flaky])
     with pytest.raises(ModelConnectionError, match="rate limited"):
         RetryingModel(inner, transport_retries=2, backoff_s=0.001).complete_sync([user("x")])

@@ -59,13 +59,25 @@ class Server:
         self.home.mkdir(parents=True, exist_ok=True)
         with self.log.open("ab") as log:
             self.proc = subprocess.Popen(
-                [sys.executable, "-c", LAUNCHER, str(self.home), str(self.port), str(self.delay_s),
-                 json.dumps(self.policy)],
-                stdout=log, stderr=subprocess.STDOUT, env={**os.environ, "PYTHONUNBUFFERED": "1"})
+                [
+                    sys.executable,
+                    "-c",
+                    LAUNCHER,
+                    str(self.home),
+                    str(self.port),
+                    str(self.delay_s),
+                    json.dumps(self.policy),
+                ],
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                env={**os.environ, "PYTHONUNBUFFERED": "1"},
+            )
         deadline = time.monotonic() + timeout_s
         while True:
             if self.proc.poll() is not None:
-                raise RuntimeError(f"the server exited with {self.proc.returncode}:\n{self.log.read_text()[-3000:]}")
+                raise RuntimeError(
+                    f"the server exited with {self.proc.returncode}:\n{self.log.read_text()[-3000:]}"
+                )
             try:
                 with _opener.open(self.url + "/", timeout=2) as r:
                     if r.status == 200:
@@ -91,7 +103,9 @@ class Server:
                 self.proc.kill()
                 self.proc.wait()
 
-    def request(self, method: str, path: str, body: Any = None, token: str | None = None) -> tuple[int, Any]:
+    def request(
+        self, method: str, path: str, body: Any = None, token: str | None = None
+    ) -> tuple[int, Any]:
         headers = {"Content-Type": "application/json"}
         if token is not None:
             headers["Authorization"] = f"Bearer {token}"
@@ -104,7 +118,9 @@ class Server:
             return exc.code, json.loads(exc.read() or b"null")
 
     def new_session(self, **body: Any) -> tuple[str, str]:
-        status, data = self.request("POST", "/api/sessions", {"stage": "elsinore", "player": "hamlet", **body})
+        status, data = self.request(
+            "POST", "/api/sessions", {"stage": "elsinore", "player": "hamlet", **body}
+        )
         assert status == 200, data
         return data["id"], data["token"]
 

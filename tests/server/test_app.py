@@ -71,25 +71,36 @@ def test_sessions_over_http(client):
     assert set(snap["cast"]) == {"hamlet", "ophelia", "claudius", "horatio"}
     assert snap["started"] is False and snap["transcript"] == [] and snap["waiting"] is None
 
-    for headers in ({}, auth(other_token), auth(""), auth(token + "x"), {"Authorization": "Basic " + token}):
+    for headers in (
+        {},
+        auth(other_token),
+        auth(""),
+        auth(token + "x"),
+        {"Authorization": "Basic " + token},
+    ):
         r = client.get(f"/api/sessions/{sid}", headers=headers)
         assert r.status_code == 403, headers
         assert "not your token" in r.json()["detail"]
     assert client.get(f"/api/sessions/{sid}", headers={"Authorization": token}).status_code == 200
     # A missing session answers exactly like a wrong token.
-    assert client.get("/api/sessions/no-such-id", headers=auth(token)).json() == \
-        client.get(f"/api/sessions/{sid}", headers=auth(other_token)).json()
+    assert (
+        client.get("/api/sessions/no-such-id", headers=auth(token)).json()
+        == client.get(f"/api/sessions/{sid}", headers=auth(other_token)).json()
+    )
 
 
-@pytest.mark.parametrize("body", [
-    {"stage": "elsinore", "player": "yorick"},
-    {"stage": "../../etc/passwd"},
-    {"stage": "no-such-stage"},
-    {"player": "hamlet"},
-    {"stage": "elsinore", "topic": "both"},
-    {"stage": "elsinore", "surprise": True},
-    {"stage": "elsinore", "max_turns": 0},
-])
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"stage": "elsinore", "player": "yorick"},
+        {"stage": "../../etc/passwd"},
+        {"stage": "no-such-stage"},
+        {"player": "hamlet"},
+        {"stage": "elsinore", "topic": "both"},
+        {"stage": "elsinore", "surprise": True},
+        {"stage": "elsinore", "max_turns": 0},
+    ],
+)
 def test_bad_new_session_requests_are_refused(client, body, tmp_path):
     r = client.post("/api/sessions", json=body)
     assert r.status_code == 422, r.text
@@ -102,7 +113,10 @@ def test_a_wrong_token_on_the_websocket_is_refused_with_4403(client):
     for hello in ({"token": other_token}, {"token": None}, {}, "not json", [token]):
         with client.websocket_connect(f"/ws/{sid}") as ws:
             ws.send_text(hello if isinstance(hello, str) else json.dumps(hello))
-            assert ws.receive_json() == {"type": "error", "text": "no such session, or not your token"}
+            assert ws.receive_json() == {
+                "type": "error",
+                "text": "no such session, or not your token",
+            }
             with pytest.raises(WebSocketDisconnect) as closed:
                 ws.receive_json()
             assert closed.value.code == 4403
@@ -142,7 +156,10 @@ def test_three_player_turns_over_the_websocket(client):
     assert snap == end["session"]
     # Hamlet sees only what he witnessed (here the whole cast shares the hall).
     turns = [e for e in snap["transcript"] if e["kind"] == "turn"]
-    assert all(t["actor"] == "hamlet" or any("hamlet" in ev["witnesses"] for ev in t["events"]) for t in turns)
+    assert all(
+        t["actor"] == "hamlet" or any("hamlet" in ev["witnesses"] for ev in t["events"])
+        for t in turns
+    )
     assert {t["actor"] for t in turns} == {"hamlet", "ophelia", "claudius", "horatio"}
     # No message ever carried a private thought, in any form.
     assert private_keys(seen) == set() and private_keys(snap) == set()
@@ -192,8 +209,9 @@ def test_junk_messages_get_a_notice_and_change_nothing(client, tmp_path):
         # ... and the connection still plays.
         ws.send_json({"input": '"Still here."'})
         end = until_settled(ws, seen := [])
-        assert any(m["type"] == "entry" and m["entry"].get("input") == '"Still here."' for m in seen)
-
+        assert any(
+            m["type"] == "entry" and m["entry"].get("input") == '"Still here."' for m in seen
+        )
 
 
 def test_hidden_prop_states_never_reach_the_page(client):
@@ -204,11 +222,15 @@ def test_hidden_prop_states_never_reach_the_page(client):
         seen.append(ws.receive_json())
         ws.send_json({})
         assert until_settled(ws, seen)["type"] == "waiting"
-        ws.send_json({"input": "poison cup"})  # Hamlet poisons the cup: a secret act, a hidden state
+        ws.send_json(
+            {"input": "poison cup"}
+        )  # Hamlet poisons the cup: a secret act, a hidden state
         end = until_settled(ws, seen)
     assert any(m["type"] == "entry" and m["entry"].get("input") == "poison cup" for m in seen)
     snap = client.get(f"/api/sessions/{sid}", headers=auth(token)).json()
-    assert snap["props"]["cup"]["states"] == {} and snap["props"]["door"]["states"] == {"open": False}
+    assert snap["props"]["cup"]["states"] == {} and snap["props"]["door"]["states"] == {
+        "open": False
+    }
     assert end["session"]["props"] == snap["props"]
     assert "_poisoned" not in json.dumps(seen) and "_poisoned" not in json.dumps(snap)
 
@@ -218,7 +240,9 @@ def staged_play() -> tuple[dict, list[dict]]:
     Ophelia speaks alone in the garden, Claudius toasts and poisons the cup in one turn."""
     from dramaturg.worlds.theatre import TheatreWorld, load_stage
 
-    world = TheatreWorld(load_stage("elsinore").model_copy(update={"turns": "free"}))  # as the graph plays it
+    world = TheatreWorld(
+        load_stage("elsinore").model_copy(update={"turns": "free"})
+    )  # as the graph plays it
     world.reset()
 
     def turn(step: int, actor: str, commands: list[str], **extra: Any) -> dict:
@@ -226,19 +250,49 @@ def staged_play() -> tuple[dict, list[dict]]:
         for command in commands:
             *_, info = world.step(f"{actor}: {command}")
             assert info["error"] is None, info["error"]
-            events += [{"text": e.text, "witnesses": sorted(e.witnesses), "kind": e.kind} for e in info["events"]]
-        return {"kind": "turn", "actor": actor, "by": "agent", "action": "act", "thought": f"{actor} THINKS-ALOUD",
-                "intent": "INTENT-MARK", "command": "; ".join(commands), "events": events,
-                "script": [f"[{e['text']}]" for e in events], "public": " ".join(e["text"] for e in events),
-                "seconds": 0.5, "rejected": ["REJECTED-LINE"], "step": step, "scene": 0, "beat": None, **extra}
+            events += [
+                {"text": e.text, "witnesses": sorted(e.witnesses), "kind": e.kind}
+                for e in info["events"]
+            ]
+        return {
+            "kind": "turn",
+            "actor": actor,
+            "by": "agent",
+            "action": "act",
+            "thought": f"{actor} THINKS-ALOUD",
+            "intent": "INTENT-MARK",
+            "command": "; ".join(commands),
+            "events": events,
+            "script": [f"[{e['text']}]" for e in events],
+            "public": " ".join(e["text"] for e in events),
+            "seconds": 0.5,
+            "rejected": ["REJECTED-LINE"],
+            "step": step,
+            "scene": 0,
+            "beat": None,
+            **extra,
+        }
 
     transcript = [
         {"kind": "scene", "scene": 0, "title": "Elsinore", "place": "hall", "step": 0},
-        turn(1, "hamlet", ["read letter"], by="player", input="read letter", thought=None, intent=None),
+        turn(
+            1,
+            "hamlet",
+            ["read letter"],
+            by="player",
+            input="read letter",
+            thought=None,
+            intent=None,
+        ),
         turn(2, "ophelia", ['say "Alone at last."'], action="speak", line="Alone at last."),
         turn(3, "claudius", ['say "A toast."', "poison cup"], line="A toast."),
     ]
-    return {"world": world.get_state(), "transcript": transcript, "scene": 0, "beats": []}, transcript
+    return {
+        "world": world.get_state(),
+        "transcript": transcript,
+        "scene": 0,
+        "beats": [],
+    }, transcript
 
 
 @pytest.fixture
@@ -271,7 +325,15 @@ def page_messages(client: TestClient, player: str | None) -> list[dict]:
     return [*seen, client.get(f"/api/sessions/{sid}", headers=auth(token)).json()]
 
 
-SECRETS = ("THINKS-ALOUD", "INTENT-MARK", "REJECTED-LINE", "_poisoned", '"script"', '"command"', '"seconds"')
+SECRETS = (
+    "THINKS-ALOUD",
+    "INTENT-MARK",
+    "REJECTED-LINE",
+    "_poisoned",
+    '"script"',
+    '"command"',
+    '"seconds"',
+)
 
 
 def test_a_player_gets_only_what_their_character_witnessed(client, staged):
@@ -293,7 +355,9 @@ def test_a_spectator_sees_every_event_but_no_private_field(client, staged):
     seen = page_messages(client, None)
     streamed = [m["entry"] for m in seen if m.get("type") == "entry"]
     assert [e.get("actor") for e in streamed] == [None, "hamlet", "ophelia", "claudius"]
-    assert streamed[-1]["public"].endswith("Claudius pours a vial into the cup.")  # the audience sees it
+    assert streamed[-1]["public"].endswith(
+        "Claudius pours a vial into the cup."
+    )  # the audience sees it
     assert streamed == seen[-1]["transcript"] == seen[0]["session"]["transcript"]
     text = json.dumps(seen)
     for secret in SECRETS:

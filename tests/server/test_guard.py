@@ -29,7 +29,11 @@ from dramaturg.server.app import create_app
 from dramaturg.testing import SchemaModel
 
 KEY = "k" * 12 + "-server-key"
-ELSINORE = resources.files("dramaturg.worlds.theatre").joinpath("stages/elsinore.yaml").read_text(encoding="utf-8")
+ELSINORE = (
+    resources.files("dramaturg.worlds.theatre")
+    .joinpath("stages/elsinore.yaml")
+    .read_text(encoding="utf-8")
+)
 
 
 @pytest.fixture
@@ -52,7 +56,9 @@ def sessions(home) -> list[str]:
 
 
 def create(client: TestClient, headers: dict[str, str] | None = None, **body: Any):
-    return client.post("/api/sessions", json={"stage": "elsinore", "player": "hamlet", **body}, headers=headers)
+    return client.post(
+        "/api/sessions", json={"stage": "elsinore", "player": "hamlet", **body}, headers=headers
+    )
 
 
 def made(client: TestClient, **body: Any) -> tuple[str, str]:
@@ -68,11 +74,23 @@ def test_a_rebound_host_is_refused_and_changes_nothing(client, home):
     sid, token = made(client)
     evil = {"Host": "attacker.example"}
     r = client.get("/", headers=evil)
-    assert r.status_code == 400 and "attacker.example" in r.json()["detail"] and "--trusted-host" in r.json()["detail"]
+    assert (
+        r.status_code == 400
+        and "attacker.example" in r.json()["detail"]
+        and "--trusted-host" in r.json()["detail"]
+    )
     assert "<html" not in r.text
     assert create(client, headers=evil).status_code == 400
-    assert client.get(f"/api/sessions/{sid}", headers={**evil, "Authorization": f"Bearer {token}"}).status_code == 400
-    with pytest.raises(WebSocketDenialResponse) as refused, client.websocket_connect(f"/ws/{sid}", headers=evil):
+    assert (
+        client.get(
+            f"/api/sessions/{sid}", headers={**evil, "Authorization": f"Bearer {token}"}
+        ).status_code
+        == 400
+    )
+    with (
+        pytest.raises(WebSocketDenialResponse) as refused,
+        client.websocket_connect(f"/ws/{sid}", headers=evil),
+    ):
         pass
     assert refused.value.status_code == 400
     assert sessions(home) == [sid]
@@ -83,7 +101,9 @@ def test_a_rebound_host_is_refused_and_changes_nothing(client, home):
 
 def test_loopback_names_are_trusted_on_the_servers_own_port_only(client):
     assert client.get("/", headers={"Host": "localhost:80"}).status_code == 200
-    assert client.get("/", headers={"Host": "127.0.0.1"}).status_code == 200  # no port: 80, the server's
+    assert (
+        client.get("/", headers={"Host": "127.0.0.1"}).status_code == 200
+    )  # no port: 80, the server's
     assert client.get("/", headers={"Host": "[::1]:80"}).status_code == 200
     assert client.get("/", headers={"Host": "localhost:8080"}).status_code == 400
     assert client.get("/", headers={"Host": "localhost.attacker.example"}).status_code == 400
@@ -92,18 +112,30 @@ def test_loopback_names_are_trusted_on_the_servers_own_port_only(client):
 def test_trusted_hosts_from_the_flag(home):
     with client_for(home, trusted_hosts=("play.example.org", "proxy.example.org:8443")) as c:
         assert c.get("/", headers={"Host": "play.example.org"}).status_code == 200
-        assert c.get("/", headers={"Host": "PLAY.example.org.:9000"}).status_code == 200  # no port: any
+        assert (
+            c.get("/", headers={"Host": "PLAY.example.org.:9000"}).status_code == 200
+        )  # no port: any
         assert c.get("/", headers={"Host": "proxy.example.org:8443"}).status_code == 200
-        assert c.get("/", headers={"Host": "proxy.example.org"}).status_code == 400  # port 80, not 8443
+        assert (
+            c.get("/", headers={"Host": "proxy.example.org"}).status_code == 400
+        )  # port 80, not 8443
         r = create(c, headers={"Host": "play.example.org", "Origin": "https://play.example.org"})
         assert r.status_code == 200 and r.json()["url"].startswith("http://play.example.org/#")
 
 
 def test_a_websocket_from_another_sites_page_gets_no_snapshot(client):
     sid, token = made(client)
-    for origin in ("http://evil.example", "null", "http://testserver.evil.example", "file://", "http://testserver:81"):
-        with pytest.raises(WebSocketDenialResponse) as refused, \
-                client.websocket_connect(f"/ws/{sid}", headers={"Origin": origin}) as ws:
+    for origin in (
+        "http://evil.example",
+        "null",
+        "http://testserver.evil.example",
+        "file://",
+        "http://testserver:81",
+    ):
+        with (
+            pytest.raises(WebSocketDenialResponse) as refused,
+            client.websocket_connect(f"/ws/{sid}", headers={"Origin": origin}) as ws,
+        ):
             ws.send_json({"token": token})
             ws.receive_json()
         assert refused.value.status_code == 403, origin
@@ -126,8 +158,12 @@ def test_a_post_from_another_sites_page_makes_no_session(client, home):
 def test_with_a_key_only_its_holder_makes_sessions(home):
     with client_for(home, key=KEY) as c:
         assert c.get("/").status_code == 200  # the page itself is open
-        for headers in (None, {"Authorization": "Bearer wrong"}, {"Authorization": f"Bearer {KEY}x"},
-                        {"Authorization": "Bearer "}):
+        for headers in (
+            None,
+            {"Authorization": "Bearer wrong"},
+            {"Authorization": f"Bearer {KEY}x"},
+            {"Authorization": "Bearer "},
+        ):
             r = create(c, headers=headers)
             assert r.status_code == 401 and "key" in r.json()["detail"], headers
             assert r.headers["www-authenticate"].startswith("Bearer")
@@ -136,8 +172,14 @@ def test_with_a_key_only_its_holder_makes_sessions(home):
         assert r.status_code == 200
         sid, token = r.json()["id"], r.json()["token"]
         # Playing needs the session's token, not the server key.
-        assert c.get(f"/api/sessions/{sid}", headers={"Authorization": f"Bearer {token}"}).status_code == 200
-        assert c.get(f"/api/sessions/{sid}", headers={"Authorization": f"Bearer {KEY}"}).status_code == 403
+        assert (
+            c.get(f"/api/sessions/{sid}", headers={"Authorization": f"Bearer {token}"}).status_code
+            == 200
+        )
+        assert (
+            c.get(f"/api/sessions/{sid}", headers={"Authorization": f"Bearer {KEY}"}).status_code
+            == 403
+        )
 
 
 def test_a_short_key_is_refused():
@@ -180,8 +222,11 @@ def test_a_socket_that_never_says_who_it_is_is_closed(home):
 
 
 def test_a_big_body_is_refused_with_413(client, home):
-    r = client.post("/api/sessions", content=json.dumps({"topic": "x" * 70_000}),
-                    headers={"Content-Type": "application/json"})
+    r = client.post(
+        "/api/sessions",
+        content=json.dumps({"topic": "x" * 70_000}),
+        headers={"Content-Type": "application/json"},
+    )
     assert r.status_code == 413 and "65536" in r.json()["detail"]
     assert sessions(home) == []
 
@@ -201,8 +246,14 @@ def run_guard(headers: list[tuple[bytes, bytes]], chunks: Any) -> tuple[list[dic
     async def app(scope, receive, send):  # pragma: no cover - must never be reached
         raise AssertionError("the request reached the app")
 
-    scope = {"type": "http", "method": "POST", "scheme": "http", "server": ("127.0.0.1", 8765), "path": "/",
-             "headers": [(b"host", b"127.0.0.1:8765"), *headers]}
+    scope = {
+        "type": "http",
+        "method": "POST",
+        "scheme": "http",
+        "server": ("127.0.0.1", 8765),
+        "path": "/",
+        "headers": [(b"host", b"127.0.0.1:8765"), *headers],
+    }
     asyncio.run(Guard(app, ServerPolicy())(scope, receive, send))
     return sent, reads
 
@@ -214,7 +265,9 @@ def test_a_50_mb_body_is_refused_before_a_byte_of_it_is_read():
 
     sent, reads = run_guard([(b"content-length", b"50000000")], endless())
     assert sent[0]["status"] == 413 and reads == 0
-    sent, reads = run_guard([(b"transfer-encoding", b"chunked")], endless())  # no length: read to the limit only
+    sent, reads = run_guard(
+        [(b"transfer-encoding", b"chunked")], endless()
+    )  # no length: read to the limit only
     assert sent[0]["status"] == 413 and reads == 5
     sent, reads = run_guard([(b"content-length", b"12e3")], endless())
     assert sent[0]["status"] == 400 and reads == 0
@@ -226,12 +279,22 @@ def test_a_50_mb_body_is_refused_before_a_byte_of_it_is_read():
 def test_stage_names_never_reach_the_servers_disk(client, home, tmp_path, monkeypatch):
     cwd = tmp_path / "cwd"
     cwd.mkdir()
-    (cwd / "secret.yaml").write_text(ELSINORE.replace("title: Elsinore", "title: Secret"), encoding="utf-8")
+    (cwd / "secret.yaml").write_text(
+        ELSINORE.replace("title: Elsinore", "title: Secret"), encoding="utf-8"
+    )
     (cwd / "notes.yaml").write_text("password: hunter2\napi_key: abc\n", encoding="utf-8")
     monkeypatch.chdir(cwd)
     answers = set()
-    for name in ("secret", "secret.yaml", "./secret.yaml", str(cwd / "secret.yaml"), "notes", "notes.yaml",
-                 "no-such-file", "../../etc/passwd"):
+    for name in (
+        "secret",
+        "secret.yaml",
+        "./secret.yaml",
+        str(cwd / "secret.yaml"),
+        "notes",
+        "notes.yaml",
+        "no-such-file",
+        "../../etc/passwd",
+    ):
         r = create(client, stage=name)
         assert r.status_code == 422, name
         answers.add(r.json()["detail"])
@@ -246,26 +309,39 @@ def test_stage_names_never_reach_the_servers_disk(client, home, tmp_path, monkey
 
 def test_an_uploaded_stage_is_played(client, home):
     mine = ELSINORE.replace("title: Elsinore", "title: My Hall")
-    for text in (mine, json.dumps(yaml.safe_load(mine))):  # YAML, or JSON on one line (never taken for a path)
+    for text in (
+        mine,
+        json.dumps(yaml.safe_load(mine)),
+    ):  # YAML, or JSON on one line (never taken for a path)
         r = client.post("/api/sessions", json={"stage_yaml": text, "player": "hamlet"})
         assert r.status_code == 200, r.text
-        snap = client.get(f"/api/sessions/{r.json()['id']}",
-                          headers={"Authorization": f"Bearer {r.json()['token']}"}).json()
+        snap = client.get(
+            f"/api/sessions/{r.json()['id']}",
+            headers={"Authorization": f"Bearer {r.json()['token']}"},
+        ).json()
         assert snap["title"] == "My Hall" and "hamlet" in snap["cast"]
 
 
 BOMB = "a: &a [x, x, x, x, x, x, x, x, x]\n" + "".join(
-    f"{c}: &{c} [*{p}, *{p}, *{p}, *{p}, *{p}, *{p}, *{p}, *{p}, *{p}]\n" for p, c in zip("abcdefgh", "bcdefghi", strict=True))
+    f"{c}: &{c} [*{p}, *{p}, *{p}, *{p}, *{p}, *{p}, *{p}, *{p}, *{p}]\n"
+    for p, c in zip("abcdefgh", "bcdefghi", strict=True)
+)
 
 
-@pytest.mark.parametrize(("text", "says"), [
-    (ELSINORE.replace("    location: hall\n", "    location: attic\n", 1), "unknown location 'attic'"),
-    (BOMB, "aliases"),
-    ("- just\n- a list\n", "mapping"),
-    ("title: [unclosed", "not valid YAML"),
-    ("!!python/object/apply:os.system ['touch pwned']\n", "not valid YAML"),
-    ("[" * 5000 + "]" * 5000, "nested more than"),
-])
+@pytest.mark.parametrize(
+    ("text", "says"),
+    [
+        (
+            ELSINORE.replace("    location: hall\n", "    location: attic\n", 1),
+            "unknown location 'attic'",
+        ),
+        (BOMB, "aliases"),
+        ("- just\n- a list\n", "mapping"),
+        ("title: [unclosed", "not valid YAML"),
+        ("!!python/object/apply:os.system ['touch pwned']\n", "not valid YAML"),
+        ("[" * 5000 + "]" * 5000, "nested more than"),
+    ],
+)
 def test_a_bad_uploaded_stage_is_refused(client, home, text, says, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     r = client.post("/api/sessions", json={"stage_yaml": text})

@@ -30,14 +30,29 @@ STAND_IN = "openai:http://127.0.0.1:9/v1#stand-in"
 
 
 @contextlib.contextmanager
-def serve(tmp_path: Path, *args: str, env: dict[str, str] | None = None) -> Iterator[tuple[int, Path]]:
+def serve(
+    tmp_path: Path, *args: str, env: dict[str, str] | None = None
+) -> Iterator[tuple[int, Path]]:
     """``dramaturg serve`` itself in a process; yields its port and its log."""
     port = free_port()
     log = tmp_path / f"serve-{port}.log"
     with log.open("wb") as out:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "dramaturg.cli", "serve", "--port", str(port), "--model", STAND_IN, *args],
-            stdout=out, stderr=subprocess.STDOUT, env={**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})})
+            [
+                sys.executable,
+                "-m",
+                "dramaturg.cli",
+                "serve",
+                "--port",
+                str(port),
+                "--model",
+                STAND_IN,
+                *args,
+            ],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            env={**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})},
+        )
     try:
         deadline = time.monotonic() + 60
         while request(port, "GET", "/")[0] != 200:
@@ -49,15 +64,20 @@ def serve(tmp_path: Path, *args: str, env: dict[str, str] | None = None) -> Iter
         stop_process(proc)
 
 
-def request(port: int, method: str, path: str, body: object = None,
-            headers: dict[str, str] | None = None) -> tuple[int, object]:
+def request(
+    port: int, method: str, path: str, body: object = None, headers: dict[str, str] | None = None
+) -> tuple[int, object]:
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
     try:
         data = json.dumps(body).encode() if body is not None else None
-        conn.request(method, path, body=data, headers={"Content-Type": "application/json", **(headers or {})})
+        conn.request(
+            method, path, body=data, headers={"Content-Type": "application/json", **(headers or {})}
+        )
         r = conn.getresponse()
         text = r.read()
-        return r.status, json.loads(text) if r.headers.get("content-type") == "application/json" else text
+        return r.status, json.loads(text) if r.headers.get(
+            "content-type"
+        ) == "application/json" else text
     except OSError:
         return 0, None
     finally:
@@ -74,14 +94,18 @@ def test_the_real_server_refuses_a_rebound_host_and_a_foreign_origin(tmp_path, _
         new = {"stage": "elsinore", "player": "hamlet"}
         status, data = request(port, "POST", "/api/sessions", new, {"Host": "attacker.example"})
         assert status == 400 and "DNS rebinding" in data["detail"]
-        status, data = request(port, "POST", "/api/sessions", new, {"Origin": "http://evil.example"})
+        status, data = request(
+            port, "POST", "/api/sessions", new, {"Origin": "http://evil.example"}
+        )
         assert status == 403
         assert sessions(_isolated_home) == []
 
         status, data = request(port, "POST", "/api/sessions", new, {"Host": "play.test"})
         assert status == 200 and data["url"] == f"http://play.test/#{data['id']}:{data['token']}"
         sid, token = data["id"], data["token"]
-        status, data = request(port, "POST", "/api/sessions", new, {"Origin": f"http://127.0.0.1:{port}"})
+        status, data = request(
+            port, "POST", "/api/sessions", new, {"Origin": f"http://127.0.0.1:{port}"}
+        )
         assert status == 200  # the page's own POST
         assert data["url"] == f"http://127.0.0.1:{port}/#{data['id']}:{data['token']}"
 
@@ -90,7 +114,9 @@ def test_the_real_server_refuses_a_rebound_host_and_a_foreign_origin(tmp_path, _
             connect(url, proxy=None, origin="http://evil.example", open_timeout=10)
         assert refused.value.response.status_code == 403
         with pytest.raises(InvalidStatus) as refused:
-            connect(url, proxy=None, additional_headers={"Host": "attacker.example"}, open_timeout=10)
+            connect(
+                url, proxy=None, additional_headers={"Host": "attacker.example"}, open_timeout=10
+            )
         assert refused.value.response.status_code == 400
         for origin in (f"http://127.0.0.1:{port}", f"http://localhost:{port}", None):
             with connect(url, proxy=None, origin=origin, open_timeout=10) as ws:
@@ -105,7 +131,9 @@ def test_the_real_server_drops_silent_sockets_and_big_bodies(tmp_path, _isolated
         url = f"ws://127.0.0.1:{port}/ws/{data['id']}"
         # 200 sockets that never say who they are: all closed after the timeout.
         with contextlib.ExitStack() as stack:
-            silent = [stack.enter_context(connect(url, proxy=None, open_timeout=20)) for _ in range(200)]
+            silent = [
+                stack.enter_context(connect(url, proxy=None, open_timeout=20)) for _ in range(200)
+            ]
             codes = []
             for ws in silent:
                 with pytest.raises(ConnectionClosed) as closed:
@@ -116,14 +144,18 @@ def test_the_real_server_drops_silent_sockets_and_big_bodies(tmp_path, _isolated
 
         # A 50 MB Content-Length: answered 413 though not one byte of the body was sent.
         with socket.create_connection(("127.0.0.1", port), timeout=10) as s:
-            s.sendall(f"POST /api/sessions HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nContent-Type: application/json\r\n"
-                      "Content-Length: 50000000\r\n\r\n".encode())
+            s.sendall(
+                f"POST /api/sessions HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nContent-Type: application/json\r\n"
+                "Content-Length: 50000000\r\n\r\n".encode()
+            )
             answer = read_all(s)
         assert answer.startswith(b"HTTP/1.1 413") and b"over 65536 bytes" in answer
         # Chunked, no length: refused once the limit is passed, the connection closed.
         with socket.create_connection(("127.0.0.1", port), timeout=10) as s:
-            s.sendall(f"POST /api/sessions HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nContent-Type: application/json\r\n"
-                      "Transfer-Encoding: chunked\r\n\r\n".encode())
+            s.sendall(
+                f"POST /api/sessions HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nContent-Type: application/json\r\n"
+                "Transfer-Encoding: chunked\r\n\r\n".encode()
+            )
             chunk = b"%x\r\n%s\r\n" % (16_384, b" " * 16_384)
             with contextlib.suppress(OSError):  # the server may close while we still send
                 for _ in range(8):

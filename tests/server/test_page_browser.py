@@ -14,7 +14,9 @@ from ._serve import Server
 pytestmark = [
     pytest.mark.browser,
     pytest.mark.server,
-    pytest.mark.skipif(chromium_path() is None, reason="needs Debian's chromium (apt-get install chromium)"),
+    pytest.mark.skipif(
+        chromium_path() is None, reason="needs Debian's chromium (apt-get install chromium)"
+    ),
 ]
 sync_api = pytest.importorskip("playwright.sync_api")
 pytest.importorskip("uvicorn")
@@ -31,7 +33,9 @@ def server(tmp_path):
 @pytest.fixture
 def page():
     with sync_api.sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=find_chromium(), args=CHROMIUM_ARGS, headless=True)
+        browser = pw.chromium.launch(
+            executable_path=find_chromium(), args=CHROMIUM_ARGS, headless=True
+        )
         try:
             yield browser.new_page()
         finally:
@@ -51,7 +55,9 @@ def play(page, line: str) -> float:
     page.wait_for_function(
         """line => !document.getElementById("input").disabled &&
                    [...document.querySelectorAll("#transcript .turn.player")].some(d => d.textContent.includes(line))""",
-        arg=line, timeout=15_000)
+        arg=line,
+        timeout=15_000,
+    )
     return page.evaluate("window.__firstEntryAt - window.__submittedAt")
 
 
@@ -98,8 +104,9 @@ def test_play_reload_and_go_on_in_the_browser(server, page):
 
     # The server agrees with the page, and no private thought ever reached it.
     status, snap = server.request("GET", f"/api/sessions/{sid}", token=token)
-    assert status == 200 and [e["input"] for e in snap["transcript"] if e.get("by") == "player"] == \
-        [f'"{line}"' for line in LINES]
+    assert status == 200 and [
+        e["input"] for e in snap["transcript"] if e.get("by") == "player"
+    ] == [f'"{line}"' for line in LINES]
     assert "thought" not in page.content()
     print(f"\nsubmit -> first streamed entry (ms): {', '.join(f'{t:.1f}' for t in timings)}")
 

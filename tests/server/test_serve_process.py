@@ -63,7 +63,9 @@ def player_inputs(transcript: list[dict]) -> list[str]:
 
 
 def log_of(server: Server, sid: str) -> list[dict]:
-    lines = (server.home / "drama" / sid / "transcript.jsonl").read_text(encoding="utf-8").splitlines()
+    lines = (
+        (server.home / "drama" / sid / "transcript.jsonl").read_text(encoding="utf-8").splitlines()
+    )
     return [json.loads(line) for line in lines]
 
 
@@ -111,7 +113,9 @@ def test_sessions_survive_kill_9_at_any_moment(tmp_path):
         with Player(server, sid, token) as player:
             snap = resume(player)
             check_transcript(snap["transcript"], kept)
-            if player_inputs(snap["transcript"]) == PLAYED[:2]:  # the turn in flight was lost: play it again
+            if (
+                player_inputs(snap["transcript"]) == PLAYED[:2]
+            ):  # the turn in flight was lost: play it again
                 _, end = player.run({"input": PLAYED[2]})
                 snap = end["session"]
         assert player_inputs(snap["transcript"]) == PLAYED[:3]
@@ -129,15 +133,16 @@ def test_sessions_survive_kill_9_at_any_moment(tmp_path):
             snap = resume(player)
             check_transcript(snap["transcript"], kept)
             assert player_inputs(snap["transcript"]) in (PLAYED[:3], PLAYED[:4])
-            for line in PLAYED[len(player_inputs(snap["transcript"])):]:
+            for line in PLAYED[len(player_inputs(snap["transcript"])) :]:
                 _, end = player.run({"input": line})
                 snap = end["session"]
         check_transcript(snap["transcript"], kept)
         assert player_inputs(snap["transcript"]) == PLAYED
         # The readable log on disk is mended to match the checkpoint: no turn in it twice.
         logged = log_of(server, sid)
-        assert [e["step"] for e in logged if e["kind"] == "turn"] == [e["step"] for e in snap["transcript"]
-                                                                      if e["kind"] == "turn"]
+        assert [e["step"] for e in logged if e["kind"] == "turn"] == [
+            e["step"] for e in snap["transcript"] if e["kind"] == "turn"
+        ]
         assert [e.get("public") for e in logged] == [e.get("public") for e in snap["transcript"]]
 
         # After all the restarts, tokens still keep sessions apart.

@@ -80,12 +80,19 @@ def test_tool_agent_builds_trains_exports_and_registers(trained_cli, monkeypatch
     assert adapter_tool_agent(f"local?lora={adapter}") == recorded
     assert adapter_tool_agent("local") == {} == adapter_tool_agent(None)
     case = Case(id="g", task_type="tw", world="textworld/tw-simple")
-    assert tool_agent_settings_for(AgentSpec(kind="react", model=f"local?lora={adapter}"), case) == recorded
-    spec = AgentSpec(kind="react", tool_model=f"local?lora={adapter}", options={"tool_agent": {"recap": 2}})
+    assert (
+        tool_agent_settings_for(AgentSpec(kind="react", model=f"local?lora={adapter}"), case)
+        == recorded
+    )
+    spec = AgentSpec(
+        kind="react", tool_model=f"local?lora={adapter}", options={"tool_agent": {"recap": 2}}
+    )
     assert tool_agent_settings_for(spec, case) == {**recorded, "recap": 2}
     monkeypatch.setenv("DRAMATURG_HOME", str(registry.path.parent))
     assert tool_agent_settings_for(AgentSpec(kind="react", tool_model="registry"), case) == recorded
-    unregistered = Case(id="a", task_type="alf", world="alfworld/pick_and_place_simple")  # the main model's
+    unregistered = Case(
+        id="a", task_type="alf", world="alfworld/pick_and_place_simple"
+    )  # the main model's
     shared = AgentSpec(kind="react", model=f"local?lora={adapter}", tool_model="registry")
     assert tool_agent_settings_for(shared, unregistered) == recorded
     with pytest.raises(ConfigError, match=r"nowhere\.splits\.json not found"):
@@ -127,12 +134,29 @@ def test_eval_plays_the_held_out_games_with_and_without_the_adapter(trained_cli,
     # another seed is another sample of play, kept beside the first
     again = runner.invoke(
         train_app,
-        ["eval", str(out), "--base", str(tiny_gguf), "--max-steps", "1", "--backend", "seq",
-         "--temperature", "0.7", "--seed", "1", "--no-progress"],
+        [
+            "eval",
+            str(out),
+            "--base",
+            str(tiny_gguf),
+            "--max-steps",
+            "1",
+            "--backend",
+            "seq",
+            "--temperature",
+            "0.7",
+            "--seed",
+            "1",
+            "--no-progress",
+        ],
     )
     assert again.exit_code == 0, again.output
     sampled = json.loads((out / "eval-seed1" / "compare.json").read_text())
-    assert (sampled["seed"], sampled["temperature"], sampled["rows"]["base"]["steps"]) == (1, 0.7, 1)
+    assert (sampled["seed"], sampled["temperature"], sampled["rows"]["base"]["steps"]) == (
+        1,
+        0.7,
+        1,
+    )
     assert json.loads((out / "eval" / "compare.json").read_text())["seed"] == 0
 
 
@@ -158,7 +182,11 @@ def test_run_gives_the_tool_agent_the_adapter_registered_for_its_world(_isolated
     # An adapter in the real model's shape (a tool of ours did not make it: no identity keys),
     # trained with a recap of what the tool agent did.
     adapter = write_lora_adapter(
-        tmp_path / "stagehand.gguf", hidden=640, heads=4, head_dim=256, layers=18,
+        tmp_path / "stagehand.gguf",
+        hidden=640,
+        heads=4,
+        head_dim=256,
+        layers=18,
         meta={"dramaturg.tool_agent.recap": 8},
     )
     AdapterRegistry().add("theatre/", adapter, scale=0.02)

@@ -149,7 +149,6 @@ def test_duplicates_are_kept_once_and_held_out_copies_leave_train():
     assert (duplicates, leaks) == (2, 2)
 
 
-
 def _fake_games(monkeypatch) -> None:
     """Gold-plan play replaced by one example per game (the split logic is what is tested)."""
     from dramaturg.training import _games
@@ -181,15 +180,27 @@ def test_a_held_out_split_goes_to_test_whole(monkeypatch, tmp_path):
     assert all("/seen/" in g for g in games["train"] + games["valid"]) and len(games["valid"]) == 2
     assert split_cases(out, "test").cases[0].world_kwargs == {"split": "unseen"}
     few = build_sft_data(
-        ["alfworld/pick_and_place_simple", "alfworld/look_at_obj_in_light"], range(5), out,
-        test_split="unseen", valid_frac=0.2, test_games=3, workers=1,
+        ["alfworld/pick_and_place_simple", "alfworld/look_at_obj_in_light"],
+        range(5),
+        out,
+        test_split="unseen",
+        valid_frac=0.2,
+        test_games=3,
+        workers=1,
     )
-    assert [g.split("/")[1] for g in few.games["test"]] == ["look_at_obj_in_light", "pick_and_place_simple",
-                                                             "pick_and_place_simple"]
+    assert [g.split("/")[1] for g in few.games["test"]] == [
+        "look_at_obj_in_light",
+        "pick_and_place_simple",
+        "pick_and_place_simple",
+    ]
     assert len(few.games["train"] + few.games["valid"]) == 10  # only the held-out games are capped
     with pytest.raises(ConfigError, match="no game of the 'unseen' split"):
         build_sft_data(
-            ["alfworld/pick_and_place_simple"], range(2), out, splits=("seen",), test_split="unseen",
+            ["alfworld/pick_and_place_simple"],
+            range(2),
+            out,
+            splits=("seen",),
+            test_split="unseen",
             workers=1,
         )
 
@@ -198,12 +209,22 @@ def test_a_renamed_game_gives_every_object_it_can_take_a_made_up_word_of_its_own
     from dramaturg.training.data import NONCE_WORDS, rename_targets
 
     game = [
-        SFTExample(messages=[system("Goal: put a mug in cabinet."),
-                             user("You see a mug 1, an egg 2 and a mugful 2.\n"
-                                  "Commands: go to cabinet 1, take egg 2 from table 1, take mug 1 from table 1"),
-                             assistant('{"command": "take mug 1 from table 1"}')], game="g1"),
-        SFTExample(messages=[user("You pick up the mug 1."), assistant('{"command": "go to cabinet 1"}')],
-                   game="g1", step=1),
+        SFTExample(
+            messages=[
+                system("Goal: put a mug in cabinet."),
+                user(
+                    "You see a mug 1, an egg 2 and a mugful 2.\n"
+                    "Commands: go to cabinet 1, take egg 2 from table 1, take mug 1 from table 1"
+                ),
+                assistant('{"command": "take mug 1 from table 1"}'),
+            ],
+            game="g1",
+        ),
+        SFTExample(
+            messages=[user("You pick up the mug 1."), assistant('{"command": "go to cabinet 1"}')],
+            game="g1",
+            step=1,
+        ),
     ]
     plain = [SFTExample(messages=[user("A room."), assistant('{"command": "look"}')], game="g2")]
     renamed = rename_targets(game + plain, 1.0, seed=0)
@@ -232,7 +253,13 @@ def test_step_stats_tell_the_models_own_valid_commands_from_forced_ones(tmp_path
 
     steps = [
         {"step": 1, "action": "look", "completion_tokens": 6, "constrained": 0, "latency_s": 1.0},
-        {"step": 2, "action": "go east", "completion_tokens": 30, "constrained": 1, "latency_s": 3.0},
+        {
+            "step": 2,
+            "action": "go east",
+            "completion_tokens": 30,
+            "constrained": 1,
+            "latency_s": 3.0,
+        },
         {"step": 3, "action": "", "error": "model failed", "constrained": 1, "latency_s": 2.0},
         {"step": 4, "action": "open door", "completion_tokens": 8, "latency_s": 2.0},
     ]
@@ -243,6 +270,7 @@ def test_step_stats_tell_the_models_own_valid_commands_from_forced_ones(tmp_path
     stats = step_stats(tmp_path)
     assert stats["steps"] == 4 and stats["valid_rate"] == 0.75 and stats["free_valid_rate"] == 0.5
     assert stats["completion_tokens"] == 11.0 and stats["latency_s"] == 2.0
+
 
 # ------------------------------------------------------------------ real games
 def _build_tw(tmp_path_factory, **settings) -> tuple[Path, object]:
@@ -269,7 +297,12 @@ def built_with_recap(tmp_path_factory) -> tuple[Path, object]:
 def test_games_played_in_one_process_or_several_give_the_same_file(built, tmp_path):
     path, _ = built  # built with one worker process per core
     summary = build_sft_data(
-        ["textworld/tw-simple"], range(3), tmp_path / "one.jsonl", test_frac=0.34, valid_frac=0.0, workers=1
+        ["textworld/tw-simple"],
+        range(3),
+        tmp_path / "one.jsonl",
+        test_frac=0.34,
+        valid_frac=0.0,
+        workers=1,
     )
     assert summary.path.read_bytes() == path.read_bytes()
 
@@ -282,12 +315,19 @@ def test_a_game_whose_world_fails_is_left_out_with_the_reason(built, tmp_path, m
 
     def engine_hangs_on_game_1(case, *args, **kwargs):
         if case.id == "textworld/tw-simple/1":
-            raise WorldError("the game engine did not answer within 60s while running reset; it was stopped")
+            raise WorldError(
+                "the game engine did not answer within 60s while running reset; it was stopped"
+            )
         return real(case, *args, **kwargs)
 
     monkeypatch.setattr(_games, "play_commands", engine_hangs_on_game_1)
     summary = build_sft_data(
-        ["textworld/tw-simple"], range(3), tmp_path / "d.jsonl", test_frac=0.34, valid_frac=0.0, workers=1
+        ["textworld/tw-simple"],
+        range(3),
+        tmp_path / "d.jsonl",
+        test_frac=0.34,
+        valid_frac=0.0,
+        workers=1,
     )
     assert summary.failed_games == [
         "textworld/tw-simple/1 (world failed: the game engine did not answer within 60s while running "
@@ -354,13 +394,20 @@ def test_the_training_prompt_is_exactly_what_the_tool_agent_sends(data, request)
     path, _ = request.getfixturevalue(data)
     settings = tool_agent_settings(path)
     if data == "built_with_recap":
-        assert settings == {"history_turns": 4, "max_observation_chars": 600, "recap": 5, "focus": 3}
+        assert settings == {
+            "history_turns": 4,
+            "max_observation_chars": 600,
+            "recap": 5,
+            "focus": 3,
+        }
         assert any(DONE in e.prompt[-1]["content"] for e in load_sft_data(path))
         assert all(FOCUS in e.prompt[-1]["content"] for e in load_sft_data(path))
     else:
         assert settings["recap"] == settings["focus"] == 0
-        assert all(DONE not in e.prompt[-1]["content"] and FOCUS not in e.prompt[-1]["content"]
-                   for e in load_sft_data(path))
+        assert all(
+            DONE not in e.prompt[-1]["content"] and FOCUS not in e.prompt[-1]["content"]
+            for e in load_sft_data(path)
+        )
     by_game: dict[str, list[SFTExample]] = {}
     for example in load_sft_data(path):
         by_game.setdefault(example.game, []).append(example)
@@ -473,19 +520,31 @@ def test_a_search_visits_new_places_until_it_sees_the_thing_and_goes_on_with_tha
     assert not any("apple" in v for v in views[:last])  # nothing sought was in view before...
     assert any("apple 2" in v for v in views[last:take])  # ...the place it is taken from
     # Not the gold plan's apple: the rest of the plan goes on with the one found.
-    assert "take apple 1 from countertop 2" in gold and plan[take] == f"take apple 2 from {places[-1]}"
-    assert not any("apple 1" in c for c in plan) and any(c.startswith("cool apple 2 with ") for c in plan)
+    assert (
+        "take apple 1 from countertop 2" in gold and plan[take] == f"take apple 2 from {places[-1]}"
+    )
+    assert not any("apple 1" in c for c in plan) and any(
+        c.startswith("cool apple 2 with ") for c in plan
+    )
     played = play_commands(case, plan, agent=_agent(), source="search")
     assert played.won and not played.skipped and len(played.examples) == len(plan)
     # At most `detours` places, then to where the gold plan's instance lies.
     short = searching_plan(case, detours=1, seed=2)
     assert short is not None and _replay(case, short)[2]
-    before = [c for c in short[: next(i for i, c in enumerate(short) if c.startswith("take "))]
-              if c.startswith("go to ")]
+    before = [
+        c
+        for c in short[: next(i for i, c in enumerate(short) if c.startswith("take "))]
+        if c.startswith("go to ")
+    ]
     assert len(before) <= 2 and (len(before) == 1 or before[-1] == "go to countertop 2")
     summary = build_sft_data(
-        ["alfworld/pick_cool_then_place_in_recep"], range(2), tmp_path / "d.jsonl",
-        splits=("seen",), search=3, test_frac=0.5, valid_frac=0.0,
+        ["alfworld/pick_cool_then_place_in_recep"],
+        range(2),
+        tmp_path / "d.jsonl",
+        splits=("seen",),
+        search=3,
+        test_frac=0.5,
+        valid_frac=0.0,
     )
     sources = {e.source for e in load_sft_data(tmp_path / "d.jsonl")}
     assert "search" in sources and not summary.failed_games
@@ -500,10 +559,17 @@ def test_a_second_thing_seen_during_the_first_search_is_gone_back_to_without_sea
     gold, _, won = _replay(case, plan)
     takes = [i for i, c in enumerate(plan) if c.startswith("take ")]
     assert won and len(takes) == 2
-    assert [plan[i] for i in takes] == ["take cellphone 2 from bed 1", "take cellphone 1 from bed 1"]
+    assert [plan[i] for i in takes] == [
+        "take cellphone 2 from bed 1",
+        "take cellphone 1 from bed 1",
+    ]
     assert [c for c in gold if c.startswith("take ")] == [
-        "take cellphone 3 from desk 1", "take cellphone 2 from bed 1"]
-    assert plan[takes[1] - 1] == "go to bed 1" and plan[takes[1] - 2].startswith("move cellphone 2 ")
+        "take cellphone 3 from desk 1",
+        "take cellphone 2 from bed 1",
+    ]
+    assert plan[takes[1] - 1] == "go to bed 1" and plan[takes[1] - 2].startswith(
+        "move cellphone 2 "
+    )
     assert plan[-1].startswith("move cellphone 1 ")
 
 
@@ -518,13 +584,24 @@ def test_the_lamp_is_searched_for_too_and_a_place_already_seen_is_not():
     between = [c for c in plan[take + 1 : use - 1] if c.startswith("go to ")]
     assert between and plan[use - 1] not in between  # other places first, then the lamp's
     # Two objects in one place: the second find goes straight back there.
-    gold = ["go to shelf 1", "take vase 1 from shelf 1", "go to table 1", "move vase 1 to table 1",
-            "go to shelf 1", "take vase 2 from shelf 1", "go to table 1", "move vase 2 to table 1"]
+    gold = [
+        "go to shelf 1",
+        "take vase 1 from shelf 1",
+        "go to table 1",
+        "move vase 1 to table 1",
+        "go to shelf 1",
+        "take vase 2 from shelf 1",
+        "go to table 1",
+        "move vase 2 to table 1",
+    ]
     assert _finds(gold) == {0: ("vase", "shelf 1"), 4: ("vase", "shelf 1")}
-    assert _finds(["go to drawer 1", "open drawer 1", "take pen 2 from drawer 1"]) == {0: ("pen", "drawer 1")}
+    assert _finds(["go to drawer 1", "open drawer 1", "take pen 2 from drawer 1"]) == {
+        0: ("pen", "drawer 1")
+    }
     # From what stands beside the place gone to: the place it is taken from is the one sought.
     assert _finds(["go to cabinet 4", "open cabinet 3", "take cloth 1 from cabinet 3"]) == {
-        0: ("cloth", "cabinet 3")}
+        0: ("cloth", "cabinet 3")
+    }
     assert _finds(["go to desk 1", "use desklamp 1"]) == {0: ("desklamp", "desk 1")}
     assert _finds(["go to sinkbasin 1", "clean mug 1 with sinkbasin 1"]) == {}
     two = searching_plan(case_for_game("alfworld/pick_two_obj_and_place/seen/0"), detours=2, seed=0)

@@ -281,13 +281,18 @@ def test_adapters_share_one_base_and_are_swapped_per_call(trained, tiny_gguf, tm
         return np.ctypeslib.as_array(row, shape=(llm.n_vocab(),)).copy()
 
     # A different seed is a different engine: each of these has a context to itself.
-    alone = [logits(LocalModel(tiny_gguf, lora_path=s, n_ctx=256, seed=100 + i)) for i, s in enumerate(specs)]
+    alone = [
+        logits(LocalModel(tiny_gguf, lora_path=s, n_ctx=256, seed=100 + i))
+        for i, s in enumerate(specs)
+    ]
     shared = [LocalModel(tiny_gguf, lora_path=s, n_ctx=256, seed=7) for s in specs]
     assert shared[0].engine is shared[1].engine is shared[2].engine
     assert len(shared[0].engine.adapters) == 2
     for i in (1, 0, 2, 1, 2, 0, 0, 1):  # switching, and the same adapter twice running
         got = logits(shared[i])
-        assert np.abs(got - alone[i]).max() < 1e-4, f"a call with adapter {specs[i]} saw another one"
+        assert np.abs(got - alone[i]).max() < 1e-4, (
+            f"a call with adapter {specs[i]} saw another one"
+        )
     for a in range(3):  # the adapters move the logits, so a mix-up would show
         for b in range(a):
             assert np.abs(alone[a] - alone[b]).max() > 0.1

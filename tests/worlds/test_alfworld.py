@@ -146,8 +146,10 @@ def test_a_killed_engine_ends_the_episode_as_an_error():
 
 
 def test_a_saved_state_is_replayed_into_a_fresh_world():
-    with make_world("alfworld/pick_and_place_simple") as world, \
-            make_world("alfworld/pick_and_place_simple") as fresh:
+    with (
+        make_world("alfworld/pick_and_place_simple") as world,
+        make_world("alfworld/pick_and_place_simple") as fresh,
+    ):
         _, info = world.reset(seed=0)
         plan = info["gold_plan"]
         for command in plan[:2]:

@@ -203,8 +203,10 @@ class Unsaveable(Counter):
 
 @pytest.mark.parametrize(
     ("world", "message"),
-    [(Forgetful(), "after set_state(state), get_state() must return that state"),
-     (Unsaveable(), "JSON-ready")],
+    [
+        (Forgetful(), "after set_state(state), get_state() must return that state"),
+        (Unsaveable(), "JSON-ready"),
+    ],
 )
 def test_check_world_catches_a_state_that_does_not_round_trip(world, message):
     with pytest.raises(WorldCheckError, match=re.escape(message)):

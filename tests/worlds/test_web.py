@@ -99,7 +99,10 @@ def test_prompt_injection_links_are_refused_and_reported():
         ("scroll sideways", "scroll down or scroll up"),
         ("goto", "needs a URL"),
         ('select [3] "x"', "not a combobox"),
-        ('type [3] "<text>" enter', "write the words to type in place of <text>"),  # the template, as listed
+        (
+            'type [3] "<text>" enter',
+            "write the words to type in place of <text>",
+        ),  # the template, as listed
     ],
 )
 def test_bad_actions_return_reasons(action, reason):
@@ -198,7 +201,9 @@ def test_a_saved_state_is_replayed_into_a_fresh_world():
         state = json.loads(json.dumps(world.get_state()))
         assert state["seed"] == 2 and state["actions"] == plan[:half]
         fresh.set_state(state)
-        assert fresh.step("scroll up")[0] == world.step("scroll up")[0]  # the same page, the same values
+        assert (
+            fresh.step("scroll up")[0] == world.step("scroll up")[0]
+        )  # the same page, the same values
         for action in plan[half:]:
             *_, terminated, _, info = fresh.step(action)
         assert terminated and info["won"]  # judged by the fresh world's own server
@@ -210,6 +215,8 @@ def test_the_worlds_state_example_resumes_a_checkpointed_world_in_a_fresh_one():
     from pathlib import Path
 
     example = Path(__file__).parents[2] / "examples" / "worlds_state.py"
-    out = subprocess.run([sys.executable, str(example)], capture_output=True, text=True, timeout=120)
+    out = subprocess.run(
+        [sys.executable, str(example)], capture_output=True, text=True, timeout=120
+    )
     assert out.returncode == 0, out.stderr
     assert "2 actions replayed" in out.stdout and out.stdout.rstrip().endswith("True")

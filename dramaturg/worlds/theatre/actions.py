@@ -161,8 +161,11 @@ def _split(text: str) -> list[str]:
 # The slot of a speech template in the admissible commands (``say "<line>"``).
 _PLACEHOLDER = re.compile(r"<line>|^<[a-z][a-z _-]{0,30}>$", re.I)
 # mode -> (what the words are for, a command that writes them)
-_SPEAKING = {"say": ("say", 'say "Who is there?"'), "whisper": ("whisper", 'whisper <character> "Who is there?"'),
-             "aside": ("say aside", 'aside "Who is there?"')}
+_SPEAKING = {
+    "say": ("say", 'say "Who is there?"'),
+    "whisper": ("whisper", 'whisper <character> "Who is there?"'),
+    "aside": ("say aside", 'aside "Who is there?"'),
+}
 
 
 def _speech(rest: str, mode: str = "say") -> str:
@@ -176,7 +179,9 @@ def _speech(rest: str, mode: str = "say") -> str:
     placeholder = _PLACEHOLDER.search(rest.strip())
     if placeholder:  # a template played as it is listed
         doing, example = _SPEAKING[mode]
-        raise ActionParseError(f"write the words to {doing} in place of {placeholder.group(0)}, e.g. {example}")
+        raise ActionParseError(
+            f"write the words to {doing} in place of {placeholder.group(0)}, e.g. {example}"
+        )
     return rest.strip()
 
 

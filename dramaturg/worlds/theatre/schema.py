@@ -259,7 +259,9 @@ def load_stage(source: str | Path | dict[str, Any]) -> Stage:
         except yaml.YAMLError as exc:
             raise StageFileError(f"stage file {label} is not valid YAML: {exc}") from exc
         except OSError as exc:  # a name too long to be a path, say
-            raise StageFileError(f"cannot read stage {str(source)[:80]!r}: {exc.strerror or exc}") from None
+            raise StageFileError(
+                f"cannot read stage {str(source)[:80]!r}: {exc.strerror or exc}"
+            ) from None
         if not isinstance(data, dict):
             raise StageFileError(f"stage file {label}: the top level must be a mapping")
     try:

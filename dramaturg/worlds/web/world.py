@@ -316,8 +316,10 @@ class WebWorld(BaseWorld):
             text = args[1]
             placeholder = _PLACEHOLDER.search(text)
             if placeholder:  # the template played as it is listed
-                raise _Refused(f"write the words to type in place of {placeholder.group(0)}, "
-                               f'e.g. type [{el.id}] "red hoodie"')
+                raise _Refused(
+                    f"write the words to type in place of {placeholder.group(0)}, "
+                    f'e.g. type [{el.id}] "red hoodie"'
+                )
             driver.type(el, text)
             self._values[el.id] = text
             events.append(
