@@ -33,11 +33,13 @@ import json
 import os
 import re
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, TypeVar
 
 import yaml
 
-from dramaturg.errors import ConfigError
+from dramaturg.errors import ConfigError, validation_issues
+
+_M = TypeVar("_M")
 
 __all__ = [
     "MAX_DEPTH",
@@ -49,6 +51,7 @@ __all__ = [
     "decode_text",
     "iter_lines",
     "load_json",
+    "load_model_yaml",
     "load_yaml",
     "parse_json",
     "parse_yaml",
@@ -286,3 +289,63 @@ def iter_lines(
                     f"{label} line {number}", f"is over the {_mib(max_line_bytes)} limit for a line"
                 )
             yield number, decode_text(raw, label=f"{label} line {number}")
+
+
+def load_model_yaml(
+    model: type[_M],
+    source: str | os.PathLike[str] | dict[str, Any],
+    *,
+    error: type[Exception],
+    label: str,
+    text: bool = False,
+) -> _M:
+    """Read YAML into a pydantic ``model``, every failure one ``error`` that names the bad fields.
+
+    ``source`` is a path, YAML text (``text=True``) or an already parsed
+    mapping. ``label`` names it in messages ("blueprint file ghost.yaml").
+    Each failure is raised as ``error(message)``: a file too big, binary,
+    too deep or unreadable; YAML that does not parse; a top level that is
+    not a mapping; and a schema failure, with one line per bad field::
+
+        bad blueprint file ghost.yaml:
+          cast.hamlet.location: unknown place 'x'
+
+    Example:
+        >>> from pydantic import BaseModel
+        >>> class Point(BaseModel):
+        ...     x: int
+        >>> load_model_yaml(Point, "x: 3", error=ValueError, label="point", text=True)
+        Point(x=3)
+        >>> try:
+        ...     load_model_yaml(Point, "x: three", error=ValueError, label="point", text=True)
+        ... except ValueError as exc:
+        ...     print(exc)
+        bad point:
+          x: Input should be a valid integer, unable to parse string as an integer
+    """
+    from pydantic import ValidationError
+
+    data: Any
+    if isinstance(source, dict):
+        data = source
+    else:
+        try:
+            if text:
+                body = str(source)
+                if len(body.encode("utf-8", "surrogatepass")) > MAX_FILE_BYTES:
+                    raise InputFileError(label, f"is over the {_mib(MAX_FILE_BYTES)} limit")
+                data = parse_yaml(body, label=label)
+            else:
+                data = load_yaml(source, label=label)
+        except InputFileError as exc:  # too big, binary, too deep, unreadable
+            raise error(str(exc)) from None
+        except yaml.YAMLError as exc:
+            raise error(f"{label} is not valid YAML: {exc}") from None
+    if not isinstance(data, dict):
+        raise error(f"{label}: the top level must be a mapping")
+    validate = getattr(model, "model_validate")
+    try:
+        return validate(data)  # type: ignore[no-any-return]
+    except ValidationError as exc:
+        lines = "\n".join(f"  {issue}" for issue in validation_issues(exc))
+        raise error(f"bad {label}:\n{lines}") from None

@@ -69,3 +69,91 @@ def test_the_check_sees_an_upward_import(tmp_path):
         and is_cli("dramaturg.cli")
         and not is_cli("dramaturg.drama.graph")
     )
+
+
+def module_graph() -> dict[str, set[str]]:
+    """Module -> the package modules it imports, lazily or not, leaving out imports
+    under ``if TYPE_CHECKING:`` (those never run). ``from pkg import name`` counts as
+    an import of ``pkg.name`` when that is a module, else of ``pkg``."""
+    modules = {}
+    for path in PACKAGE.rglob("*.py"):
+        parts = ("dramaturg", *path.relative_to(PACKAGE).with_suffix("").parts)
+        modules[".".join(parts[:-1] if parts[-1] == "__init__" else parts)] = path
+
+    def known(name: str) -> str | None:
+        while name and name not in modules:
+            name = name.rpartition(".")[0]
+        return name or None
+
+    graph: dict[str, set[str]] = {}
+    for name, path in modules.items():
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        typing_only = {
+            id(n)
+            for node in ast.walk(tree)
+            if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test)
+            for n in ast.walk(node)
+        }
+        package = name if path.name == "__init__.py" else name.rpartition(".")[0]
+        found: set[str] = set()
+        for node in ast.walk(tree):
+            if id(node) in typing_only:
+                continue
+            if isinstance(node, ast.ImportFrom):
+                base = node.module or ""
+                if node.level:
+                    up = package.split(".")[: len(package.split(".")) - node.level + 1]
+                    base = ".".join([*up, *([node.module] if node.module else [])])
+                if base.startswith("dramaturg"):
+                    found |= {
+                        f"{base}.{a.name}" if f"{base}.{a.name}" in modules else base
+                        for a in node.names
+                    }
+            elif isinstance(node, ast.Import):
+                found |= {a.name for a in node.names if a.name.startswith("dramaturg")}
+        graph[name] = {m for m in map(known, found) if m and m != name}
+    return graph
+
+
+def cycles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """The strongly connected components with more than one module (Tarjan)."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    out: list[list[str]] = []
+
+    def visit(v: str) -> None:
+        index[v] = low[v] = len(index)
+        stack.append(v)
+        for w in graph.get(v, ()):
+            if w not in index:
+                visit(w)
+                low[v] = min(low[v], low[w])
+            elif w in stack:
+                low[v] = min(low[v], index[w])
+        if low[v] == index[v]:
+            component = []
+            while True:
+                w = stack.pop()
+                component.append(w)
+                if w == v:
+                    break
+            if len(component) > 1:
+                out.append(sorted(component))
+
+    for v in sorted(graph):
+        if v not in index:
+            visit(v)
+    return out
+
+
+def test_no_import_cycles_between_modules():
+    """Lazy imports inside functions count too: a cycle hidden in a function is still a
+    knot. Imports under ``if TYPE_CHECKING:`` do not (they never run)."""
+    found = cycles(module_graph())
+    assert not found, "import cycles:\n" + "\n".join(" <-> ".join(c) for c in found)
+
+
+def test_the_cycle_check_sees_a_cycle():
+    assert cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [["a", "b", "c"]]
+    assert cycles({"a": {"b"}, "b": set()}) == []
