@@ -25,7 +25,7 @@ from _results import write_section
 
 from dramaturg.drama._copies import copied
 from dramaturg.drama._topic import play_texts, shared_words
-from dramaturg.drama.blueprint import design_blueprint
+from dramaturg.drama.design import design_blueprint
 from dramaturg.drama.form import _examples
 from dramaturg.errors import ModelError
 from dramaturg.models import load_model

@@ -263,8 +263,15 @@ async def idle_sessions(n: int) -> dict[str, float]:
     }
 
 
+OVERHEAD_ROUNDS = 3  # the overhead measure is repeated; the table shows the median round
+
+
 def main() -> None:
-    o = asyncio.run(overhead(15))
+    rounds = sorted(
+        (asyncio.run(overhead(15)) for _ in range(OVERHEAD_ROUNDS)), key=lambda r: r["ratio"]
+    )
+    o = rounds[len(rounds) // 2]
+    ratios = ", ".join(f"{r['ratio']:.2f}" for r in rounds)
     sweep = {n: asyncio.run(concurrency(n, 0.1)) for n in (16, 64, 256)}
     c = sweep[256]
     m = asyncio.run(idle_sessions(200))
@@ -281,7 +288,7 @@ def main() -> None:
 | workforce, {N_SUBTASKS} chained subtasks, zero-latency ScriptedModels: time per transition | {o["ours_ms"]:.3f} ms | < 1 ms: {ok(o["ours_ms"] < 1)} |
 | bare LangGraph chain, same {o["transitions"]} transitions | {o["bare_ms"]:.3f} ms | |
 | bare LangGraph graph of the workforce's shape (Send fan-out, routed joins), same {o["transitions"]} transitions | {o["shaped_ms"]:.3f} ms | |
-| overhead ratio (ours / bare chain) | **{o["ratio"]:.2f}** | <= 1.2: {ok(o["ratio"] <= 1.2)} |
+| overhead ratio (ours / bare chain), median of {OVERHEAD_ROUNDS} rounds ({ratios}) | **{o["ratio"]:.2f}** | <= 1.2: {ok(o["ratio"] <= 1.2)} |
 | overhead ratio (ours / bare graph of the same shape) | {o["shaped_ratio"]:.2f} | |
 | one embodied episode on the theatre stage, 7 model calls of 100 ms | {c["one_s"] * 1000:.0f} ms | |
 | 256 such episodes at once | {c["many_s"] * 1000:.0f} ms | |
@@ -300,7 +307,20 @@ as its `Episode` context), against bare LangGraph running the same shape:
 A "transition" is one node execution. Our nodes validate plans and results with
 pydantic, render Jinja prompts, call the (scripted) model and apply the critic's
 route; the bare nodes only merge a dict, so the ratio is the full cost of the
-framework's work per step, not LangGraph's.
+framework's work per step, not LangGraph's. Each round interleaves 15 runs of
+each graph and takes their medians; the rounds show the spread on this shared machine.
+
+History of the overhead ratio: 1.34 on 2026-11-23 (the same code measured 1.39-1.46
+on 2026-12-03 before the change). On 2026-12-03 the workforce graph stopped paying
+LangGraph for routing: `join` returns its route as a `Command` (a conditional edge
+copies every channel to give its router a fresh state), and the routers left on edges
+are `Router`s (`dramaturg/graphs/_route.py`), where a plain function got a callback run
+and an asyncio task per call (1.23-1.27 after that). The roles then got cheaper:
+a prompt template's globals are a flat dict, not a ChainMap every render walks (12 to
+5 us a render), and a structured answer that is bare JSON is parsed and validated by
+pydantic in one pass, the careful parser kept for everything else. With the roles
+stubbed out the graph costs what the bare chain does; what remains above it is the
+roles' own work per step (rendering, the scripted model's bookkeeping, validation).
 
 Everything runs on one event loop, so with the model's latency simulated the
 wall time of many episodes is bounded by the CPU time of their transitions: at

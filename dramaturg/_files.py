@@ -33,13 +33,16 @@ import json
 import os
 import re
 from collections.abc import Iterator
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import yaml
 
 from dramaturg.errors import ConfigError, validation_issues
 
-_M = TypeVar("_M")
+if TYPE_CHECKING:
+    from pydantic import BaseModel
+
+_M = TypeVar("_M", bound="BaseModel")
 
 __all__ = [
     "MAX_DEPTH",
@@ -343,9 +346,8 @@ def load_model_yaml(
             raise error(f"{label} is not valid YAML: {exc}") from None
     if not isinstance(data, dict):
         raise error(f"{label}: the top level must be a mapping")
-    validate = getattr(model, "model_validate")
     try:
-        return validate(data)  # type: ignore[no-any-return]
+        return model.model_validate(data)
     except ValidationError as exc:
         lines = "\n".join(f"  {issue}" for issue in validation_issues(exc))
         raise error(f"bad {label}:\n{lines}") from None

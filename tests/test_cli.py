@@ -65,7 +65,9 @@ def test_models_check_says_n_a_for_a_speed_the_server_does_not_report(monkeypatc
                 await super().complete(messages, **opts), latency_s=0.5, ttft_s=None
             )
 
-    monkeypatch.setattr("dramaturg.models.load_model", lambda spec=None, **kw: wrap(NoTimings()))
+    monkeypatch.setattr(
+        "dramaturg.models.check.load_model", lambda spec=None, **kw: wrap(NoTimings())
+    )
     args = ["models", "check", "--model", "openai:http://127.0.0.1:9/v1#gemma"]
     result = runner.invoke(app, args, terminal_width=120)
     assert result.exit_code == 0, result.output
@@ -99,9 +101,14 @@ def test_run_needs_a_world_or_a_task(tmp_path):
 @pytest.fixture
 def schema_model(monkeypatch):
     """`dramaturg run` on a stand-in model that answers anything."""
+    from dramaturg.models.loader import default_spec, parse_spec
     from dramaturg.testing import SchemaModel
 
-    monkeypatch.setattr("dramaturg.models.load_model", lambda spec=None, **kw: SchemaModel())
+    def load_model(spec=None, **kw):
+        parse_spec(default_spec(spec))  # a bad spec fails as the real loader's does
+        return SchemaModel()
+
+    monkeypatch.setattr("dramaturg.models.load_model", load_model)
 
 
 def _runs(home):
@@ -119,7 +126,7 @@ def test_a_run_that_fails_before_its_first_step_leaves_no_folder(_isolated_home,
 def test_a_run_that_fails_after_its_first_step_keeps_its_folder(
     _isolated_home, schema_model, monkeypatch
 ):
-    from dramaturg import _run
+    from dramaturg.cli import run as run_cli
     from dramaturg.errors import ConfigError
 
     drawn = []
@@ -128,9 +135,9 @@ def test_a_run_that_fails_after_its_first_step_keeps_its_folder(
         drawn.append(len(rows))
         if len(drawn) > 2:
             raise ConfigError("broke after a step on purpose")
-        return _run.Table(title=title)
+        return run_cli.Table(title=title)
 
-    monkeypatch.setattr(_run, "_table", table_then_fail)
+    monkeypatch.setattr(run_cli, "_table", table_then_fail)
     result = runner.invoke(app, ["run", "--world", "theatre/elsinore", "--max-steps", "3"])
     assert result.exit_code == 1 and "broke after a step on purpose" in result.output
     [run_id] = _runs(_isolated_home)
@@ -301,7 +308,7 @@ def test_drama_new_keeps_a_designed_play_whose_cast_lacks_the_player(_isolated_h
     async def designed(topic, **_):
         return Blueprint.load(resolve_play("elsinore"))
 
-    monkeypatch.setattr("dramaturg.drama.blueprint.design_blueprint", designed)
+    monkeypatch.setattr("dramaturg.drama.design.design_blueprint", designed)
     monkeypatch.setattr("dramaturg.models.load_model", lambda spec=None, **_: ScriptedModel())
     result = runner.invoke(
         app, ["drama", "new", "--topic", "a keeper hides a stranger", "--player", "keeper"]

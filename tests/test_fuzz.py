@@ -27,18 +27,10 @@ from dramaturg.agents import Critic, Planner, ToolAgent, Worker
 from dramaturg.agents.roles import plan_schema
 from dramaturg.agents.schemas import CriticVerdict, Plan, ReactStep
 from dramaturg.drama import Actor, ActorView, Director, actor_for, director_for, drama
-from dramaturg.drama.blueprint import (
-    Blueprint,
-    BlueprintDirector,
-    CastDraft,
-    DirectorCut,
-    Review,
-    Reviewer,
-    ScenesDraft,
-    StageDraft,
-    design_blueprint,
-)
+from dramaturg.drama.blueprint import Blueprint
+from dramaturg.drama.design import BlueprintDirector, Reviewer, design_blueprint
 from dramaturg.drama.director import Reflection
+from dramaturg.drama.drafts import CastDraft, DirectorCut, Review, ScenesDraft, StageDraft
 from dramaturg.errors import DramaturgError
 from dramaturg.evals.judge import CriterionAnswer, Judge
 from dramaturg.graphs import Budget, Episode, embodied, open_checkpointer, react, workforce

@@ -34,8 +34,8 @@ from dramaturg.drama.cards import CardError, load_card
 from dramaturg.errors import ConfigError
 from dramaturg.evals import DatasetError, load_suite_file
 from dramaturg.evals.gaia import load_gaia
-from dramaturg.evals.judge import Rubric, RubricError
-from dramaturg.training import AdapterRegistry
+from dramaturg.evals.rubric import Rubric, RubricError
+from dramaturg.models.adapters import AdapterRegistry
 from dramaturg.training.data import load_sft_data, load_splits
 from dramaturg.worlds.theatre import StageFileError, load_stage
 

@@ -2,7 +2,7 @@
 
 Bottom to top: models, worlds, memory, tools -> agents -> graphs -> drama, evals,
 training, server -> the CLI. A module never imports a package above its own, and
-the library never imports a CLI module (``dramaturg.cli``, ``dramaturg._*_cli``).
+the library never imports a CLI module (``dramaturg.cli`` and its modules).
 """
 
 from __future__ import annotations
@@ -40,8 +40,7 @@ def imports(path: Path) -> list[tuple[int, str]]:
 
 
 def is_cli(module: str) -> bool:
-    last = module.split(".")[1]
-    return last == "cli" or (last.startswith("_") and last.endswith("_cli"))
+    return module == "dramaturg.cli" or module.startswith("dramaturg.cli.")
 
 
 def test_no_module_imports_a_layer_above_its_own_or_a_cli_module():
@@ -58,6 +57,21 @@ def test_no_module_imports_a_layer_above_its_own_or_a_cli_module():
     assert not wrong, "\n".join(wrong)
 
 
+#: The package root's helpers that every layer may import: they import only each other.
+ROOT_HELPERS = {"errors", "_files", "_paths", "_ids", "_untrusted", "_progress"}
+
+
+def test_root_helpers_import_only_root_helpers():
+    wrong = []
+    for name in sorted(ROOT_HELPERS):
+        path = PACKAGE / f"{name}.py"
+        assert path.is_file(), f"{path} is gone: update ROOT_HELPERS"
+        for line, module in imports(path):
+            if module.split(".")[1] not in ROOT_HELPERS:
+                wrong.append(f"dramaturg/{name}.py:{line} imports {module}")
+    assert not wrong, "\n".join(wrong)
+
+
 def test_the_check_sees_an_upward_import(tmp_path):
     bad = tmp_path / "m.py"
     bad.write_text(
@@ -65,9 +79,11 @@ def test_the_check_sees_an_upward_import(tmp_path):
     )
     assert imports(bad) == [(2, "dramaturg.agents.tool_agent")]
     assert (
-        is_cli("dramaturg._drama_cli")
-        and is_cli("dramaturg.cli")
+        is_cli("dramaturg.cli")
+        and is_cli("dramaturg.cli.drama")
+        and is_cli("dramaturg.cli._common")
         and not is_cli("dramaturg.drama.graph")
+        and not is_cli("dramaturg.client")
     )
 
 

@@ -13,7 +13,7 @@ from dramaturg.agents.schemas import (
     WorkerResult,
     topological_order,
 )
-from dramaturg.agents.tool_agent import ToolAgent
+from dramaturg.agents.tool_agent import ToolAgent, tool_agent_for
 
 __all__ = [
     "Critic",
@@ -27,5 +27,6 @@ __all__ = [
     "Worker",
     "WorkerResult",
     "plan_schema",
+    "tool_agent_for",
     "topological_order",
 ]

@@ -8,7 +8,9 @@ impossible); otherwise it writes a short free-text command. An admissible
 command with a ``<...>`` slot is a template (``say "<line>"``): the model
 writes it with its own words in the slot (a pattern in the schema). A fine-tuned
 small model can take this role (``dramaturg.training``) without the planner
-changing.
+changing; :func:`tool_agent_for` builds the tool agent on the model a run
+chose for it (its own, the adapter registered for the world, or the main one),
+prompted with the settings that model's adapter was trained with.
 
 Example:
     >>> agent = ToolAgent(model=load_model())                                   # doctest: +SKIP
@@ -21,8 +23,9 @@ from __future__ import annotations
 
 import functools
 import json
+import os
 import re
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Annotated, Any, Literal, Union
 
@@ -31,9 +34,20 @@ from pydantic import BaseModel, ConfigDict, Field, create_model
 from dramaturg._untrusted import injection_signs, untrusted, warn_if_injected
 from dramaturg.errors import ConfigError
 from dramaturg.models import ChatModel, Message, assistant, system, user
+from dramaturg.models.adapters import AdapterRegistry, adapter_settings
+from dramaturg.models.loader import parse_spec
 from dramaturg.prompts import render
 
-__all__ = ["SETTINGS", "ToolAgent", "check_settings", "goal_commands", "template_pattern"]
+__all__ = [
+    "SETTINGS",
+    "ToolAgent",
+    "adapter_tool_agent",
+    "check_settings",
+    "goal_commands",
+    "template_pattern",
+    "tool_agent_for",
+    "tool_model_spec",
+]
 
 SETTINGS = {"history_turns": 0, "max_observation_chars": 1, "recap": 0, "focus": 0}
 """The settings that shape the tool agent's prompt, with their least value. An adapter
@@ -69,11 +83,91 @@ def adapter_tool_agent(spec: str | None) -> dict[str, int]:
         ConfigError: the adapter cannot be read, or records a setting the tool agent
             does not have (a newer dramaturg wrote it) or a bad value.
     """
-    from dramaturg.models._adapters import adapter_settings
-    from dramaturg.models.loader import parse_spec
+    return _recorded(parse_spec(spec)[2].get("lora") if spec else None)
 
-    found = adapter_settings(spec)
-    return check_settings(found, f"the adapter {parse_spec(spec)[2].get('lora')}") if found else {}
+
+def _recorded(lora: Any) -> dict[str, int]:
+    """The checked tool agent settings recorded in the adapter file ``lora`` (``{}``: none)."""
+    found = adapter_settings(str(lora)) if lora else {}
+    return check_settings(found, f"the adapter {lora}") if found else {}
+
+
+def tool_model_spec(
+    choice: str | None, world: str | None = None, *, registry: AdapterRegistry | None = None
+) -> str | None:
+    """The model spec a tool agent choice names; ``None``: the run's main model.
+
+    ``"main"`` (or nothing) is the main model; ``"registry"`` is the adapter registered
+    for ``world`` (a world id or tool name: see :class:`~dramaturg.models.adapters.AdapterRegistry`),
+    else the main model; anything else is a model spec of its own (``local?lora=PATH``).
+    """
+    if not choice or choice == "main":
+        return None
+    if choice == "registry":
+        return (registry or AdapterRegistry()).spec_for(world) if world else None
+    return choice
+
+
+def tool_agent_for(
+    model: ChatModel | str | None = "main",
+    *,
+    main: ChatModel | None = None,
+    world: str | None = None,
+    trace: str | os.PathLike[str] | None = None,
+    load: Callable[[str], ChatModel] | None = None,
+    registry: AdapterRegistry | None = None,
+    **overrides: Any,
+) -> ToolAgent:
+    """A :class:`ToolAgent` on the model chosen for it, prompted as that model's adapter was trained.
+
+    The one way the library builds a tool agent for a run, an evaluation or a drama
+    session: first the model (see :func:`tool_model_spec`), then the settings its LoRA
+    adapter recorded when it was trained (``recap``, ``history_turns``, ...; none for a
+    model without an adapter), then ``overrides``, which win.
+
+    Args:
+        model: a ready model, or a choice: ``"main"`` (``main``), ``"registry"`` (the
+            adapter registered for ``world``, else ``main``) or a model spec of its own.
+        main: the run's own model, which ``"main"`` means.
+        world: the registry key: a world id (its most specific registered prefix wins)
+            or a tool name.
+        trace: a JSONL file that records the calls of a model loaded here.
+        load: how a spec becomes a model (default: :func:`~dramaturg.models.load_model`
+            with ``trace``); an evaluation passes its cached, usage-counted loader.
+        registry: the adapter registry (default: the one in the dramaturg home folder).
+        **overrides: :class:`ToolAgent` fields (``name``, ``temperature``, ``seed``,
+            ``recap``, ...) that win over the adapter's.
+
+    Raises:
+        ConfigError: the main model is chosen but none was given, or the adapter
+            records settings the tool agent does not know.
+
+    Example:
+        >>> agent = tool_agent_for("registry", main=chat, world="textworld/tw-simple",
+        ...                        temperature=0)                                # doctest: +SKIP
+    """
+    if model is None or isinstance(model, str):
+        spec = tool_model_spec(model, world, registry=registry)
+        if spec is None:
+            if main is None:
+                raise ConfigError(
+                    f"the tool agent runs on the main model here ({model!r}"
+                    + (f", nothing registered for {world!r}" if model == "registry" else "")
+                    + "): pass main=the run's model"
+                )
+            chosen = main
+        elif load is not None:
+            chosen = load(spec)
+        else:
+            from dramaturg import models  # looked up now: tests stand a fake in for load_model
+
+            chosen = models.load_model(spec, trace=trace)
+    else:
+        chosen = model
+    # Through wrappers: LocalModel.lora_path is the adapter the model runs with.
+    lora = getattr(chosen, "lora_path", None)
+    settings = _recorded(lora if isinstance(lora, str | os.PathLike) else None)
+    return ToolAgent(model=chosen, **{**settings, **overrides})
 
 
 COMMANDS = "Commands: "

@@ -1,10 +1,10 @@
 """The drama blueprint: who is in the play, where it happens, what must happen.
 
-A :class:`Blueprint` is made offline, before anyone plays: a designer drafts
-it in parts (cast, then stage, then scenes: small schemas suit a small
-model), a reviewer sends it back with issues a bounded number of times, and
-a director puts the scenes and beats in order. People can then read and
-edit it as YAML (:meth:`Blueprint.save` / :meth:`Blueprint.load`), and
+A :class:`Blueprint` is the play as data, validated so that every id a field
+mentions exists. It is made offline, before anyone plays, by
+:func:`dramaturg.drama.design.design_blueprint` (or by hand, or from a
+theatre stage with :meth:`Blueprint.from_stage`). People can read and edit
+it as YAML (:meth:`Blueprint.save` / :meth:`Blueprint.load`), and
 :meth:`Blueprint.to_stage` turns it into a theatre :class:`Stage` to play.
 
 Example:
@@ -15,25 +15,18 @@ Example:
 
 from __future__ import annotations
 
-import functools
 import re
-from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import Annotated, Any, Literal, TypeVar
+from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from dramaturg._files import InputFileError, load_yaml
+from dramaturg._files import load_model_yaml
 from dramaturg._ids import reserved_id
-from dramaturg.drama._topic import play_texts, topic_issue
-from dramaturg.drama.form import FormDesigner
-from dramaturg.errors import ConfigError, validation_issues
-from dramaturg.models import ChatModel, model_kind, system
-from dramaturg.prompts import render
+from dramaturg.errors import ConfigError
 from dramaturg.worlds.theatre.schema import (
-    Affordance,
     Character,
     Location,
     Prop,
@@ -44,27 +37,16 @@ from dramaturg.worlds.theatre.schema import (
 __all__ = [
     "Beat",
     "Blueprint",
-    "BlueprintDirector",
     "BlueprintError",
-    "CastDraft",
     "CastMember",
-    "Designer",
-    "DirectorCut",
-    "Draft",
     "LoreNote",
     "Place",
-    "Review",
-    "Reviewer",
     "Scene",
-    "ScenesDraft",
     "Secret",
-    "StageDraft",
     "StageSpec",
-    "design_blueprint",
 ]
 
 _ID = r"[a-z][a-z0-9_]*"  # the theatre stage's id rule, so every blueprint converts
-_T = TypeVar("_T", bound=BaseModel)
 
 
 class BlueprintError(ConfigError):
@@ -223,19 +205,7 @@ class Blueprint(_Strict):
                 (``cast.hamlet.location: unknown place 'x'``).
         """
         path = Path(path)
-        try:
-            data = load_yaml(path, label=f"blueprint file {path}")
-        except InputFileError as exc:  # too big, binary, too deep, unreadable
-            raise BlueprintError(str(exc)) from None
-        except yaml.YAMLError as exc:
-            raise BlueprintError(f"blueprint file {path} is not valid YAML: {exc}") from exc
-        if not isinstance(data, dict):
-            raise BlueprintError(f"blueprint file {path}: the top level must be a mapping")
-        try:
-            return cls.model_validate(data)
-        except ValidationError as exc:
-            lines = "\n".join(f"  {issue}" for issue in validation_issues(exc))
-            raise BlueprintError(f"bad blueprint file {path}:\n{lines}") from exc
+        return load_model_yaml(cls, path, error=BlueprintError, label=f"blueprint file {path}")
 
     # ------------------------------------------------------------------ stages
     def to_stage(self, scene_id: str | None = None) -> Stage:
@@ -300,7 +270,7 @@ class Blueprint(_Strict):
         A card whose name matches a cast member (by id or name) replaces that
         character's background with the card's persona; any other card joins
         the cast at the first scene's place and in every scene, under the id
-        :func:`~dramaturg.drama.cards.character_id` gives its name (``"Zoë"``
+        :func:`~dramaturg.drama.persona.character_id` gives its name (``"Zoë"``
         -> ``zoe``; a name with no Latin letters, ``char_`` and a short hash).
         Lorebook entries become the character's :class:`LoreNote` s. Creator
         notes never come along (the persona leaves them out).
@@ -313,7 +283,7 @@ class Blueprint(_Strict):
         characters apart. Two names with one id (``"Anne-Marie"``, ``"Anne
         Marie"``) are both kept, the second as ``anne_marie_2``.
         """
-        from dramaturg.drama.cards import character_id
+        from dramaturg.drama.persona import character_id
 
         data = self.model_dump()
         by_name = {c["name"].casefold(): cid for cid, c in data["cast"].items()}
@@ -476,475 +446,3 @@ def _str(dumper: yaml.SafeDumper, text: str) -> yaml.ScalarNode:
 
 
 _Dumper.add_representer(str, _str)
-
-
-# --------------------------------------------------------------------- what models write
-class _Draft(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-
-_Id = Annotated[str, Field(min_length=1, max_length=40)]
-
-
-class _SecretDraft(_Draft):
-    text: str = Field(min_length=1, max_length=200)
-    known_by: list[_Id] = Field(
-        default_factory=list, max_length=6, description="ids of others who know it"
-    )
-
-
-class _CastEntry(_Draft):
-    id: _Id
-    name: str = Field(min_length=1, max_length=60)
-    background: str = Field(default="", max_length=300)
-    goals: list[Annotated[str, Field(max_length=160)]] = Field(default_factory=list, max_length=4)
-    emotion: str = Field(default="calm", max_length=40)
-    relationships: dict[str, Annotated[str, Field(max_length=80)]] = Field(default_factory=dict)
-    secrets: list[_SecretDraft] = Field(default_factory=list, max_length=3)
-    location: _Id
-
-
-class CastDraft(_Draft):
-    """The designer's first part: title, premise and cast."""
-
-    # The generic outline shows free-keyed mappings as "{}", which a small model copies.
-    model_config = ConfigDict(
-        json_schema_extra={
-            "x-outline": (
-                '{"title": string, "premise": string, "cast": [{"id": string, "name": string, "background": string, '
-                '"goals": [string, ...], "emotion": string, "relationships": {character id: string, ...}, '
-                '"secrets": [{"text": string, "known_by": [character id, ...]}, ...], "location": place id}, ...]}'
-            )
-        }
-    )
-
-    title: str = Field(min_length=1, max_length=80)
-    premise: str = Field(max_length=400)
-    cast: list[_CastEntry] = Field(min_length=1, max_length=8)
-
-
-class _PlaceEntry(_Draft):
-    id: _Id
-    name: str = Field(min_length=1, max_length=60)
-    description: str = Field(default="", max_length=300)
-    exits: dict[str, _Id] = Field(default_factory=dict)
-
-
-class _PropEntry(_Draft):
-    id: _Id
-    name: str = Field(min_length=1, max_length=60)
-    description: str = Field(default="", max_length=300)
-    location: _Id | None = None
-    holder: _Id | None = None
-    states: dict[str, bool | str | int] = Field(default_factory=dict)
-    affordances: dict[str, Affordance] = Field(default_factory=dict)
-
-
-class StageDraft(_Draft):
-    """The designer's second part: places and props."""
-
-    model_config = ConfigDict(
-        json_schema_extra={
-            "x-outline": (
-                '{"places": [{"id": string, "name": string, "description": string, '
-                '"exits": {direction: place id, ...}}, ...], "props": [{"id": string, "name": string, '
-                '"description": string, "location": place id or null, "holder": character id or null, '
-                '"states": {state: boolean or string or integer, ...}, "affordances": {verb: {"requires": {state: value}, '
-                '"held": boolean, "sets": {state: value}, "text": string, "secret": boolean}, ...}}, ...]}'
-            )
-        }
-    )
-
-    places: list[_PlaceEntry] = Field(min_length=1, max_length=8)
-    props: list[_PropEntry] = Field(default_factory=list, max_length=10)
-
-
-class _SceneEntry(_Draft):
-    id: _Id
-    title: str = Field(min_length=1, max_length=80)
-    place: _Id
-    cast: list[_Id] = Field(min_length=1, max_length=8)
-    beats: list[Annotated[str, Field(min_length=1, max_length=200)]] = Field(
-        min_length=1, max_length=8
-    )
-
-
-class ScenesDraft(_Draft):
-    """The designer's third part: scenes, each with its beats in order (ids are given in code)."""
-
-    scenes: list[_SceneEntry] = Field(min_length=1, max_length=12)
-
-
-class Review(_Draft):
-    """The reviewer's verdict on a blueprint."""
-
-    ok: bool
-    issues: list[Annotated[str, Field(max_length=300)]] = Field(default_factory=list, max_length=6)
-
-
-class _SceneCut(_Draft):
-    id: _Id
-    beats: list[_Id] = Field(default_factory=list, max_length=12)
-
-
-class DirectorCut(_Draft):
-    """The director's order of scenes and of the beats in each; what it leaves out is cut."""
-
-    scenes: list[_SceneCut] = Field(min_length=1, max_length=12)
-
-
-@dataclass(kw_only=True)
-class Draft:
-    """One full draft, as the designer wrote it."""
-
-    cast: CastDraft
-    stage: StageDraft
-    scenes: ScenesDraft
-
-
-# --------------------------------------------------------------------- the roles
-@dataclass(kw_only=True)
-class Designer:
-    """Drafts a play in three small structured calls; revises by redrafting with the issues shown."""
-
-    model: ChatModel
-    name: str = "designer"
-
-    async def draft(
-        self,
-        topic: str,
-        *,
-        characters: Sequence[str] = (),
-        scenes: int = 3,
-        previous: Draft | None = None,
-        issues: Sequence[str] = (),
-    ) -> Draft:
-        common = {
-            "topic": topic,
-            "characters": list(characters),
-            "scenes": scenes,
-            "issues": list(issues),
-        }
-        cast = await self._part("cast", CastDraft, previous and previous.cast, common)
-        stage = await self._part(
-            "stage", StageDraft, previous and previous.stage, {**common, "cast": cast}
-        )
-        plot = await self._part(
-            "scenes",
-            _scenes_schema(scenes),
-            previous and previous.scenes,
-            {**common, "cast": cast, "stage": stage},
-        )
-        return Draft(cast=cast, stage=stage, scenes=plot)
-
-    async def _part(
-        self, part: str, schema: type[_T], previous: BaseModel | None, variables: dict[str, Any]
-    ) -> _T:
-        prompt = render(
-            "designer",
-            f"{part}.j2",
-            previous=previous.model_dump_json() if previous else None,
-            **variables,
-        )
-        return await self.model.structured([system(prompt)], schema, caller=f"{self.name}:{part}")
-
-
-@functools.lru_cache(maxsize=16)
-def _scenes_schema(n: int) -> type[ScenesDraft]:
-    # Exactly n scenes, enforced by the grammar on llama.cpp rather than asked for in words.
-    return create_model(
-        "ScenesDraft",
-        __base__=ScenesDraft,
-        scenes=(list[_SceneEntry], Field(min_length=n, max_length=n)),
-    )  # type: ignore[call-overload]
-
-
-@dataclass(kw_only=True)
-class Reviewer:
-    """Reads a blueprint as YAML and accepts it or lists what to change.
-
-    :meth:`check` comes first, in code: a play whose title, premise and cast
-    share no content word with the topic (a small model retelling its
-    example) goes back without asking the model.
-    """
-
-    model: ChatModel
-    name: str = "reviewer"
-
-    def check(self, blueprint: Blueprint) -> list[str]:
-        """The issues found in code: the play must be about its topic."""
-        issue = topic_issue(blueprint.topic, play_texts(blueprint))
-        return [issue] if issue else []
-
-    async def review(self, blueprint: Blueprint, *, characters: Sequence[str] = ()) -> Review:
-        if issues := self.check(blueprint):
-            return Review(ok=False, issues=issues)
-        prompt = render(
-            "reviewer",
-            "review.j2",
-            topic=blueprint.topic,
-            characters=list(characters),
-            blueprint=blueprint.to_yaml().split("\n", 1)[1],
-        )
-        return await self.model.structured([system(prompt)], Review, caller=self.name)
-
-
-@dataclass(kw_only=True)
-class BlueprintDirector:
-    """Orders the scenes and beats of a finished blueprint and may cut some.
-
-    Ids it does not know are ignored, a scene listed without known beats
-    keeps its own, and a cut that leaves nothing keeps the blueprint as it
-    is: this is a polish step and must not lose a reviewed play. Beats are
-    numbered ``b1, b2, ...`` again in their new order.
-    """
-
-    model: ChatModel
-    name: str = "director"
-
-    async def finalize(self, blueprint: Blueprint) -> Blueprint:
-        prompt = render("director", "blueprint.j2", topic=blueprint.topic, scenes=blueprint.scenes)
-        cut = await self.model.structured(
-            [system(prompt)], DirectorCut, caller=f"{self.name}:blueprint"
-        )
-        by_id = {s.id: s for s in blueprint.scenes}
-        scenes = []
-        for sc in cut.scenes:
-            scene = by_id.pop(sc.id, None)
-            if scene is None:
-                continue
-            beats = {b.id: b for b in scene.beats}
-            order = [beats[b] for b in dict.fromkeys(sc.beats) if b in beats] or scene.beats
-            renumbered = [b.model_copy(update={"id": f"b{n}"}) for n, b in enumerate(order, 1)]
-            scenes.append(scene.model_copy(update={"beats": renumbered}))
-        if not scenes:
-            return blueprint
-        return blueprint.model_copy(update={"scenes": scenes})
-
-
-# --------------------------------------------------------------------- the pipeline
-async def design_blueprint(
-    topic: str,
-    *,
-    model: ChatModel,
-    characters: list[str] | None = None,
-    scenes: int = 3,
-    max_revisions: int = 2,
-    designer_model: ChatModel | None = None,
-    reviewer_model: ChatModel | None = None,
-    director_model: ChatModel | None = None,
-    seed: int = 0,
-) -> Blueprint:
-    """Design a play about ``topic``: draft, review and revise, then direct.
-
-    On a base model (``model_kind`` of the designer's model is ``"base"``) the
-    designer fills in a text form instead, field by field, and code lays out
-    the blueprint (:mod:`dramaturg.drama.form`); the reviewer's check in code
-    sends an off-topic play back for a redraft with new seeds, and there is
-    no model review or director (a base model cannot write either's JSON).
-
-    On an instruct model, a draft whose ids do not line up (a scene in a
-    place nobody made) goes back to the designer as issues, without a
-    review; a valid draft goes to the reviewer, whose issues go back the
-    same way. After ``max_revisions`` revisions the last valid draft is kept
-    even if the reviewer still objects (no review is asked for then: it
-    could change nothing).
-
-    Args:
-        topic: what the play is about.
-        model: the model for every role unless a role's own model is given.
-        characters: names that must be in the cast.
-        scenes: how many scenes to write (extra ones are dropped).
-        max_revisions: how many times the designer may redraft.
-        seed: the seed of a base model's form (an instruct model's calls keep their own).
-
-    Raises:
-        BlueprintError: the last draft is still invalid; the message lists why.
-    """
-    if not topic.strip():
-        raise ConfigError("design_blueprint needs a topic, e.g. 'a ghost demands revenge'")
-    if scenes < 1 or max_revisions < 0:
-        raise ConfigError(
-            f"need scenes >= 1 and max_revisions >= 0 (got {scenes} and {max_revisions})"
-        )
-    wanted = list(characters or ())
-    reviewer = Reviewer(model=reviewer_model or model)
-    if model_kind(designer_model or model) == "base":
-        return await _design_on_form(
-            topic,
-            designer_model or model,
-            reviewer,
-            characters=wanted,
-            scenes=scenes,
-            max_revisions=max_revisions,
-            seed=seed,
-        )
-    designer = Designer(model=designer_model or model)
-    director = BlueprintDirector(model=director_model or model)
-    draft = await designer.draft(topic, characters=wanted, scenes=scenes)
-    revisions = 0
-    while True:
-        blueprint, issues = _assemble(
-            topic, draft, characters=wanted, scenes=scenes, revisions=revisions
-        )
-        if blueprint is not None:
-            if revisions >= max_revisions:
-                break
-            review = await reviewer.review(blueprint, characters=wanted)
-            if review.ok or not review.issues:  # a rejection without reasons gives nothing to fix
-                break
-            issues = review.issues
-        elif revisions >= max_revisions:
-            listed = "\n".join(f"  {i}" for i in issues)
-            raise BlueprintError(
-                f"no valid blueprint for {topic!r} after {revisions} revision(s):\n{listed}"
-            )
-        draft = await designer.draft(
-            topic, characters=wanted, scenes=scenes, previous=draft, issues=issues
-        )
-        revisions += 1
-    return await director.finalize(blueprint)
-
-
-async def _design_on_form(
-    topic: str,
-    model: ChatModel,
-    reviewer: Reviewer,
-    *,
-    characters: list[str],
-    scenes: int,
-    max_revisions: int,
-    seed: int = 0,
-) -> Blueprint:
-    """The base model's way: fill in a form, redraft with new seeds while the reviewer's check objects."""
-    designer = FormDesigner(model=model)
-    for revisions in range(max_revisions + 1):
-        form = await designer.draft(
-            topic, characters=characters, scenes=scenes, seed=seed * 1000 + revisions
-        )
-        try:
-            blueprint = Blueprint.model_validate(form.blueprint_data(revisions=revisions))
-        except ValidationError as exc:  # laid out in code, so this is a bug, not the model's doing
-            raise BlueprintError(
-                f"the form for {topic!r} made an invalid blueprint: {exc}"
-            ) from exc
-        if not reviewer.check(blueprint):
-            return blueprint
-    # Still off the topic after every redraft: the premise becomes the topic itself, so the play names it.
-    premise = topic[:1].upper() + topic[1:].rstrip(".") + "."
-    return blueprint.model_copy(update={"premise": premise})
-
-
-def _slug(text: str) -> str:
-    return re.sub(r"[^a-z0-9]+", "_", text.strip().lower()).strip("_") or text
-
-
-def _resolver(entries: Sequence[Any]) -> Callable[[str], str]:
-    """Maps what a model wrote for a reference (an id, a near-id, a name) to an id."""
-    ids = {_slug(e.id) for e in entries}
-    names = {e.name.strip().casefold(): _slug(e.id) for e in entries}
-    return lambda ref: (
-        ref_id if (ref_id := _slug(ref)) in ids else names.get(ref.strip().casefold(), ref_id)
-    )
-
-
-def _assemble(
-    topic: str, draft: Draft, *, characters: Sequence[str], scenes: int, revisions: int
-) -> tuple[Blueprint | None, list[str]]:
-    """The blueprint a draft describes, or the issues that stop it (for the designer to fix)."""
-    issues: list[str] = []
-    who, where = _resolver(draft.cast.cast), _resolver(draft.stage.places)
-
-    def keyed(
-        entries: Sequence[Any], group: str, build: Callable[[str, Any], dict]
-    ) -> dict[str, dict]:
-        out: dict[str, dict] = {}
-        seen: dict[str, str] = {}
-        for i, entry in enumerate(entries):
-            key = _slug(entry.id)
-            if key in out and seen[key] == entry.name.strip().casefold():
-                continue  # the same entry again: a small model repeating itself, not a conflict
-            if key in out:
-                issues.append(f"{group}.{i}.id: {key!r} is used twice; give each its own id")
-            else:
-                out[key] = build(key, entry)
-                seen[key] = entry.name.strip().casefold()
-        return out
-
-    cast = keyed(
-        draft.cast.cast,
-        "cast",
-        lambda cid, c: {
-            "name": c.name,
-            "background": c.background,
-            "goals": c.goals,
-            "emotion": c.emotion,
-            "relationships": {who(k): v for k, v in c.relationships.items()},
-            "secrets": [
-                {
-                    "id": f"{cid}_secret_{n}",
-                    "text": s.text,
-                    "known_by": [who(k) for k in s.known_by],
-                }
-                for n, s in enumerate(c.secrets, 1)
-            ],
-            "location": where(c.location),
-        },
-    )
-    places = keyed(
-        draft.stage.places,
-        "stage.places",
-        lambda _, p: {
-            "name": p.name,
-            "description": p.description,
-            "exits": {d: where(to) for d, to in p.exits.items()},
-        },
-    )
-    first_place = next(iter(places), None)  # where a prop placed nowhere ends up
-    props = keyed(
-        draft.stage.props,
-        "stage.props",
-        lambda _, p: {
-            "name": p.name,
-            "description": p.description,
-            "states": p.states,
-            "affordances": p.affordances,
-            # Exactly one of location and holder: a prop given both is in its holder's hands.
-            "location": None
-            if p.holder and who(p.holder) in cast
-            else (where(p.location) if p.location else first_place),
-            "holder": who(p.holder) if p.holder and who(p.holder) in cast else None,
-        },
-    )
-    plot = [
-        {
-            "id": s.id,
-            "title": s.title,
-            "place": where(s.place),
-            "cast": [who(c) for c in s.cast],
-            "beats": [{"id": f"b{n}", "text": t} for n, t in enumerate(s.beats, 1)],
-        }
-        for s in draft.scenes.scenes[:scenes]
-    ]
-    if len(plot) < scenes:
-        issues.append(f"scenes: write {scenes} scenes, not {len(plot)}")
-    for name in characters:
-        if not any(
-            name.strip().casefold() == c["name"].strip().casefold() or _slug(name) == cid
-            for cid, c in cast.items()
-        ):
-            issues.append(f"cast: {name} must be one of the characters")
-    data = {
-        "title": draft.cast.title,
-        "topic": topic,
-        "premise": draft.cast.premise,
-        "revisions": revisions,
-        "cast": cast,
-        "stage": {"places": places, "props": props},
-        "scenes": plot,
-    }
-    try:
-        blueprint = Blueprint.model_validate(data)
-    except ValidationError as exc:
-        return None, [*issues, *validation_issues(exc)]
-    return (None, issues) if issues else (blueprint, [])

@@ -76,7 +76,7 @@ class DramaSession:
     def __init__(self, folder: Path, meta: SessionMeta) -> None:
         self.folder, self.meta = folder, meta
         self._model: Any = None
-        self._tool_model: Any = None
+        self._tool: Any = None  # the player's tool agent, made on first use
         self._given = False  # a ready model was handed in (use_model): it plays every part
         self._spec: str | None = (
             None  # the model spec with its secrets, when this process made the session
@@ -180,22 +180,24 @@ class DramaSession:
             )
         return self._model
 
-    def _tool_chat(self) -> Any:
-        """The tool agent's model: the adapter registered for the stage (``theatre/``), if any."""
-        chat = self._chat()
-        if self._given:
-            return chat
-        if self._tool_model is None:
-            from dramaturg.training.registry import AdapterRegistry
+    def _tool_agent(self) -> Any:
+        """The player's tool agent: on the adapter registered for the stage (``theatre/``), if
+        any, else the play's model; prompted with the settings its adapter was trained with."""
+        from dramaturg.agents.tool_agent import tool_agent_for
 
-            registered = AdapterRegistry().model(
-                DRAMA_TOOL_KEY, trace=self.folder / "model-trace.jsonl"
+        chat = self._chat()
+        if self._given:  # a model handed in plays every part
+            return tool_agent_for(chat)
+        if self._tool is None:
+            self._tool = tool_agent_for(
+                "registry",
+                main=chat,
+                world=DRAMA_TOOL_KEY,
+                trace=self.folder / "model-trace.jsonl",
             )
-            self._tool_model = registered or chat
-        return self._tool_model
+        return self._tool
 
     def _graph(self, saver: Any, *, auto: bool = False, max_turns: int | None = None) -> Any:
-        from dramaturg.agents import ToolAgent
         from dramaturg.drama.graph import actor_for, director_for, drama
 
         chat = self._chat()
@@ -203,7 +205,7 @@ class DramaSession:
             self.blueprint,
             actor=actor_for(chat, seed=self.meta.seed),
             director=director_for(chat),
-            tool_agent=ToolAgent(model=self._tool_chat()),
+            tool_agent=self._tool_agent(),
             player=None if auto else self.meta.player,
             mode=self.meta.mode,
             reflect_every=self.meta.reflect_every,

@@ -10,9 +10,11 @@ from dramaturg.drama.metrics import DramaMetrics, drama_metrics
 from dramaturg.evals.agents import AGENT_KINDS, AgentSpec
 from dramaturg.evals.cases import Case, DatasetError, Suite, load_suite_file
 from dramaturg.evals.gaia import extract_final_answer, gaia_score, load_gaia
-from dramaturg.evals.judge import DEFAULT_DRAMA_RUBRIC, Judge, Rubric, agreement
+from dramaturg.evals.judge import Judge
 from dramaturg.evals.metrics import pass_at_k, summarize
+from dramaturg.evals.panel import agreement
 from dramaturg.evals.report import compare, write_report
+from dramaturg.evals.rubric import DEFAULT_DRAMA_RUBRIC, Rubric
 from dramaturg.evals.runner import BACKENDS, read_episodes, run_eval
 from dramaturg.evals.suites import BUILTIN_SUITES, builtin_suite, load_suite
 

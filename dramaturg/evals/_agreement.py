@@ -1,7 +1,7 @@
 """Agreement between two raters' 1-5 scores: exact, within-one, quadratic-weighted kappa, Spearman's rho.
 
-Used by :func:`dramaturg.evals.judge.judge_many`; :class:`Agreement` and
-:func:`agreement` are public through :mod:`dramaturg.evals.judge`.
+Used by :func:`dramaturg.evals.panel.judge_many`; :class:`Agreement` and
+:func:`agreement` are public through :mod:`dramaturg.evals.panel`.
 
 Example:
     >>> a = agreement([1, 2, 3, 4, 5], [1, 2, 3, 4, 4])

@@ -19,7 +19,7 @@ __all__ = ["play_drama_case"]
 async def play_drama_case(
     case: Case, spec: AgentSpec, *, seed: int, max_steps: int, tracer: Tracer
 ) -> EpisodeOutput:
-    from dramaturg.agents import ToolAgent
+    from dramaturg.agents.tool_agent import tool_agent_for
     from dramaturg.drama import Blueprint, drama
     from dramaturg.drama._bundled import resolve_play
     from dramaturg.drama.graph import actor_for, director_for
@@ -31,7 +31,7 @@ async def play_drama_case(
         blueprint,
         actor=actor_for(model, seed=seed),
         director=director_for(model),
-        tool_agent=ToolAgent(model=model, seed=seed, temperature=spec.temperature),
+        tool_agent=tool_agent_for(model, seed=seed, temperature=spec.temperature),
         max_turns=max_steps,
         max_scene_steps=int(case.data.get("scene_steps", 6)),
     )

@@ -24,7 +24,8 @@ async def judge_transcript(
     function returning a model (tests use scripted ones).
     """
     from dramaturg.evals.agents import AgentSpec, model_for
-    from dramaturg.evals.judge import Judge, JudgeContext, JudgeItem, judge_many
+    from dramaturg.evals.judge import Judge, JudgeContext
+    from dramaturg.evals.panel import JudgeItem, judge_many
 
     scenes: dict[int, list[dict]] = {}
     current: int | None = None
@@ -70,7 +71,7 @@ async def judge_transcript(
 
 def judge_agreement(episodes: Iterable[dict[str, Any]]) -> dict[str, Any] | None:
     """Agreement of ``judge1`` and ``judge2`` over all judged items of a run, per criterion and overall."""
-    from dramaturg.evals.judge import agreement
+    from dramaturg.evals.panel import agreement
 
     a_all: dict[str, list[int | None]] = {}
     b_all: dict[str, list[int | None]] = {}

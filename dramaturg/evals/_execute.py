@@ -1,5 +1,9 @@
 """One episode, start to finish, in whatever process runs it: the unit every backend ships.
 
+:func:`play_case` picks how the case is played (a policy stepping a world, a
+graph, a question, a drama); :func:`execute` wraps it with the trace file and
+the record.
+
 ``execute(job)`` never raises for a failing episode: an exception becomes a
 record with ``status="error"`` and the error text, so one bad episode cannot
 stop a run. Its trace is written to ``<slug>.<attempt>.jsonl.part`` as it
@@ -9,19 +13,31 @@ looks finished.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import time
 import traceback
+from collections.abc import Coroutine
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from dramaturg.evals.agents import AgentSpec, StepRecord, Tracer, model_for, play_case
+from dramaturg.evals._drama_case import play_drama_case
+from dramaturg.evals.agents import (
+    AgentSpec,
+    EpisodeOutput,
+    StepRecord,
+    Tracer,
+    _answer_question,
+    _play_graph,
+    _play_policy,
+    model_for,
+)
 from dramaturg.evals.cases import Case
 from dramaturg.models._redact import redact_spec
 
-__all__ = ["Job", "attempt_seed", "error_record", "execute", "trace_path"]
+__all__ = ["Job", "attempt_seed", "error_record", "execute", "play_case", "trace_path"]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -78,6 +94,28 @@ def error_record(job: Job, status: str, error: str, *, latency_s: float = 0.0) -
         "answer": None,
         "metrics": {},
     }
+
+
+def play_case(
+    case: Case, spec: AgentSpec, *, seed: int, max_steps: int, root: Path | None, tracer: Tracer
+) -> EpisodeOutput:
+    """Play one case with one agent; ``seed`` is this attempt's agent seed.
+
+    Model-free play of a world runs right here (no event loop: the harness adds
+    nothing to stepping the world); everything else runs in ``asyncio.run``.
+    """
+    spec.check_fits(case)
+    steps = case.max_steps or max_steps
+    if case.kind == "world" and spec.kind in ("random", "oracle"):
+        return _play_policy(case, spec, seed=seed, max_steps=steps, tracer=tracer)
+    coro: Coroutine[Any, Any, EpisodeOutput]
+    if case.kind == "gaia":
+        coro = _answer_question(case, spec, seed=seed, max_steps=steps, root=root, tracer=tracer)
+    elif case.kind == "drama":
+        coro = play_drama_case(case, spec, seed=seed, max_steps=steps, tracer=tracer)
+    else:
+        coro = _play_graph(case, spec, seed=seed, max_steps=steps, tracer=tracer)
+    return asyncio.run(coro)
 
 
 def execute(job: Job) -> dict[str, Any]:

@@ -68,7 +68,8 @@ class AgentSpec:
         tool_model: a model spec for the tool agent alone (a fine-tuned adapter:
             ``local?lora=PATH``), while planner, critic and workers keep ``model``;
             ``"registry"`` picks each world's adapter from
-            :class:`dramaturg.training.AdapterRegistry` (the main model where none is registered).
+            :class:`dramaturg.models.adapters.AdapterRegistry` (the main model where none is
+            registered); ``"main"``: the main model.
         options: kind-specific settings (``judges`` for drama: model specs;
             ``tool_agent`` for react and embodied: keyword settings of the
             :class:`~dramaturg.agents.ToolAgent`, such as ``{"recap": 24}``).
@@ -187,11 +188,11 @@ def tool_model_for(spec: AgentSpec, case: Case) -> Any:
 
 def _tool_spec(spec: AgentSpec, case: Case) -> str | None:
     """The model spec of the tool agent's own model (``None``: none, or a factory)."""
-    if spec.tool_model == "registry":
-        from dramaturg.training.registry import AdapterRegistry
+    from dramaturg.agents.tool_agent import tool_model_spec
 
-        return AdapterRegistry().spec_for(case.world or "")
-    return spec.tool_model if isinstance(spec.tool_model, str) else None
+    return (
+        tool_model_spec(spec.tool_model, case.world) if isinstance(spec.tool_model, str) else None
+    )
 
 
 def tool_agent_settings_for(spec: AgentSpec, case: Case) -> dict[str, int]:
@@ -294,7 +295,7 @@ def _play_policy(
 async def _play_graph(
     case: Case, spec: AgentSpec, *, seed: int, max_steps: int, tracer: Tracer
 ) -> EpisodeOutput:
-    from dramaturg.agents import Critic, Planner, ToolAgent
+    from dramaturg.agents import Critic, Planner, tool_agent_for
     from dramaturg.graphs import embodied
     from dramaturg.graphs.embodied import Episode
 
@@ -303,10 +304,13 @@ async def _play_graph(
     if tool is not None:
         tracer.extra.append(tool)
     full = spec.kind == "embodied"
-    settings = tool_agent_settings_for(spec, case)
     graph = embodied(
-        tool_agent=ToolAgent(
-            model=tool or model, temperature=spec.temperature, seed=seed, **settings
+        # its adapter's settings (its own model's, or the main one's it shares), then the spec's
+        tool_agent=tool_agent_for(
+            tool or model,
+            temperature=spec.temperature,
+            seed=seed,
+            **(spec.options.get("tool_agent") or {}),
         ),
         planner=Planner(model=model) if full else None,
         critic=Critic(model=model) if full else None,
@@ -460,29 +464,3 @@ class _TracedTools:
             error=None if result.ok else str(result.error)[:500],
         )
         return result
-
-
-# --------------------------------------------------------------------- entry
-def play_case(
-    case: Case, spec: AgentSpec, *, seed: int, max_steps: int, root: Path | None, tracer: Tracer
-) -> EpisodeOutput:
-    """Play one case with one agent; ``seed`` is this attempt's agent seed.
-
-    Model-free play of a world runs right here (no event loop: the harness adds
-    nothing to stepping the world); everything else runs in ``asyncio.run``.
-    """
-    import asyncio
-
-    spec.check_fits(case)
-    steps = case.max_steps or max_steps
-    if case.kind == "world" and spec.kind in ("random", "oracle"):
-        return _play_policy(case, spec, seed=seed, max_steps=steps, tracer=tracer)
-    if case.kind == "gaia":
-        coro = _answer_question(case, spec, seed=seed, max_steps=steps, root=root, tracer=tracer)
-    elif case.kind == "drama":
-        from dramaturg.evals._drama_case import play_drama_case
-
-        coro = play_drama_case(case, spec, seed=seed, max_steps=steps, tracer=tracer)
-    else:
-        coro = _play_graph(case, spec, seed=seed, max_steps=steps, tracer=tracer)
-    return asyncio.run(coro)

@@ -1,12 +1,12 @@
-"""LLM-as-judge: score transcripts against a rubric, and measure how far judges agree.
+"""The LLM judge: one model scores one transcript on every criterion of a rubric.
 
-A :class:`Rubric` lists criteria, each a question answered on a 1-5 scale.
-A :class:`Judge` asks a model those questions about one transcript and
-returns a :class:`Verdict`; a model failure marks a criterion missing
-(``None``, with the error) instead of raising, so one bad answer never kills
-an evaluation. :func:`agreement` compares two judges' scores on the same
-items (exact, within-one, quadratic-weighted kappa, Spearman's rho), and
-:func:`judge_many` runs every judge on every item and reports both.
+A :class:`Judge` asks a model each question of a :class:`~dramaturg.evals.rubric.Rubric`
+about one transcript and returns a :class:`Verdict`; a model failure marks a
+criterion missing (``None``, with the error) instead of raising, so one bad
+answer never kills an evaluation. Transcripts come in several shapes
+(:func:`turns_of`); :class:`JudgeContext` is what the judge knows besides them.
+To run several judges over many items and compare them, see
+:func:`dramaturg.evals.panel.judge_many`.
 
 Example:
     >>> judge = Judge(load_model("local"))                                      # doctest: +SKIP
@@ -18,164 +18,27 @@ Example:
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from dramaturg._files import InputFileError, parse_yaml, read_text
 from dramaturg.errors import ConfigError, ScriptError, validation_issues
-from dramaturg.evals._agreement import Agreement, agreement
+from dramaturg.evals.rubric import DEFAULT_DRAMA_RUBRIC, Criterion, Rubric, Score
 from dramaturg.models import ChatModel, Message, system, user
 from dramaturg.prompts import render
 
 __all__ = [
-    "DEFAULT_DRAMA_RUBRIC",
-    "Agreement",
-    "Criterion",
     "CriterionAnswer",
     "CriterionScore",
     "Judge",
     "JudgeContext",
-    "JudgeItem",
-    "JudgeReport",
-    "PairAgreement",
-    "Rubric",
-    "RubricError",
     "Turn",
+    "TurnLike",
     "Verdict",
-    "agreement",
-    "judge_many",
     "turns_of",
 ]
-
-Score = Literal[1, 2, 3, 4, 5]
-
-
-class RubricError(ConfigError):
-    """A rubric file or definition is malformed; the message names the field."""
-
-
-# ---------------------------------------------------------------------- rubric
-class Criterion(BaseModel):
-    """One question a judge answers on a 1-5 scale (5 is best).
-
-    Attributes:
-        id: a short name (``in_character``) used as the key of the score.
-        question: what the judge is asked, phrased so that "yes" is good.
-        scale: what 1 and 5 mean, e.g. ``"1 = ...; 5 = ..."``.
-    """
-
-    model_config = ConfigDict(extra="forbid")
-
-    id: str = Field(pattern=r"^[a-z][a-z0-9_]*$", max_length=40)
-    question: str = Field(min_length=1, max_length=300)
-    scale: str = Field(min_length=1, max_length=300)
-
-
-class Rubric(BaseModel):
-    """A named list of criteria, loadable from and savable to YAML.
-
-    Example:
-        >>> rubric = Rubric(name="tiny", criteria=[Criterion(
-        ...     id="clarity", question="Is every line clear?", scale="1 = muddled; 5 = clear.")])
-        >>> Rubric.from_yaml_text(rubric.to_yaml()) == rubric
-        True
-    """
-
-    model_config = ConfigDict(extra="forbid")
-
-    name: str = Field(default="rubric", min_length=1)
-    criteria: list[Criterion] = Field(min_length=1)
-
-    @model_validator(mode="after")
-    def _unique_ids(self) -> Rubric:
-        seen: set[str] = set()
-        for c in self.criteria:
-            if c.id in seen:
-                raise ValueError(f"criterion id {c.id!r} appears twice; ids must be unique")
-            seen.add(c.id)
-        return self
-
-    @property
-    def ids(self) -> list[str]:
-        """The criterion ids, in order."""
-        return [c.id for c in self.criteria]
-
-    def to_yaml(self) -> str:
-        """The rubric as block-style YAML."""
-        return yaml.safe_dump(
-            self.model_dump(mode="json"), sort_keys=False, allow_unicode=True, width=100
-        )
-
-    def save(self, path: str | Path) -> Path:
-        """Write :meth:`to_yaml` to ``path`` and return the path."""
-        path = Path(path)
-        path.write_text(self.to_yaml(), encoding="utf-8")
-        return path
-
-    @classmethod
-    def from_yaml_text(cls, text: str, *, source: str = "rubric") -> Rubric:
-        """Parse a rubric from YAML text.
-
-        Raises:
-            RubricError: invalid YAML, or one line per bad field (``criteria.1.scale: ...``).
-        """
-        try:
-            data = parse_yaml(text, label=source)  # nesting checked before the C loader sees it
-        except InputFileError as exc:
-            raise RubricError(str(exc)) from None
-        except yaml.YAMLError as exc:
-            raise RubricError(f"{source} is not valid YAML: {exc}") from exc
-        if not isinstance(data, dict):
-            raise RubricError(f"{source}: the top level must be a mapping with a 'criteria' list")
-        try:
-            return cls.model_validate(data)
-        except ValidationError as exc:
-            raise RubricError(
-                f"bad {source}:\n" + "\n".join(f"  {i}" for i in validation_issues(exc))
-            ) from exc
-
-    @classmethod
-    def from_yaml(cls, path: str | Path) -> Rubric:
-        """Read a rubric file (see :meth:`from_yaml_text` for the errors)."""
-        path = Path(path)
-        try:
-            text = read_text(path, label=f"rubric file {path}")
-        except InputFileError as exc:  # missing, over 4 MiB, not UTF-8
-            raise RubricError(str(exc)) from None
-        return cls.from_yaml_text(text, source=f"rubric file {path}")
-
-
-DEFAULT_DRAMA_RUBRIC = Rubric(
-    name="drama",
-    criteria=[
-        Criterion(
-            id="in_character",
-            question="Does each line fit the character who says it?",
-            scale="1 = the lines could be anyone's or contradict the character; 5 = every line fits.",
-        ),
-        Criterion(
-            id="coherence",
-            question="Does each line follow from what came before?",
-            scale="1 = the lines ignore each other; 5 = every line answers what came before.",
-        ),
-        Criterion(
-            id="progress",
-            question="Does the scene move toward its goal?",
-            scale="1 = nothing happens; 5 = the goal is reached.",
-        ),
-        Criterion(
-            id="secrecy",
-            question="Do the characters keep their secrets?",
-            scale="1 = a secret is told or someone knows what they could not; 5 = every secret is kept.",
-        ),
-    ],
-)
 
 
 # ---------------------------------------------------------------------- inputs
@@ -254,15 +117,6 @@ class JudgeContext(BaseModel):
             personas={cid: f"{m.name}, {m.background}".strip(", ") for cid, m in cast.items()},
             secrets={cid: [s.text for s in m.secrets] for cid, m in cast.items() if m.secrets},
         )
-
-
-@dataclass(kw_only=True)
-class JudgeItem:
-    """One thing to judge in :func:`judge_many`."""
-
-    id: str
-    transcript: Sequence[TurnLike]
-    context: JudgeContext | Mapping[str, Any] | None = None
 
 
 # --------------------------------------------------------------------- outputs
@@ -460,107 +314,3 @@ def _sentence(text: str) -> str:
 def _clip(text: str, limit: int) -> str:
     text = " ".join(text.split())
     return text if len(text) <= limit else text[: limit - 3].rstrip() + "..."
-
-
-# ------------------------------------------------------------------ judge_many
-class PairAgreement(BaseModel):
-    """Agreement of judges ``a`` and ``b``: per shared criterion, and over all (item, criterion) pairs."""
-
-    a: str
-    b: str
-    criteria: dict[str, Agreement]
-    overall: Agreement
-
-
-class JudgeReport(BaseModel):
-    """Every judge's verdict on every item, with means and pairwise agreement.
-
-    Attributes:
-        judges: the judges' names, in the order given.
-        items: the items' ids, in the order given.
-        verdicts: judge name -> one verdict per item, in item order.
-        means: judge name -> criterion id -> mean score over the items it scored (``None`` if none).
-        missing: judge name -> criterion id -> how many items lack a score.
-        agreement: one entry per pair of judges.
-    """
-
-    judges: list[str]
-    items: list[str]
-    verdicts: dict[str, list[Verdict]]
-    means: dict[str, dict[str, float | None]]
-    missing: dict[str, dict[str, int]]
-    agreement: list[PairAgreement]
-
-    def pair(self, a: str, b: str) -> PairAgreement:
-        """The agreement between judges ``a`` and ``b`` (in either order)."""
-        for p in self.agreement:
-            if {p.a, p.b} == {a, b}:
-                return p
-        raise ConfigError(f"no pair ({a!r}, {b!r}) in this report; judges: {self.judges}")
-
-
-async def judge_many(
-    judges: Sequence[Judge], items: Iterable[JudgeItem | tuple[Any, Any]], *, concurrency: int = 4
-) -> JudgeReport:
-    """Run every judge on every item and compare them.
-
-    Args:
-        judges: judges with distinct names.
-        items: :class:`JudgeItem` records, or ``(transcript, context)`` pairs (ids ``"0"``, ``"1"``, ...).
-        concurrency: at most this many verdicts are worked on at once.
-
-    Example:
-        >>> report = await judge_many([Judge(small, name="small"), Judge(big, name="big")], items)  # doctest: +SKIP
-        >>> report.pair("small", "big").overall.kappa                                            # doctest: +SKIP
-    """
-    names = [j.name for j in judges]
-    if len(set(names)) != len(names):
-        raise ConfigError(f"judges need distinct names to be told apart in the report; got {names}")
-    if concurrency < 1:
-        raise ConfigError(f"concurrency must be at least 1, not {concurrency}")
-    todo = [
-        it if isinstance(it, JudgeItem) else JudgeItem(id=str(i), transcript=it[0], context=it[1])
-        for i, it in enumerate(items)
-    ]
-    gate = asyncio.Semaphore(concurrency)
-
-    async def one(judge: Judge, item: JudgeItem) -> Verdict:
-        async with gate:
-            return await judge.judge(item.transcript, context=item.context)
-
-    flat = await asyncio.gather(*(one(j, it) for j in judges for it in todo))
-    verdicts = {
-        name: list(flat[k * len(todo) : (k + 1) * len(todo)]) for k, name in enumerate(names)
-    }
-    means: dict[str, dict[str, float | None]] = {}
-    missing: dict[str, dict[str, int]] = {}
-    for j in judges:
-        means[j.name], missing[j.name] = {}, {}
-        for cid in j.rubric.ids:
-            got = [s for v in verdicts[j.name] if (s := v.score(cid)) is not None]
-            means[j.name][cid] = sum(got) / len(got) if got else None
-            missing[j.name][cid] = len(todo) - len(got)
-    pairs = []
-    for x in range(len(judges)):
-        for y in range(x + 1, len(judges)):
-            ja, jb = judges[x], judges[y]
-            shared = [c for c in ja.rubric.ids if c in set(jb.rubric.ids)]
-            per = {
-                c: agreement(
-                    [v.score(c) for v in verdicts[ja.name]], [v.score(c) for v in verdicts[jb.name]]
-                )
-                for c in shared
-            }
-            overall = agreement(
-                [v.score(c) for v in verdicts[ja.name] for c in shared],
-                [v.score(c) for v in verdicts[jb.name] for c in shared],
-            )
-            pairs.append(PairAgreement(a=ja.name, b=jb.name, criteria=per, overall=overall))
-    return JudgeReport(
-        judges=names,
-        items=[it.id for it in todo],
-        verdicts=verdicts,
-        means=means,
-        missing=missing,
-        agreement=pairs,
-    )

@@ -47,6 +47,7 @@ from pathlib import Path
 from typing import Any
 
 from dramaturg._files import InputFileError, load_json, parse_json
+from dramaturg._progress import progress_bar
 from dramaturg.errors import ConfigError, MissingExtraError
 from dramaturg.evals._execute import Job, error_record, execute, trace_path
 from dramaturg.evals._pool import GUARD_ADVICE, WorkerStartError
@@ -366,24 +367,7 @@ class _Progress:
 
     def __enter__(self) -> _Progress:
         if self.enabled:
-            from rich.progress import (
-                BarColumn,
-                MofNCompleteColumn,
-                Progress,
-                TextColumn,
-                TimeElapsedColumn,
-                TimeRemainingColumn,
-            )
-
-            self._bar = Progress(
-                TextColumn("{task.description}"),
-                BarColumn(),
-                MofNCompleteColumn(),
-                TextColumn("{task.fields[stats]}"),
-                TimeElapsedColumn(),
-                TimeRemainingColumn(),
-                transient=False,
-            )
+            self._bar = progress_bar()
             self._bar.start()
             self._task = self._bar.add_task(
                 self.title, total=self.total, completed=self.total - self.todo, stats=""

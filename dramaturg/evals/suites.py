@@ -23,7 +23,7 @@ from typing import Any
 
 from dramaturg.errors import ConfigError
 from dramaturg.evals.cases import Case, Suite, load_suite_file
-from dramaturg.worlds._builtin import ALFWORLD_TASKS
+from dramaturg.worlds.alfworld import TASK_TYPES
 
 __all__ = ["BUILTIN_SUITES", "TEXTWORLD_LEVELS", "builtin_suite", "load_suite"]
 
@@ -78,7 +78,7 @@ def builtin_suite(
                 seed=seed + i,
             )
             for split in splits
-            for task in ALFWORLD_TASKS
+            for task in TASK_TYPES
             for i in range(n)
         ]
         return Suite(name=name, description="ALFWorld-style household tasks", cases=cases)

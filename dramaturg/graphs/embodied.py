@@ -17,6 +17,9 @@ A compiled graph can play many worlds: bind one when building it, or pass an
 server or an evaluation builds the graph once and hands each episode its
 own world.
 
+The nodes are the methods of :class:`EmbodiedNodes`; :func:`embodied` only
+wires them.
+
 Example:
     >>> world = make_world("textworld/tw-simple")                               # doctest: +SKIP
     >>> graph = embodied(world, tool_agent=ToolAgent(model=load_model()), seed=3)  # doctest: +SKIP
@@ -31,28 +34,37 @@ from __future__ import annotations
 
 import asyncio
 import operator
-from typing import Annotated, Any, TypedDict
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Annotated, Any, TypedDict, TypeVar
 
 from langgraph.graph import END, START, StateGraph
+from langgraph.graph.state import CompiledStateGraph
 from langgraph.runtime import Runtime
 
 from dramaturg.agents.roles import Critic, Planner
 from dramaturg.agents.schemas import Subtask, WorkerResult, topological_order
 from dramaturg.agents.tool_agent import ToolAgent
 from dramaturg.errors import ConfigError, ModelError
+from dramaturg.graphs._route import Router
 
-__all__ = ["EmbodiedState", "Episode", "embodied"]
+__all__ = ["EmbodiedNodes", "EmbodiedState", "Episode", "embodied"]
+
+_R = TypeVar("_R")
 
 
 class EmbodiedState(TypedDict, total=False):
+    """The graph's state: the episode so far (the world itself lives outside it)."""
+
     goal: str
     observation: str
     admissible: list[str] | None
-    steps: Annotated[list[dict], operator.add]  # {action, observation, reward, error}
+    # One entry per action: {action, before, observation, reward, error}.
+    steps: Annotated[list[dict[str, Any]], operator.add]
     intents: list[str]
     intent: int
     replans: int
-    critiques: Annotated[list[dict], operator.add]
+    critiques: Annotated[list[dict[str, Any]], operator.add]
     score: float
     won: bool
     lost: bool
@@ -68,16 +80,18 @@ class Episode:
     has been played in this process, so give each concurrent run its own.
     """
 
-    def __init__(self, world: Any, seed: int | None = 0, options: dict | None = None) -> None:
+    def __init__(
+        self, world: Any, seed: int | None = 0, options: dict[str, Any] | None = None
+    ) -> None:
         self.world, self.seed, self.options = world, seed, options
         self.played = -1  # -1: not reset in this process
 
-    def reset(self) -> tuple[str, dict]:
+    def reset(self) -> tuple[str, dict[str, Any]]:
         obs, info = self.world.reset(seed=self.seed, options=self.options)
         self.played = 0
         return obs, info
 
-    async def call(self, fn: Any, *args: Any) -> Any:
+    async def call(self, fn: Callable[..., _R], *args: Any) -> _R:
         """Run a world call off the event loop, unless the world says it is quick."""
         if getattr(self.world, "steps_inline", False):
             return fn(*args)
@@ -93,41 +107,38 @@ class Episode:
         self.played = len(actions)
 
 
-def embodied(
-    world: Any = None,
-    *,
-    tool_agent: ToolAgent,
-    planner: Planner | None = None,
-    critic: Critic | None = None,
-    seed: int | None = 0,
-    options: dict | None = None,
-    max_steps: int = 50,
-    critique_every: int = 5,
-    max_replans: int = 2,
-    checkpointer: Any = None,
-):
-    """Build the embodied graph for one world.
+@dataclass(kw_only=True, frozen=True, eq=False)
+class EmbodiedNodes:
+    """The embodied graph's nodes, bound to the roles and the limits.
+
+    ``start``, ``plan``, ``act``, ``critique`` and ``finish`` are nodes; the
+    ``after_*`` methods are the routers after ``start``, ``act`` and
+    ``critique``. Each takes a state dict (``start`` and ``act`` also the
+    run's :class:`~langgraph.runtime.Runtime`, whose context is the
+    :class:`Episode`) and returns a partial update or where to go next, so a
+    test calls one alone with a hand-built state.
 
     Args:
-        world: a :mod:`dramaturg.worlds` world (anything with reset/step), played
-            when a run passes no :class:`Episode` context. Leave it out to build
-            one graph for many worlds.
-        tool_agent: turns the current intent and observation into a command.
-        planner: if given, splits the goal into intents tried in order.
-        critic: if given, reviews progress every ``critique_every`` steps:
-            accept moves to the next intent, replan asks the planner again.
-        seed, options: passed to ``world.reset`` of the bound world.
-        max_steps: the episode is cut (``outcome="max_steps"``) after this many actions.
-        checkpointer: a LangGraph checkpointer, to resume a stopped episode.
+        tool_agent, planner, critic: the roles (see :func:`embodied`).
+        bound: the episode played when a run brings none as its context.
+        max_steps, critique_every, max_replans: see :func:`embodied`.
 
-    Returns:
-        A compiled graph; ``await graph.ainvoke({})`` plays one episode.
+    Example:
+        >>> nodes = EmbodiedNodes(tool_agent=ToolAgent(model=m), max_steps=3)  # doctest: +SKIP
+        >>> await nodes.after_act({"steps": [{}, {}, {}]})                    # doctest: +SKIP
+        'finish'
     """
-    if max_steps < 1:
-        raise ConfigError("max_steps must be at least 1")
-    bound = Episode(world, seed, options) if world is not None else None
 
-    def _episode(runtime: Runtime) -> Episode:
+    tool_agent: ToolAgent
+    planner: Planner | None = None
+    critic: Critic | None = None
+    bound: Episode | None = None
+    max_steps: int = 50
+    critique_every: int = 5
+    max_replans: int = 2
+
+    def episode(self, runtime: Runtime[Any]) -> Episode:
+        """The run's episode: its context, else the bound one."""
         context = runtime.context
         if isinstance(context, Episode):
             return context
@@ -135,14 +146,15 @@ def embodied(
             raise ConfigError(
                 f"the embodied graph's context must be an Episode, not {type(context).__name__}"
             )
-        if bound is None:
+        if self.bound is None:
             raise ConfigError(
                 "no world: build the graph with one, or run it with context=Episode(world, seed=...)"
             )
-        return bound
+        return self.bound
 
-    async def start(state: EmbodiedState, runtime: Runtime) -> dict:
-        episode = _episode(runtime)
+    async def start(self, state: EmbodiedState, runtime: Runtime[Any]) -> dict[str, Any]:
+        """Reset the world; its objective (or first observation) is the goal."""
+        episode = self.episode(runtime)
         obs, info = await episode.call(episode.reset)
         goal = str(info.get("objective") or obs)
         return {
@@ -158,11 +170,12 @@ def embodied(
             "terminated": False,
         }
 
-    async def plan(state: EmbodiedState) -> dict:
-        assert planner is not None
+    async def plan(self, state: EmbodiedState) -> dict[str, Any]:
+        """Split the goal into intents, in dependency order (after a critique: replan)."""
+        assert self.planner is not None
         feedback = state["critiques"][-1]["issues"] if state.get("critiques") else None
         try:
-            new = await planner.plan(
+            new = await self.planner.plan(
                 state["goal"], feedback="; ".join(feedback) if feedback else None
             )
         except ModelError:
@@ -175,19 +188,19 @@ def embodied(
             "replans": state.get("replans", 0) + (1 if feedback else 0),
         }
 
-    async def act(state: EmbodiedState, runtime: Runtime) -> dict:
-        episode = _episode(runtime)
-        actions = [s["action"] for s in state.get("steps", [])]
-        if episode.played != len(actions):  # a resumed run, or a world reset elsewhere
-            await episode.call(episode.sync, actions)
+    async def act(self, state: EmbodiedState, runtime: Runtime[Any]) -> dict[str, Any]:
+        """Have the tool agent pick a command for the current intent and play it."""
+        episode = self.episode(runtime)
+        steps = state.get("steps", [])
+        if episode.played != len(steps):  # a resumed run, or a world reset elsewhere
+            await episode.call(episode.sync, [s["action"] for s in steps])
         intents, i = state.get("intents") or [], state.get("intent", 0)
         goal = intents[i] if i < len(intents) else state["goal"]
-        history = [(s["before"], s["action"]) for s in state.get("steps", [])]
         try:
-            command = await tool_agent.command(
+            command = await self.tool_agent.command(
                 goal=goal,
                 observation=state["observation"],
-                history=history,
+                history=[(s["before"], s["action"]) for s in steps],
                 admissible=state.get("admissible"),
             )
         except ModelError as exc:
@@ -227,14 +240,15 @@ def embodied(
             update["outcome"] = "crashed"
         return update
 
-    async def critique(state: EmbodiedState) -> dict:
-        assert critic is not None
+    async def critique(self, state: EmbodiedState) -> dict[str, Any]:
+        """Have the critic review the last steps; accept moves on to the next intent."""
+        assert self.critic is not None
         intents, i = state.get("intents") or [], state.get("intent", 0)
         intent = intents[i] if i < len(intents) else state["goal"]
-        recent = state["steps"][-critique_every:]
+        recent = state["steps"][-self.critique_every :]
         transcript = "\n".join(f"> {s['action']}\n{s['observation'][:300]}" for s in recent)
         try:
-            verdict = await critic.review(
+            verdict = await self.critic.review(
                 Subtask(id="now", description=intent[:400]),
                 WorkerResult(subtask_id="now", worker="actor", output=transcript),
             )
@@ -258,32 +272,36 @@ def embodied(
             update["intent"] = i + 1
         return update
 
-    async def after_start(state: EmbodiedState) -> str:
-        return "plan" if planner is not None else "act"
+    async def after_start(self, state: EmbodiedState) -> str:
+        """Plan first if there is a planner."""
+        return "plan" if self.planner is not None else "act"
 
-    async def after_act(state: EmbodiedState) -> str:
+    async def after_act(self, state: EmbodiedState) -> str:
+        """Finish when the episode ended; critique every ``critique_every`` steps."""
         if (
             state.get("terminated")
             or state.get("outcome")
-            or len(state.get("steps", [])) >= max_steps
+            or len(state.get("steps", [])) >= self.max_steps
         ):
             return "finish"
         n = len(state["steps"])
-        if critic is not None and critique_every > 0 and n % critique_every == 0:
+        if self.critic is not None and self.critique_every > 0 and n % self.critique_every == 0:
             return "critique"
         return "act"
 
-    async def after_critique(state: EmbodiedState) -> str:
+    async def after_critique(self, state: EmbodiedState) -> str:
+        """Replan when the critic asks and the budget allows; otherwise act on."""
         last = state["critiques"][-1]
         if (
             last["route"] == "replan"
-            and planner is not None
-            and state.get("replans", 0) < max_replans
+            and self.planner is not None
+            and state.get("replans", 0) < self.max_replans
         ):
             return "plan"
         return "act"
 
-    async def finish(state: EmbodiedState) -> dict:
+    async def finish(self, state: EmbodiedState) -> dict[str, Any]:
+        """Name the outcome: won, lost, max_steps or ended (failed and crashed are set earlier)."""
         if state.get("outcome"):
             return {}
         if state.get("won"):
@@ -292,16 +310,61 @@ def embodied(
             return {"outcome": "lost"}
         return {"outcome": "max_steps" if not state.get("terminated") else "ended"}
 
-    builder = StateGraph(EmbodiedState, context_schema=Episode)
-    builder.add_node("start", start)
-    builder.add_node("plan", plan)
-    builder.add_node("act", act)
-    builder.add_node("critique", critique)
-    builder.add_node("finish", finish)
+
+def embodied(
+    world: Any = None,
+    *,
+    tool_agent: ToolAgent,
+    planner: Planner | None = None,
+    critic: Critic | None = None,
+    seed: int | None = 0,
+    options: dict[str, Any] | None = None,
+    max_steps: int = 50,
+    critique_every: int = 5,
+    max_replans: int = 2,
+    checkpointer: Any = None,
+) -> CompiledStateGraph[EmbodiedState, Any, EmbodiedState, EmbodiedState]:
+    """Build the embodied graph for one world.
+
+    Args:
+        world: a :mod:`dramaturg.worlds` world (anything with reset/step), played
+            when a run passes no :class:`Episode` context. Leave it out to build
+            one graph for many worlds.
+        tool_agent: turns the current intent and observation into a command.
+        planner: if given, splits the goal into intents tried in order.
+        critic: if given, reviews progress every ``critique_every`` steps:
+            accept moves to the next intent, replan asks the planner again.
+        seed, options: passed to ``world.reset`` of the bound world.
+        max_steps: the episode is cut (``outcome="max_steps"``) after this many actions.
+        checkpointer: a LangGraph checkpointer, to resume a stopped episode.
+
+    Returns:
+        A compiled graph; ``await graph.ainvoke({})`` plays one episode.
+    """
+    if max_steps < 1:
+        raise ConfigError("max_steps must be at least 1")
+    nodes = EmbodiedNodes(
+        tool_agent=tool_agent,
+        planner=planner,
+        critic=critic,
+        bound=Episode(world, seed, options) if world is not None else None,
+        max_steps=max_steps,
+        critique_every=critique_every,
+        max_replans=max_replans,
+    )
+    # Episode is a plain class, not a dataclass, on purpose: LangGraph would build one from a
+    # dict context, and a dict context is a mistake EmbodiedNodes.episode names.
+    context: type[Any] = Episode
+    builder = StateGraph(EmbodiedState, context_schema=context)
+    builder.add_node("start", nodes.start)
+    builder.add_node("plan", nodes.plan)
+    builder.add_node("act", nodes.act)
+    builder.add_node("critique", nodes.critique)
+    builder.add_node("finish", nodes.finish)
     builder.add_edge(START, "start")
-    builder.add_conditional_edges("start", after_start, ["plan", "act"])
+    builder.add_conditional_edges("start", Router(nodes.after_start), ["plan", "act"])
     builder.add_edge("plan", "act")
-    builder.add_conditional_edges("act", after_act, ["act", "critique", "finish"])
-    builder.add_conditional_edges("critique", after_critique, ["plan", "act"])
+    builder.add_conditional_edges("act", Router(nodes.after_act), ["act", "critique", "finish"])
+    builder.add_conditional_edges("critique", Router(nodes.after_critique), ["plan", "act"])
     builder.add_edge("finish", END)
     return builder.compile(checkpointer=checkpointer, name="embodied")

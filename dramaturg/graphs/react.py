@@ -15,6 +15,7 @@ from __future__ import annotations
 from typing import Any, TypedDict
 
 from langgraph.graph import END, START, StateGraph
+from langgraph.graph.state import CompiledStateGraph
 
 from dramaturg.agents.roles import Worker
 from dramaturg.agents.schemas import Subtask
@@ -28,13 +29,15 @@ class ReactState(TypedDict, total=False):
     ok: bool
     steps: int
     error: str | None
-    transcript: list[dict]
+    transcript: list[dict[str, Any]]
 
 
-def react(*, worker: Worker, checkpointer: Any = None):
+def react(
+    *, worker: Worker, checkpointer: Any = None
+) -> CompiledStateGraph[ReactState, None, ReactState, ReactState]:
     """Build the single-agent baseline graph for tasks; invoke with ``{"task": ...}``."""
 
-    async def solve(state: ReactState) -> dict:
+    async def solve(state: ReactState) -> dict[str, Any]:
         result, transcript = await worker.attempt(
             Subtask(id="task", description=state["task"][:400])
         )

@@ -9,11 +9,14 @@ platform supplies its own checkpointer, so none is set here.
 from __future__ import annotations
 
 import os
+from typing import Any
+
+from langgraph.graph.state import CompiledStateGraph
 
 from dramaturg.agents import Critic, Planner, ToolAgent, Worker
-from dramaturg.graphs.embodied import embodied
-from dramaturg.graphs.react import react
-from dramaturg.graphs.workforce import workforce
+from dramaturg.graphs.embodied import EmbodiedState, embodied
+from dramaturg.graphs.react import ReactState, react
+from dramaturg.graphs.workforce import WorkforceState, workforce
 from dramaturg.models import load_model
 from dramaturg.tools import ToolSet, file_reader, python_tool
 
@@ -24,7 +27,7 @@ def _tools() -> ToolSet:
     return ToolSet([python_tool(timeout_s=20), file_reader(os.environ.get("DRAMATURG_FILES", "."))])
 
 
-def workforce_graph():
+def workforce_graph() -> CompiledStateGraph[WorkforceState, None, WorkforceState, WorkforceState]:
     model = load_model()
     workers = [
         Worker(name="analyst", model=model, tools=_tools()),
@@ -33,11 +36,11 @@ def workforce_graph():
     return workforce(planner=Planner(model=model), workers=workers, critic=Critic(model=model))
 
 
-def react_graph():
+def react_graph() -> CompiledStateGraph[ReactState, None, ReactState, ReactState]:
     return react(worker=Worker(name="solo", model=load_model(), tools=_tools()))
 
 
-def embodied_graph():
+def embodied_graph() -> CompiledStateGraph[EmbodiedState, Any, EmbodiedState, EmbodiedState]:
     from dramaturg.worlds import make_world
 
     model = load_model()

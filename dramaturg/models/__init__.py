@@ -1,5 +1,8 @@
 """LLM backends behind one small protocol, and the wrappers around them.
 
+The embedded model's LoRA adapters, and the registry of which world or tool
+uses which, live in :mod:`dramaturg.models.adapters`.
+
 Start with :func:`load_model`::
 
     from dramaturg.models import load_model, user
@@ -7,6 +10,7 @@ Start with :func:`load_model`::
     print(model.complete_sync([user("Once upon a time")]).text)
 """
 
+from dramaturg.models.adapters import AdapterEntry, AdapterRegistry
 from dramaturg.models.base import (
     BaseChatModel,
     ChatModel,
@@ -22,6 +26,7 @@ from dramaturg.models.base import (
     system,
     user,
 )
+from dramaturg.models.check import ModelCheck, check_model
 from dramaturg.models.hosted import LiteLLMModel
 from dramaturg.models.loader import load_model, parse_spec
 from dramaturg.models.local import LocalModel
@@ -39,6 +44,8 @@ from dramaturg.models.wrappers import (
 )
 
 __all__ = [
+    "AdapterEntry",
+    "AdapterRegistry",
     "BaseChatModel",
     "CallerUsage",
     "ChatModel",
@@ -47,6 +54,7 @@ __all__ = [
     "LiteLLMModel",
     "LocalModel",
     "Message",
+    "ModelCheck",
     "ModelKind",
     "ModelWrapper",
     "OpenAIModel",
@@ -60,6 +68,7 @@ __all__ = [
     "UsageReport",
     "assistant",
     "caller",
+    "check_model",
     "current_caller",
     "load_model",
     "model_kind",

@@ -93,4 +93,5 @@ def bound_schema(schema: dict[str, Any], *, max_items: int, max_length: int) -> 
             out["maxProperties"] = max(max_items, _int(out.get("minProperties")))
         return out
 
-    return visit(schema, 0)
+    bounded: dict[str, Any] = visit(schema, 0)
+    return bounded

@@ -90,7 +90,6 @@ def generate(
         for p in (_FirstTokenOnly(first_pieces) if first_pieces is not None else None, processor)
         if p
     ]
-    processors = processors or None
     try:
         stream = llm.create_completion(
             tokens,
@@ -98,7 +97,7 @@ def generate(
             stop=stops or None,
             grammar=grammar,
             stream=True,
-            logits_processor=processors,
+            logits_processor=processors or None,
             **sampling,
         )
         for chunk in stream:

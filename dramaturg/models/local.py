@@ -1,18 +1,14 @@
-"""`LocalModel`: llama.cpp in-process, the embedded default.
+"""`LocalModel`: llama.cpp in-process, the embedded default; the model side.
 
-One llama.cpp context per (weights, adapter, context size) is loaded per
-process and shared by every ``LocalModel`` that asks for it. llama.cpp is
-not thread-safe, so each context has exactly one worker thread: calls from
-any number of coroutines or threads queue there, and the event loop never
-blocks on them.
-
-Prefix reuse: llama.cpp keeps the KV cache of the last prompt, so a prompt
-that repeats a long prefix (a persona, few-shot examples, the story so far)
-only evaluates its new suffix. Gemma 3 uses sliding-window attention, which
-normally forbids cutting the cache back to a prefix; the context is created
-with a full-size SWA cache so the cut is allowed. With ``prefix_cache_mb``
-set, the states of recent prompts are also kept in RAM, so several
-alternating personas each find their own prefix.
+The cut between this module and :mod:`dramaturg.models._engine`: the engine
+holds everything llama.cpp owns (one loaded context per settings, shared by
+every model that asks for it; its single worker thread; the LoRA adapters set
+on it per call; the grammars, token masks and schema limits compiled for it).
+This module holds what a call means: the :class:`LocalModel` the loader hands
+out, its options and defaults, prompt rendering, sampling, and the decoding
+strategy of a structured answer (a free pass that stops where the JSON ends,
+then token masks or a grammar), run on the engine's thread so the event loop
+never blocks.
 
 Example:
     >>> model = LocalModel()                                  # doctest: +SKIP
@@ -32,14 +28,13 @@ from dramaturg.errors import ConfigError, MissingExtraError, ModelError
 from dramaturg.models._bounds import Bounds
 from dramaturg.models._decode import answer_opener, common_prefix, generate, heal
 from dramaturg.models._engine import Engine, load_engine
-from dramaturg.models._gguf import read_gguf_metadata
 from dramaturg.models._json import JsonEnd, parse_structured
 from dramaturg.models._mask import available as mask_available
 from dramaturg.models._prompt import PromptFormat, render_prompt
 from dramaturg.models._weights import default_weights
 from dramaturg.models.base import BaseChatModel, Completion, Message, ModelKind, Usage, check_kind
 
-__all__ = ["LocalModel", "check_adapter", "default_threads"]
+__all__ = ["LocalModel", "default_threads"]
 
 _KNOWN_OPTS = {
     "max_tokens",
@@ -58,36 +53,6 @@ _KNOWN_OPTS = {
     "timeout",
     "raw",
 }
-
-
-def check_adapter(lora_path: str | os.PathLike[str], *, base: str | os.PathLike[str]) -> None:
-    """Refuse, with a clear error, a file that is not a GGUF LoRA adapter for ``base``.
-
-    llama.cpp itself accepts some wrong files silently (a whole model passed
-    as an adapter loads without complaint), so the metadata is checked here.
-    """
-    lora = Path(lora_path)
-    if not lora.is_file():
-        raise ConfigError(
-            f"LoRA adapter not found: {lora}. Pass the path of a GGUF LoRA adapter file."
-        )
-    try:
-        meta = read_gguf_metadata(lora)
-        base_meta = read_gguf_metadata(base)
-    except (OSError, ValueError) as exc:
-        raise ConfigError(f"cannot read the LoRA adapter {lora}: {exc}") from exc
-    if meta.get("general.type") != "adapter" or meta.get("adapter.type") != "lora":
-        raise ConfigError(
-            f"{lora} is not a LoRA adapter (general.type={meta.get('general.type')!r}, "
-            f"adapter.type={meta.get('adapter.type')!r}); export the adapter to GGUF LoRA first "
-            "(dramaturg train exports it that way)"
-        )
-    arch, base_arch = meta.get("general.architecture"), base_meta.get("general.architecture")
-    if arch != base_arch:
-        raise ConfigError(
-            f"the LoRA adapter {lora} was made for a {arch!r} model, but the base model {base} is "
-            f"{base_arch!r}; use an adapter trained on this base model"
-        )
 
 
 def default_threads() -> int:
@@ -250,6 +215,7 @@ class LocalModel(BaseChatModel):
         started = time.perf_counter()
         llm = engine.llm
         engine.use_adapter(self.lora_path, self.lora_scale)
+        stops: list[str]
         if opts.get("raw"):  # the text itself is the prompt: a base model continues it
             prompt, stops = "".join(m["content"] for m in messages), []
         else:

@@ -36,7 +36,7 @@ from dramaturg.models.base import (
 __all__ = ["Reply", "ScriptedCall", "ScriptedModel"]
 
 CallKind = Literal["complete", "structured"]
-Answer = str | dict | list | BaseModel | BaseException | Callable[..., Any]
+Answer = str | dict[str, Any] | list[Any] | BaseModel | BaseException | Callable[..., Any]
 
 
 @dataclass(kw_only=True, slots=True)
@@ -153,7 +153,7 @@ class ScriptedModel(BaseChatModel):
         if reply.check is not None and not reply.check(msgs):
             raise ScriptError(f"call #{len(self.calls)} failed the script's check on its messages")
         answer = reply.answer
-        if callable(answer) and not isinstance(answer, BaseModel | BaseException):
+        if callable(answer) and not isinstance(answer, (BaseModel, BaseException)):
             answer = answer(msgs, opts)
         if isinstance(answer, BaseException):
             raise answer

@@ -79,8 +79,10 @@ class ModelWrapper(BaseChatModel):
     async def complete(self, messages: Sequence[Message], **opts: Any) -> Completion:
         return await self.inner.complete(messages, **opts)
 
+    # A property over BaseChatModel's plain attribute: the class default would hide the inner
+    # model's kind (mypy cannot tell a read-only view from a narrowing).
     @property
-    def kind(self) -> Any:  # the class default on BaseChatModel would hide the inner model's
+    def kind(self) -> Any:  # type: ignore[override]
         return getattr(self.inner, "kind", "instruct")
 
     def __getattr__(self, item: str) -> Any:

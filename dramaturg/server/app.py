@@ -97,7 +97,7 @@ def create_app(
     async def new(
         req: NewSession, request: Request, authorization: str | None = Header(default=None)
     ) -> dict[str, str]:
-        from dramaturg.drama.blueprint import design_blueprint
+        from dramaturg.drama.design import design_blueprint
         from dramaturg.server._stages import bundled_stage, stage_blueprint, uploaded_stage
 
         if not policy.key_ok(authorization):

@@ -4,9 +4,10 @@ The pipeline: :func:`build_sft_data` plays gold plans (and successful runs)
 into chat examples split by game; :func:`train_lora` trains a LoRA adapter on
 the packaged Gemma 3 270M through transformers and PEFT; :func:`export_lora_gguf`
 writes it as a GGUF LoRA that the ``local`` backend loads
-(``local?lora=PATH``); an :class:`AdapterRegistry` maps worlds and tools to
-their adapters; :func:`compare_adapter` plays held-out games with and without
-one. Training needs ``pip install "dramaturg[train]"``.
+(``local?lora=PATH``); :class:`dramaturg.models.adapters.AdapterRegistry` maps
+worlds and tools to their adapters; :func:`compare_adapter` plays held-out games with and without
+one; :func:`train_tool_agent` runs the whole recipe (data, training, export,
+registration) in one call. Training needs ``pip install "dramaturg[train]"``.
 
 Example:
     >>> from dramaturg.training import build_sft_data, export_lora_gguf, train_lora
@@ -15,36 +16,31 @@ Example:
     >>> export_lora_gguf(result.adapter_dir, "tw/tool-agent.gguf")                # doctest: +SKIP
 """
 
-from dramaturg.models._adapters import base_identity, check_adapter_base
-from dramaturg.training.data import (
+from dramaturg.training._splits import (
     SPLITS,
-    DataSummary,
-    SFTExample,
-    build_sft_data,
     check_splits,
-    from_traces,
-    load_sft_data,
     load_splits,
     split_cases,
     splits_path,
     tool_agent_settings,
 )
+from dramaturg.training.build import DataSummary, build_sft_data
+from dramaturg.training.data import SFTExample, load_sft_data
 from dramaturg.training.evaluate import compare_adapter, step_stats
 from dramaturg.training.export import export_lora_gguf
 from dramaturg.training.lora import DEFAULT_TARGETS, TrainResult, train_lora
-from dramaturg.training.registry import AdapterEntry, AdapterRegistry
+from dramaturg.training.pipeline import PipelineReporter, ToolAgentRun, train_tool_agent
+from dramaturg.training.traces import from_traces
 
 __all__ = [
     "DEFAULT_TARGETS",
     "SPLITS",
-    "AdapterEntry",
-    "AdapterRegistry",
     "DataSummary",
+    "PipelineReporter",
     "SFTExample",
+    "ToolAgentRun",
     "TrainResult",
-    "base_identity",
     "build_sft_data",
-    "check_adapter_base",
     "check_splits",
     "compare_adapter",
     "export_lora_gguf",
@@ -56,4 +52,5 @@ __all__ = [
     "step_stats",
     "tool_agent_settings",
     "train_lora",
+    "train_tool_agent",
 ]

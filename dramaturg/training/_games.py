@@ -36,6 +36,7 @@ __all__ = [
     "case_for_game",
     "games_for",
     "play_commands",
+    "prompt_agent",
     "searching_plan",
     "tool_agent_messages",
 ]
@@ -85,7 +86,7 @@ def games_for(
     or a family (``textworld``: every built-in challenge; ``alfworld``: every task type).
     """
     from dramaturg.evals.suites import TEXTWORLD_LEVELS
-    from dramaturg.worlds._builtin import ALFWORLD_TASKS
+    from dramaturg.worlds.alfworld import TASK_TYPES
 
     seeds = list(seeds)
     ids: list[str] = []
@@ -94,7 +95,7 @@ def games_for(
         if world == "textworld":
             expanded = [f"textworld/{c}" for c in TEXTWORLD_LEVELS]
         elif world == "alfworld":
-            expanded = [f"alfworld/{t}" for t in ALFWORLD_TASKS]
+            expanded = [f"alfworld/{t}" for t in TASK_TYPES]
         else:
             expanded = [world]
         for w in expanded:
@@ -357,6 +358,11 @@ def _finds(gold: Sequence[str]) -> dict[int, tuple[str, str]]:
         elif use:
             finds[i] = (use.group(1), place)
     return finds
+
+
+def prompt_agent(**settings: int) -> ToolAgent:
+    """A tool agent with ``settings`` that only builds prompts: its model is never called."""
+    return ToolAgent(model=None, **settings)  # type: ignore[arg-type]
 
 
 def tool_agent_messages(

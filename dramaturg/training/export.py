@@ -10,7 +10,7 @@ The layout follows llama.cpp's ``convert_lora_to_gguf.py``:
   gguf reverses into ggml's ``ne`` order; llama.cpp adds
   ``B @ (A @ x) * scale * alpha / rank``, PEFT's ``alpha / rank`` scaling.
 
-The base model's identity (:mod:`dramaturg.models._adapters`) is written
+The base model's identity (:mod:`dramaturg.models.adapters`) is written
 under ``dramaturg.base.*``, so the adapter is refused on any other model, and
 the tool agent settings it was trained with under ``dramaturg.tool_agent.*``.
 
@@ -29,13 +29,8 @@ from typing import Any, Literal
 
 from dramaturg._files import load_json
 from dramaturg.errors import ConfigError, MissingExtraError
-from dramaturg.models._adapters import (
-    BASE_KEYS,
-    TOOL_AGENT_KEY,
-    base_identity,
-    describe,
-    read_gguf_tensors,
-)
+from dramaturg.models._gguf import read_gguf_tensors
+from dramaturg.models.adapters import BASE_KEYS, TOOL_AGENT_KEY, base_identity, describe
 
 __all__ = ["export_lora_gguf"]
 

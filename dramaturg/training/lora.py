@@ -30,6 +30,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from dramaturg._progress import progress_bar
 from dramaturg.errors import ConfigError, MissingExtraError
 from dramaturg.training._checkpoints import (
     list_checkpoints,
@@ -166,27 +167,6 @@ def _loss(torch: Any, peft_model: Any, batch: dict[str, Any]) -> Any:
     return torch.nn.functional.cross_entropy(logits, batch["targets"])
 
 
-def _progress_bar(enabled: bool) -> Any:
-    from rich.progress import (
-        BarColumn,
-        MofNCompleteColumn,
-        Progress,
-        TextColumn,
-        TimeElapsedColumn,
-        TimeRemainingColumn,
-    )
-
-    return Progress(
-        TextColumn("{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TextColumn("loss {task.fields[loss]}"),
-        TimeElapsedColumn(),
-        TimeRemainingColumn(),
-        disable=not enabled,
-    )
-
-
 def _milestone(done: int, total: int, start: int) -> bool:
     """About every tenth of the run (and its last step): when a log line is written."""
     every = max(1, total // 10)
@@ -262,8 +242,8 @@ def train_lora(
     """
     torch, peft = _imports()
 
-    from dramaturg.models._adapters import base_identity
     from dramaturg.models._weights import default_weights
+    from dramaturg.models.adapters import base_identity
     from dramaturg.training._base import GGUFTokenizer, load_base_model
 
     started = time.perf_counter()
@@ -340,7 +320,7 @@ def train_lora(
     order = _order(torch, len(encoded), batch, total, seed)
     peft_model.train()
     train_s = 0.0
-    with _progress_bar(progress) as bar:
+    with progress_bar(enabled=progress, field="loss", label="loss ") as bar:
         task = bar.add_task("LoRA", total=total, completed=start, loss="-")
         for step in range(start, total):
             t0 = time.perf_counter()

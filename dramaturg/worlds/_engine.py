@@ -106,7 +106,8 @@ class EngineProcess:
                 raise WorldCrashedError(
                     f"the game engine did not answer within {timeout:g}s while {what}; it was stopped"
                 )
-            return self._conn.recv()
+            reply: tuple[str, Any] = self._conn.recv()
+            return reply
         except (EOFError, OSError, ConnectionError) as exc:
             code = self._proc.poll()
             self.kill()

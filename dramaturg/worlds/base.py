@@ -19,7 +19,7 @@ import hashlib
 import itertools
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from dramaturg.errors import DramaturgError
 
@@ -192,6 +192,14 @@ class BaseWorld:
         for name, wrap in (("reset", _recording_reset), ("step", _recording_step)):
             if name in cls.__dict__ and not getattr(cls.__dict__[name], "_records", False):
                 setattr(cls, name, wrap(cls.__dict__[name]))
+
+    if TYPE_CHECKING:  # each subclass defines these; declared here for set_state's calls
+
+        def reset(
+            self, *, seed: int | None = None, options: dict[str, Any] | None = None
+        ) -> tuple[str, dict[str, Any]]: ...
+
+        def step(self, action: Any) -> tuple[str, float, bool, bool, dict[str, Any]]: ...
 
     def __init__(self) -> None:
         self._event_counter = itertools.count(1)

@@ -71,7 +71,8 @@ def _check_step(result: Any, where: str) -> tuple[str, float, bool, bool, dict[s
     if not isinstance(terminated, bool) or not isinstance(truncated, bool):
         _fail(f"{where}: terminated and truncated must be bools")
     _check_info(info, where)
-    return result
+    checked: tuple[str, float, bool, bool, dict[str, Any]] = result
+    return checked
 
 
 def _comparable(info: dict[str, Any]) -> tuple[Any, ...]:

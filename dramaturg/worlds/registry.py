@@ -1,6 +1,7 @@
 """Find worlds by id: ``make_world("theatre/elsinore")``, ``list_worlds()``.
 
-Ids are ``family/name``. Factories are imported lazily, so listing worlds never
+Ids are ``family/name``. The worlds that ship with dramaturg are registered on
+the first lookup. Factories are imported lazily, so listing worlds never
 imports TextWorld, the ALFWorld engine or Playwright.
 """
 
@@ -82,10 +83,56 @@ _BUILTIN_DONE = False
 
 
 def _ensure_builtin() -> None:
+    """Register the worlds that ship with dramaturg, once, on first lookup.
+
+    Only dramaturg's own light modules are imported for their names (the
+    bundled stages, the TextWorld challenges, the ALFWorld task types); the
+    worlds' engines load when a world is made.
+    """
     global _BUILTIN_DONE
     if _BUILTIN_DONE:
         return
     _BUILTIN_DONE = True
-    from dramaturg.worlds._builtin import register_builtin_worlds
+    from dramaturg.worlds.alfworld import TASK_TYPES
+    from dramaturg.worlds.textworld import CHALLENGE_DEFAULTS
+    from dramaturg.worlds.theatre import bundled_stages
 
-    register_builtin_worlds()
+    for name in bundled_stages():
+        register_world(
+            f"theatre/{name}",
+            "dramaturg.worlds.theatre:TheatreWorld",
+            stage=name,
+            id=f"theatre/{name}",
+            description=f"bundled stage {name!r}",
+            overwrite=True,
+        )
+    register_world(
+        "theatre/stage",
+        "dramaturg.worlds.theatre:TheatreWorld",
+        description="your own stage file: stage=PATH",
+        overwrite=True,
+    )
+    for ch in CHALLENGE_DEFAULTS:
+        register_world(
+            f"textworld/{ch}",
+            "dramaturg.worlds.textworld:TextWorldWorld",
+            challenge=ch,
+            description=f"TextWorld {ch} games generated offline",
+            overwrite=True,
+        )
+    for task in TASK_TYPES:
+        register_world(
+            f"alfworld/{task}",
+            "dramaturg.worlds.alfworld:AlfworldWorld",
+            task_type=task,
+            description=f"ALFWorld-style {task} games",
+            overwrite=True,
+        )
+    for site in ("shop", "wiki"):
+        register_world(
+            f"web/{site}",
+            "dramaturg.worlds.web:WebWorld",
+            site=site,
+            description=f"local {site} site on 127.0.0.1",
+            overwrite=True,
+        )

@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 import yaml
 
-from dramaturg.drama.blueprint import Blueprint, BlueprintError, design_blueprint
+from dramaturg.drama.blueprint import Blueprint, BlueprintError
+from dramaturg.drama.design import design_blueprint
 from dramaturg.errors import ConfigError, ScriptError
 from dramaturg.models import Reply, ScriptedModel
 from dramaturg.worlds import check_world

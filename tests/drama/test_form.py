@@ -10,7 +10,8 @@ import time
 import pytest
 
 from dramaturg.drama._copies import copied
-from dramaturg.drama.blueprint import Blueprint, Reviewer, design_blueprint
+from dramaturg.drama.blueprint import Blueprint
+from dramaturg.drama.design import Reviewer, design_blueprint
 from dramaturg.drama.form import FormDesigner, topic_issue, topic_words
 from dramaturg.errors import ConfigError
 from dramaturg.models import Reply, ScriptedModel

@@ -296,7 +296,7 @@ def test_an_unknown_player_is_a_config_error():
 
 
 async def test_from_topic_to_curtain_blueprint_yaml_and_play(tmp_path):
-    from dramaturg.drama.blueprint import design_blueprint
+    from dramaturg.drama.design import design_blueprint
     from tests.drama.test_blueprint import TOPIC, draft, keep_order, ok, reject
 
     designer = ScriptedModel(

@@ -192,17 +192,17 @@ async def test_the_log_is_mended_from_the_checkpoint(home):
 
 def test_the_player_tool_agent_uses_the_adapter_registered_for_the_stage(home, tmp_path):
     from dramaturg.models._weights import default_weights
-    from dramaturg.training import AdapterRegistry
+    from dramaturg.models.adapters import AdapterRegistry
 
     from ..training._tiny import write_lora_adapter
 
     session, _ = DramaSession.create(elsinore(), player="hamlet", home=home)
-    assert session._tool_chat() is session._chat()  # nothing registered: one model plays all
+    assert session._tool_agent().model is session._chat()  # nothing registered: one model plays all
     adapter = write_lora_adapter(
         tmp_path / "stage-words.gguf", hidden=640, heads=4, head_dim=256, layers=18
     )
     AdapterRegistry().add("theatre/", adapter, base=default_weights())
     fresh = DramaSession.open(session.meta.id, home=home)
-    assert "+stage-words" in fresh._tool_chat().name and "+" not in fresh._chat().name
+    assert "+stage-words" in fresh._tool_agent().model.name and "+" not in fresh._chat().name
     fresh.use_model(SchemaModel())  # a model handed in plays every part, the tool agent too
-    assert fresh._tool_chat() is fresh._chat()
+    assert fresh._tool_agent().model is fresh._chat()

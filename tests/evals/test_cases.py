@@ -16,7 +16,7 @@ from dramaturg.evals import (
     load_suite,
     load_suite_file,
 )
-from dramaturg.worlds._builtin import ALFWORLD_TASKS
+from dramaturg.worlds.alfworld import TASK_TYPES
 
 GOOD = {"id": "a", "task_type": "t", "world": "alfworld/pick_and_place_simple", "seed": 3}
 
@@ -115,7 +115,7 @@ def test_gaia_metadata_is_read_as_questions_and_checked(tmp_path):
 def test_builtin_suites_have_every_task_type_and_split():
     alf = builtin_suite("alfworld-style", n=2)
     assert len(alf.cases) == 2 * 6 * 2
-    assert set(alf.task_types()) == set(ALFWORLD_TASKS)
+    assert set(alf.task_types()) == set(TASK_TYPES)
     assert {c.split for c in alf.cases} == {"seen", "unseen"}
     assert alf.cases[0].world_kwargs == {"split": "seen"}
     tw = builtin_suite("textworld", n=1)

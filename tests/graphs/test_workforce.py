@@ -285,7 +285,7 @@ async def test_four_independent_subtasks_run_in_parallel():
     final = await graph.ainvoke({"task": "t"})
     wall = time.perf_counter() - started
     assert final["outcome"] == "done"
-    assert wall < 0.2, f"took {wall:.3f} s"
+    assert wall < 0.3, f"took {wall:.3f} s (sequential: 0.4 s)"
 
 
 def test_config_errors_are_raised_at_build_time():

@@ -9,30 +9,15 @@ import signal
 import sqlite3
 import subprocess
 import sys
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
 from dramaturg.memory import EpisodicMemory, Event, StoreCorruptError, StoreNotFoundError
 
+from ._fakes import WorldEvent
+
 WRITER = Path(__file__).with_name("_writer.py")
-
-
-@dataclass(frozen=True)
-class WorldEvent:
-    """The shape of the worlds subsystem's event records."""
-
-    id: str
-    step: int
-    place: str
-    actor: str
-    kind: str
-    text: str
-    witnesses: frozenset[str]
-
-    def to_dict(self) -> dict:
-        return {**self.__dict__, "witnesses": sorted(self.witnesses)}
 
 
 @pytest.fixture

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import shutil
 import sqlite3
-from dataclasses import dataclass
 
 import numpy as np
 import pytest
@@ -21,19 +20,7 @@ from dramaturg.memory import (
 )
 from dramaturg.models import ScriptedModel
 
-
-@dataclass(frozen=True)
-class WorldEvent:
-    id: str
-    step: int
-    place: str
-    actor: str
-    kind: str
-    text: str
-    witnesses: frozenset[str]
-
-    def to_dict(self) -> dict:
-        return {**self.__dict__, "witnesses": sorted(self.witnesses)}
+from ._fakes import WorldEvent
 
 
 def _populate(mem: Memory) -> None:

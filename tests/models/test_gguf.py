@@ -7,7 +7,7 @@ import pytest
 from dramaturg.errors import ConfigError
 from dramaturg.models._gguf import read_gguf_metadata
 from dramaturg.models._weights import default_weights
-from dramaturg.models.local import check_adapter
+from dramaturg.models.adapters import check_adapter
 
 
 def _write_gguf(path, kv: dict[str, str]) -> None:

@@ -7,9 +7,10 @@ import json
 import pytest
 from typer.testing import CliRunner
 
-from dramaturg._train_cli import train_app
+from dramaturg.cli.train import train_app
 from dramaturg.errors import ConfigError
-from dramaturg.training import AdapterRegistry, load_splits, tool_agent_settings
+from dramaturg.models.adapters import AdapterRegistry
+from dramaturg.training import load_splits, tool_agent_settings
 
 from ._tiny import write_lora_adapter
 

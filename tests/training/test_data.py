@@ -206,7 +206,7 @@ def test_a_held_out_split_goes_to_test_whole(monkeypatch, tmp_path):
 
 
 def test_a_renamed_game_gives_every_object_it_can_take_a_made_up_word_of_its_own():
-    from dramaturg.training.data import NONCE_WORDS, rename_targets
+    from dramaturg.training.augment import NONCE_WORDS, rename_targets
 
     game = [
         SFTExample(
@@ -504,8 +504,7 @@ def _replay(case, plan):
 
 
 def test_a_search_visits_new_places_until_it_sees_the_thing_and_goes_on_with_that_one(tmp_path):
-    from dramaturg.training._games import case_for_game, play_commands, searching_plan
-    from dramaturg.training.data import _agent
+    from dramaturg.training._games import case_for_game, play_commands, prompt_agent, searching_plan
 
     case = case_for_game("alfworld/pick_cool_then_place_in_recep/seen/2")
     plan = searching_plan(case, detours=30, seed=2)
@@ -526,7 +525,7 @@ def test_a_search_visits_new_places_until_it_sees_the_thing_and_goes_on_with_tha
     assert not any("apple 1" in c for c in plan) and any(
         c.startswith("cool apple 2 with ") for c in plan
     )
-    played = play_commands(case, plan, agent=_agent(), source="search")
+    played = play_commands(case, plan, agent=prompt_agent(), source="search")
     assert played.won and not played.skipped and len(played.examples) == len(plan)
     # At most `detours` places, then to where the gold plan's instance lies.
     short = searching_plan(case, detours=1, seed=2)

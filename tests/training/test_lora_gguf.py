@@ -22,9 +22,9 @@ import pytest
 
 from dramaturg.errors import ConfigError
 from dramaturg.models import assistant, system, user
-from dramaturg.models._adapters import read_gguf_tensors
-from dramaturg.models._gguf import read_gguf_metadata
-from dramaturg.training import SFTExample, check_adapter_base, export_lora_gguf, train_lora
+from dramaturg.models._gguf import read_gguf_metadata, read_gguf_tensors
+from dramaturg.models.adapters import check_adapter_base
+from dramaturg.training import SFTExample, export_lora_gguf, train_lora
 
 from ._tiny import TINY, write_lora_adapter
 

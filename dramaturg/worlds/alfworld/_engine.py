@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from dramaturg.worlds.textworld._engine import TextWorldEngine
+
 __all__ = ["AlfworldEngine"]
 
 
@@ -11,7 +13,7 @@ def _demangler_wrapper() -> Any:
     import textworld
     from alfworld.agents.utils.misc import Demangler
 
-    class AlfredDemangler(textworld.core.Wrapper):
+    class AlfredDemangler(textworld.core.Wrapper):  # type: ignore[misc, unused-ignore]
         """Names entities like ALFWorld does (``Apple_bar__plus_01...`` -> ``apple 1``)."""
 
         def load(self, *args: Any, **kwargs: Any) -> None:
@@ -23,19 +25,25 @@ def _demangler_wrapper() -> Any:
     return AlfredDemangler
 
 
-class AlfworldEngine:
-    """One ``.tw-pddl`` game, played through ``textworld.start``."""
+class AlfworldEngine(TextWorldEngine):
+    """One ``.tw-pddl`` game, played through ``textworld.start``.
+
+    The PDDL engine knows only whether the task is won, so the score is 1 for
+    a win and 0 before; the objective is the "Your task is to:" line.
+    """
 
     def __init__(self, game_file: str) -> None:
+        super().__init__(game_file)
+
+    def _start(self) -> Any:
         import textworld
 
         infos = textworld.EnvInfos(
             admissible_commands=True, won=True, moves=True, extras=["walkthrough"]
         )
-        self.env = textworld.start(game_file, request_infos=infos, wrappers=[_demangler_wrapper()])
+        return textworld.start(self.game_file, request_infos=infos, wrappers=[_demangler_wrapper()])
 
-    @staticmethod
-    def _state(gs: Any) -> dict[str, Any]:
+    def _state(self, gs: Any) -> dict[str, Any]:
         won = bool(gs["won"])
         return {
             "feedback": gs.feedback,
@@ -47,30 +55,19 @@ class AlfworldEngine:
             "moves": gs.get("moves"),
         }
 
-    def reset(self) -> dict[str, Any]:
-        gs = self.env.reset()
-        state = self._state(gs)
-        state["gold_plan"] = list(gs.get("extra.walkthrough") or []) or None
+    def _objective(self, gs: Any) -> str | None:
+        feedback: str = gs.feedback
+        if "Your task is to:" not in feedback:
+            return None
+        return feedback.split("Your task is to:", 1)[-1].strip()
+
+    def _gold_plan(self, gs: Any) -> list[str] | None:
+        plan = list(gs.get("extra.walkthrough") or []) or None
         # PddlEnv replans on every reset unless the game carries a walkthrough;
         # keep the first plan so later resets of this game are fast.
         core = self.env
         while hasattr(core, "_wrapped_env"):
             core = core._wrapped_env
-        if state["gold_plan"] and not getattr(core, "walkthrough", None):
-            core.walkthrough = list(state["gold_plan"])
-        feedback = gs.feedback
-        state["objective"] = (
-            feedback.split("Your task is to:", 1)[-1].strip()
-            if "Your task is to:" in feedback
-            else None
-        )
-        return state
-
-    def step(self, command: str) -> dict[str, Any]:
-        gs, _, done = self.env.step(command)
-        state = self._state(gs)
-        state["done"] = bool(done)
-        return state
-
-    def close(self) -> None:
-        self.env.close()
+        if plan and not getattr(core, "walkthrough", None):
+            core.walkthrough = list(plan)
+        return plan

@@ -243,7 +243,18 @@ def _loc(pose: list[float]) -> str:
     return _mangle(f"loc|{x}|{z}|{rot // 90}|{hor}")
 
 
-def _problem(plan, layout, recs, placed, constants, task_type, target, dest, lamp, goals) -> str:
+def _problem(
+    plan: str,
+    layout: dict[str, Any],
+    recs: list[str],
+    placed: list[tuple[str, str, str]],
+    constants: Any,
+    task_type: str,
+    target: str,
+    dest: str | None,
+    lamp: str | None,
+    goals: Any,
+) -> str:
     val = constants.VAL_RECEPTACLE_OBJECTS
     actions = constants.VAL_ACTION_OBJECTS
     rec_ids = {r: _mangle(r) for r in recs}
@@ -293,7 +304,7 @@ def _problem(plan, layout, recs, placed, constants, task_type, target, dest, lam
                 init.append(f"({flag} {oid})")
         if ot in _MOVABLE:
             init.append(f"(isReceptacleObject {oid})")
-    goal = (
+    goal: str = (
         goals.gdict[task_type]["pddl"]
         .replace("#", "-")
         .format(obj=target, recep=dest or "", toggle=lamp or "")

@@ -1,4 +1,10 @@
-"""The TextWorld engine adapter: plain dicts in and out, so it can live in a child process."""
+"""Play one TextWorld game file with plain dicts in and out, so it can live in a child process.
+
+:class:`TextWorldEngine` plays ``tw-make`` games; the ALFWorld-style engine
+(:mod:`dramaturg.worlds.alfworld._engine`) is a subclass, since its ``.tw-pddl``
+games are TextWorld games too: it asks TextWorld for other infos and reads
+its states differently, and shares ``reset``, ``step`` and ``close``.
+"""
 
 from __future__ import annotations
 
@@ -31,20 +37,27 @@ def request_infos(*, policy: bool = False) -> Any:
 
 
 class TextWorldEngine:
-    """Plays one generated game file through ``textworld.start``."""
+    """Plays one generated game file through ``textworld.start``.
+
+    Subclasses change :meth:`_start` (how the game is opened), :meth:`_state`
+    (what a game state says), :meth:`_objective` and :meth:`_gold_plan`.
+    """
 
     def __init__(self, game_file: str, policy: bool = False) -> None:
+        self.game_file = game_file
+        self.policy = policy
+        self.env = self._start()
+
+    def _start(self) -> Any:
         import warnings
 
         import textworld
 
-        self.game_file = game_file
         with warnings.catch_warnings():
             # Jericho warns that it cannot detect score changes in TextWorld's
             # games; TextWorld tracks the score itself, so the warning is noise.
             warnings.filterwarnings("ignore", message=".*is not fully supported.*")
-            self.env = textworld.start(game_file, request_infos=request_infos(policy=policy))
-        self.policy = policy
+            return textworld.start(self.game_file, request_infos=request_infos(policy=self.policy))
 
     def _state(self, gs: Any) -> dict[str, Any]:
         state = {
@@ -60,15 +73,15 @@ class TextWorldEngine:
             state["policy_commands"] = list(gs.policy_commands or [])
         return state
 
-    def reset(self) -> dict[str, Any]:
-        gs = self.env.reset()
-        state = self._state(gs)
-        state["objective"] = gs.objective
+    def _objective(self, gs: Any) -> str | None:
+        objective: str | None = gs.objective
+        return objective
+
+    def _gold_plan(self, gs: Any) -> list[str] | None:
         plan = gs.get("extra.walkthrough")
         if not plan:
             plan = self._quest_commands()
-        state["gold_plan"] = list(plan) if plan else None
-        return state
+        return list(plan) if plan else None
 
     def _quest_commands(self) -> list[str] | None:
         # Treasure-hunter games carry no walkthrough; their quest has the commands.
@@ -80,6 +93,13 @@ class TextWorldEngine:
             if quest.get("commands"):
                 return list(quest["commands"])
         return None
+
+    def reset(self) -> dict[str, Any]:
+        gs = self.env.reset()
+        state = self._state(gs)
+        state["objective"] = self._objective(gs)
+        state["gold_plan"] = self._gold_plan(gs)
+        return state
 
     def step(self, command: str) -> dict[str, Any]:
         gs, _, done = self.env.step(command)

@@ -166,8 +166,7 @@ class PlayedWorld(BaseWorld):
             policy_commands=s.get("policy_commands"),
         )
 
-    @staticmethod
-    def _clean(text: str) -> str:
+    def _clean(self, text: str) -> str:
         return text.strip()
 
 

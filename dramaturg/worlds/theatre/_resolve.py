@@ -1,4 +1,4 @@
-"""How each theatre action changes the stage, and who witnesses it."""
+"""How each theatre action changes the stage and who witnesses it, or why it is not allowed."""
 
 from __future__ import annotations
 
@@ -10,13 +10,15 @@ from dramaturg.worlds.theatre import actions as A
 if TYPE_CHECKING:
     from dramaturg.worlds.theatre.world import TheatreWorld
 
-__all__ = ["resolve"]
+__all__ = ["IllegalAction", "resolve"]
+
+
+class IllegalAction(Exception):
+    """Raised inside the world when an action is not allowed; becomes an observation."""
 
 
 def resolve(w: TheatreWorld, cid: str, act: A.StageAction) -> tuple[str, list[Event]]:
     """Apply ``act`` for character ``cid``; raise ``IllegalAction`` with the reason if not allowed."""
-    from dramaturg.worlds.theatre.world import IllegalAction
-
     st = w.stage
     me = st.characters[cid].name
     here = w.char_loc[cid]
@@ -72,8 +74,8 @@ def resolve(w: TheatreWorld, cid: str, act: A.StageAction) -> tuple[str, list[Ev
         prop = st.props[pid]
         if w.prop_holder[pid] == cid:
             raise IllegalAction(f"You already have the {prop.name}.")
-        if w.prop_holder[pid] is not None:
-            raise IllegalAction(f"{st.characters[w.prop_holder[pid]].name} has the {prop.name}.")
+        if (holder := w.prop_holder[pid]) is not None:
+            raise IllegalAction(f"{st.characters[holder].name} has the {prop.name}.")
         if not prop.portable or w.prop_loc[pid] != here:
             raise IllegalAction(f"The {prop.name} cannot be taken.")
         w.prop_loc[pid], w.prop_holder[pid] = None, cid

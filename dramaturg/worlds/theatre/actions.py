@@ -214,7 +214,7 @@ def parse_action(text: str, *, speakers: set[str] | None = None) -> StageAction:
     speakers = speakers or set()
 
     if verb in {"say", "whisper", "tell"}:
-        mode = "whisper" if verb == "whisper" else "say"
+        mode: Literal["say", "whisper"] = "whisper" if verb == "whisper" else "say"
         to = None
         low = rest.lower()
         if low.startswith("to all "):

@@ -13,9 +13,15 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from dramaturg._files import MAX_FILE_BYTES, InputFileError, parse_yaml, read_text
+from dramaturg._files import (
+    MAX_FILE_BYTES,
+    InputFileError,
+    load_model_yaml,
+    parse_yaml,
+    read_text,
+)
 from dramaturg._ids import reserved_id
 from dramaturg.errors import ConfigError
 
@@ -217,14 +223,6 @@ def _parse(text: str) -> Any:
     return parse_yaml(text)
 
 
-def _format_validation(exc: ValidationError, source: str) -> str:
-    lines = []
-    for err in exc.errors():
-        where = ".".join(str(p) for p in err["loc"]) or "(top level)"
-        lines.append(f"  {where}: {err['msg']}")
-    return f"bad stage file {source}:\n" + "\n".join(lines)
-
-
 def load_stage(source: str | Path | dict[str, Any]) -> Stage:
     """Load a stage from a dict, a YAML string, a path, or a bundled stage name.
 
@@ -264,7 +262,6 @@ def load_stage(source: str | Path | dict[str, Any]) -> Stage:
             ) from None
         if not isinstance(data, dict):
             raise StageFileError(f"stage file {label}: the top level must be a mapping")
-    try:
-        return Stage.model_validate(data)
-    except ValidationError as exc:
-        raise StageFileError(_format_validation(exc, label)) from exc
+    # Reading stays here (bundled names, the parse cache); validating and naming
+    # the bad fields is the shared loader's.
+    return load_model_yaml(Stage, data, error=StageFileError, label=f"stage file {label}")

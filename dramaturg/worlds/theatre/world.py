@@ -3,18 +3,16 @@
 from __future__ import annotations
 
 import copy
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from dramaturg.worlds.base import BaseWorld, Event, make_info
 from dramaturg.worlds.theatre import actions as A
+from dramaturg.worlds.theatre._resolve import IllegalAction, resolve
 from dramaturg.worlds.theatre.schema import Stage, StageFileError, load_stage
 
 __all__ = ["TheatreWorld"]
-
-
-class IllegalAction(Exception):
-    """Raised inside the world when an action is not allowed; becomes an observation."""
 
 
 class TheatreWorld(BaseWorld):
@@ -87,7 +85,7 @@ class TheatreWorld(BaseWorld):
             "done": self.done,
         }
 
-    def set_state(self, state: dict[str, Any]) -> None:
+    def set_state(self, state: Mapping[str, Any]) -> None:
         """Restore a state from :meth:`get_state` (also into a fresh world)."""
         if state.get("version") != 1:
             raise StageFileError(f"unknown theatre state version {state.get('version')!r}")
@@ -225,7 +223,7 @@ class TheatreWorld(BaseWorld):
     def _coerce(self, action: Any) -> A.StageAction:
         if isinstance(action, str):
             return A.parse_action(action, speakers=self._speakers)
-        if isinstance(action, A.StageAction):  # type: ignore[arg-type]
+        if isinstance(action, A.StageAction):
             return action
         raise A.ActionParseError(
             f"an action must be a text command or a theatre action object, not {type(action).__name__}"
@@ -318,6 +316,4 @@ class TheatreWorld(BaseWorld):
         return True
 
     def _apply(self, cid: str, act: A.StageAction) -> tuple[str, list[Event]]:
-        from dramaturg.worlds.theatre._resolve import resolve
-
         return resolve(self, cid, act)

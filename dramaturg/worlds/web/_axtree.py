@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
+from typing import Any
 
 __all__ = ["Element", "PageTree", "describe", "parse_page", "render_lines"]
 
@@ -74,7 +75,7 @@ class PageTree:
     title: str = ""
     lines: list[str] = field(default_factory=list)
     elements: dict[int, Element] = field(default_factory=dict)
-    forms: list[dict[str, object]] = field(
+    forms: list[dict[str, Any]] = field(
         default_factory=list
     )  # action, method, hidden fields, element ids
 
@@ -113,15 +114,15 @@ class _Parser(HTMLParser):
         if text:
             self.tree.lines.append(f"{self.heading}{text}" if self.heading else text)
 
-    def _add(self, role: str, css: str, **kw: object) -> Element:
+    def _add(self, role: str, css: str, **kw: Any) -> Element:
         self._flush()
         el = Element(
             id=len(self.tree.elements) + 1, role=role, name="", css=css, form=self.form, **kw
-        )  # type: ignore[arg-type]
+        )
         self.tree.elements[el.id] = el
         self.tree.lines.append(f"\x00{el.id}")  # a marker, rendered by render_lines()
         if self.form is not None:
-            self.tree.forms[self.form]["elements"].append(el.id)  # type: ignore[union-attr]
+            self.tree.forms[self.form]["elements"].append(el.id)
         return el
 
     # -- parser callbacks
@@ -170,7 +171,7 @@ class _Parser(HTMLParser):
                 if self.form is not None:
                     self.tree.forms[self.form]["hidden"][attrs.get("name", "")] = attrs.get(
                         "value", ""
-                    )  # type: ignore[index]
+                    )
             elif kind in ("submit", "button"):
                 self._flush()
                 el = self._add("button", css, input_type=kind)

@@ -96,7 +96,7 @@ class TextDriver:
         self, page: Page, form: dict[str, Any], fields: dict[str, str], clicked: Any
     ) -> Page:
         action = urljoin(page.url, str(form.get("action") or page.url))
-        data = {**form["hidden"], **fields}  # type: ignore[dict-item]
+        data = {**form["hidden"], **fields}
         if form.get("method") == "post":
             return self._fetch(action, urlencode(data).encode())
         return self._fetch(action.split("?", 1)[0] + "?" + urlencode(data))
@@ -137,7 +137,7 @@ class BrowserDriver:
                 "playwright", "browser", "the web world's browser mode"
             ) from exc
         self.origin = origin
-        self._pw = sync_playwright().start()
+        self._pw: Any = sync_playwright().start()
         try:
             self._browser = self._pw.chromium.launch(
                 executable_path=executable or find_chromium(), args=CHROMIUM_ARGS, headless=True

@@ -45,7 +45,7 @@ def make_task(site: str, seed: int, state: SiteState) -> WebTask:
             )
 
         goal = f'Buy the {p.name} in colour {colour}, size {size}, spending at most ${budget:.2f}. Check out under the name "{BUYER}".'
-        steps = (
+        steps: tuple[tuple[str, ...], ...] = (
             ("type", "textbox", "Search products", p.name),
             ("click", "button", "Search"),
             ("click", "link", p.name),

@@ -1,15 +1,20 @@
-"""`dramaturg train`: fine-tune tool agents, compare them, register their adapters."""
+"""`dramaturg train ...`: fine-tune tool agents, compare them, register their adapters."""
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, NoReturn
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
+from dramaturg.cli._common import console, err_console, fail
 from dramaturg.errors import DramaturgError
+
+if TYPE_CHECKING:
+    from dramaturg.training.build import DataSummary
+
+__all__ = ["train_app"]
 
 train_app = typer.Typer(
     help="Fine-tune small tool agents (LoRA adapters on the embedded model).", no_args_is_help=True
@@ -18,20 +23,10 @@ adapters_app = typer.Typer(
     help="The adapter registry: which adapter serves which world or tool.", no_args_is_help=True
 )
 train_app.add_typer(adapters_app, name="adapters")
-console = Console()
-err_console = Console(stderr=True)
 
 
-def _fail(what: str, exc: Exception) -> None:
-    err_console.print(f"[bold red]{what}:[/] {exc}")
-    raise typer.Exit(1) from None
-
-
-def _keys_for(worlds: list[str]) -> list[str]:
-    """Registry keys for the worlds trained on: a family becomes its prefix."""
-    return [
-        w.rstrip("/") + "/" if w.rstrip("/") in ("textworld", "alfworld") else w for w in worlds
-    ]
+def _fail(what: str, exc: Exception) -> NoReturn:
+    fail(what, str(exc))
 
 
 @train_app.command("tool-agent")
@@ -134,21 +129,28 @@ def train_tool_agent(
     progress: Annotated[bool, typer.Option(help="Show progress bars.")] = True,
 ) -> None:
     """Build data from gold plans, train a LoRA adapter, export it to GGUF and register it."""
-    from dramaturg.training import (
-        AdapterRegistry,
-        build_sft_data,
-        export_lora_gguf,
-        tool_agent_settings,
-        train_lora,
-    )
+    from dramaturg.training.pipeline import PipelineReporter
+    from dramaturg.training.pipeline import train_tool_agent as run_pipeline
+
+    class Report(PipelineReporter):
+        def data_built(self, data: DataSummary) -> None:
+            console.print(
+                f"data: {data.examples['train']} train / {data.examples['valid']} valid / "
+                f"{data.examples['test']} test examples from {sum(map(len, data.games.values()))} games "
+                f"({data.duplicates} duplicates, {data.leaks} held-out copies dropped) -> {data.path}"
+            )
+            if data.failed_games:
+                err_console.print(
+                    f"[yellow]{len(data.failed_games)} game(s) left out:[/] {'; '.join(data.failed_games[:5])}"
+                )
 
     if dtype not in ("f32", "f16"):
         _fail("train failed", ValueError("--dtype must be f32 or f16"))
     try:
-        data = build_sft_data(
+        run = run_pipeline(
             world,
-            range(games),
-            out / "data.jsonl",
+            out,
+            games=games,
             splits=tuple(split or ("seen", "unseen")),
             test_split=test_split,
             search=search,
@@ -159,49 +161,26 @@ def train_tool_agent(
             traces=list(traces or []),
             test_frac=test_frac,
             valid_frac=valid_frac,
-            split_seed=seed,
-            workers=workers,
-            progress=progress,
-        )
-        console.print(
-            f"data: {data.examples['train']} train / {data.examples['valid']} valid / "
-            f"{data.examples['test']} test examples from {sum(map(len, data.games.values()))} games "
-            f"({data.duplicates} duplicates, {data.leaks} held-out copies dropped) -> {data.path}"
-        )
-        if data.failed_games:
-            err_console.print(
-                f"[yellow]{len(data.failed_games)} game(s) left out:[/] {'; '.join(data.failed_games[:5])}"
-            )
-        result = train_lora(
-            data.path,
-            out=out / "train",
-            base=base,
+            steps=steps,
+            epochs=epochs,
+            lr=lr,
             rank=rank,
             alpha=alpha,
-            lr=lr,
-            epochs=epochs,
-            steps=steps,
             batch=batch,
             max_len=max_len,
             seed=seed,
-            resume=resume,
+            base=base,
             device=device,
+            dtype=dtype,
+            register=register,
+            resume=resume,
+            workers=workers,
             progress=progress,
+            reporter=Report(),
         )
-        adapter = export_lora_gguf(
-            result.adapter_dir,
-            out / "tool-agent.gguf",
-            base_gguf=base,
-            dtype=dtype,  # type: ignore[arg-type]
-            tool_agent=tool_agent_settings(data.path),
-        )
-        keys = _keys_for(world)
-        if register:
-            registry = AdapterRegistry()
-            for key in keys:
-                registry.add(key, adapter, base=base)
     except DramaturgError as exc:
         _fail("train failed", exc)
+    result, adapter = run.train, run.adapter
     valid = f", valid loss {result.valid_loss:.3f}" if result.valid_loss is not None else ""
     console.print(
         f"trained {result.steps} steps on {result.examples} examples ({result.skipped} longer than "
@@ -210,7 +189,7 @@ def train_tool_agent(
     )
     console.print(
         f"adapter: {adapter} ({adapter.stat().st_size / 1e6:.1f} MB)"
-        + (f", registered for {', '.join(keys)}" if register else "")
+        + (f", registered for {', '.join(run.keys)}" if run.registered else "")
     )
     console.print(f"compare on the held-out games: dramaturg train eval {out}")
 
@@ -300,7 +279,7 @@ def train_eval(
 @adapters_app.command("list")
 def adapters_list() -> None:
     """Show the registered adapters."""
-    from dramaturg.training import AdapterRegistry
+    from dramaturg.models.adapters import AdapterRegistry
 
     try:
         entries = AdapterRegistry().list()
@@ -332,7 +311,7 @@ def adapters_add(
     ] = None,
 ) -> None:
     """Register an adapter (checked against the base model first)."""
-    from dramaturg.training import AdapterRegistry
+    from dramaturg.models.adapters import AdapterRegistry
 
     try:
         entry = AdapterRegistry().add(key, adapter, scale=scale, base=base)
@@ -344,7 +323,7 @@ def adapters_add(
 @adapters_app.command("remove")
 def adapters_remove(key: Annotated[str, typer.Argument(help="The key to unregister.")]) -> None:
     """Unregister an adapter (the file stays)."""
-    from dramaturg.training import AdapterRegistry
+    from dramaturg.models.adapters import AdapterRegistry
 
     try:
         entry = AdapterRegistry().remove(key)

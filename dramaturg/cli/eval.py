@@ -1,33 +1,30 @@
-"""`dramaturg eval`: run suites, draw reports, compare runs."""
+"""`dramaturg eval ...`: run suites, draw reports, compare runs, show a run's summary."""
 
 from __future__ import annotations
 
 import shlex
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, NoReturn
 
 import typer
-from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
+from dramaturg.cli._common import console, err_console, fail, redacted
 from dramaturg.errors import DramaturgError
+from dramaturg.models._redact import redact_spec
+
+__all__ = ["eval_app"]
 
 eval_app = typer.Typer(
     help="Evaluate agents on suites: run, report, compare.", no_args_is_help=True
 )
-console = Console()
-err_console = Console(stderr=True)
 
 
-def _fail(what: str, exc: Exception) -> None:
-    from rich.markup import escape
-
-    from dramaturg.models._redact import redact_spec
-
+def _fail(what: str, exc: Exception) -> NoReturn:
     # The error may quote a model spec with its api_key; a file's text may look like markup.
-    err_console.print(f"[bold red]{what}:[/] {escape(redact_spec(str(exc)) or '')}")
-    raise typer.Exit(1) from None
+    fail(what, escape(redacted(exc)))
 
 
 def _summary_table(summary: dict, title: str) -> Table:
@@ -229,8 +226,6 @@ def eval_show(run_dir: Annotated[Path, typer.Argument(help="A run directory.")])
             raise DramaturgError(f"{path} is not a run summary")
     except DramaturgError as exc:
         _fail("no summary", exc)
-    from dramaturg.models._redact import redact_spec
-
     console.print(
         _summary_table(summary, f"{summary.get('suite')}: {redact_spec(str(summary.get('model')))}")
     )

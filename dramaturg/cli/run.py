@@ -1,4 +1,4 @@
-"""`dramaturg run`: one agent graph on one world (or task), live, traced, resumable."""
+"""`dramaturg run` and `dramaturg worlds`: one agent graph on one world (or task), live, traced, resumable."""
 
 from __future__ import annotations
 
@@ -7,18 +7,20 @@ import secrets
 import shutil
 import time
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
+import typer
 from rich.console import Console
 from rich.live import Live
 from rich.table import Table
 
 from dramaturg._files import load_json
 from dramaturg._paths import home_dir
-from dramaturg.errors import ConfigError
+from dramaturg.cli._common import ModelOpt, console, err_console, fail, redacted
+from dramaturg.errors import ConfigError, DramaturgError
 from dramaturg.models._redact import redact_spec, restore_spec
 
-__all__ = ["run_graph"]
+__all__ = ["run", "run_graph", "worlds"]
 
 GRAPHS = ("react", "embodied", "workforce")
 
@@ -37,29 +39,6 @@ def _table(rows: list[tuple[str, str, str]], title: str) -> Table:
     for n, (a, b, c) in enumerate(rows[-25:], max(1, len(rows) - 24)):
         table.add_row(str(n), a, f"{b}\n[dim]{c}[/]" if c else b)
     return table
-
-
-def _tool_agent(
-    choice: str, world: str | None, chat: Any, chat_spec: str | None, folder: Path
-) -> Any:
-    """The tool agent, on ``main`` (``chat``, the run's model, loaded from ``chat_spec``),
-    ``registry`` (the adapter registered for the world, if any, else the main model) or a
-    model spec of its own; prompted with the settings its adapter was trained with, if any."""
-    from dramaturg.agents import ToolAgent
-    from dramaturg.agents.tool_agent import adapter_tool_agent
-    from dramaturg.models import load_model
-    from dramaturg.models.loader import default_spec
-
-    spec = choice
-    if choice == "registry":
-        from dramaturg.training.registry import AdapterRegistry
-
-        spec = (AdapterRegistry().spec_for(world) if world else None) or "main"
-    if spec == "main":
-        return ToolAgent(model=chat, **adapter_tool_agent(default_spec(chat_spec)))
-    return ToolAgent(
-        model=load_model(spec, trace=folder / "trace.jsonl"), **adapter_tool_agent(spec)
-    )
 
 
 async def run_graph(
@@ -132,12 +111,16 @@ async def _play(
     args: dict[str, Any], folder: Path, run_id: str, *, resumed: bool, console: Console
 ) -> dict[str, Any]:
     from dramaturg.agents import Critic, Planner, Worker
+    from dramaturg.agents.tool_agent import tool_agent_for
     from dramaturg.graphs import embodied, open_checkpointer, workforce
     from dramaturg.models import load_model
 
-    chat = load_model(args["model"], trace=folder / "trace.jsonl")
-    tool_agent = _tool_agent(
-        args.get("tool_model", "registry"), args["world"], chat, args["model"], folder
+    trace = folder / "trace.jsonl"
+    chat = load_model(args["model"], trace=trace)
+    # The tool agent runs on `main` (chat), on `registry` (the adapter registered for the world,
+    # else the main model) or on a model spec of its own, prompted as its adapter was trained.
+    tool_agent = tool_agent_for(
+        args.get("tool_model", "registry"), main=chat, world=args["world"], trace=trace
     )
     tool_chat = tool_agent.model
     config = {"configurable": {"thread_id": run_id}, "recursion_limit": 4 * args["max_steps"] + 50}
@@ -224,3 +207,62 @@ async def _play(
     (folder / "usage.json").write_text(json.dumps(usage, indent=2))
     console.print(f"[bold]{final.get('outcome')}[/]  run id {run_id}  (folder {folder})")
     return final
+
+
+def run(
+    world: Annotated[
+        str | None,
+        typer.Option(help="World id, e.g. textworld/tw-simple (see `dramaturg worlds`)."),
+    ] = None,
+    graph: Annotated[
+        str,
+        typer.Option(help="react (tool agent only), embodied (plan, act, critique) or workforce."),
+    ] = "react",
+    model: ModelOpt = None,
+    seed: Annotated[int, typer.Option(help="World seed.")] = 0,
+    max_steps: Annotated[
+        int, typer.Option("--max-steps", help="Actions allowed in the episode.")
+    ] = 30,
+    task: Annotated[str | None, typer.Option(help="The task, for the workforce graph.")] = None,
+    resume: Annotated[str | None, typer.Option(help="Resume the run with this id.")] = None,
+    tool_model: Annotated[
+        str,
+        typer.Option(
+            "--tool-model",
+            help="The tool agent's model: registry (the adapter `dramaturg train` registered for the world, "
+            "else --model), main (--model), or a model spec such as local?lora=ADAPTER.gguf.",
+        ),
+    ] = "registry",
+) -> None:
+    """Run an agent graph live, with every step checkpointed and traced."""
+    import asyncio
+
+    try:
+        final = asyncio.run(
+            run_graph(
+                world=world,
+                graph=graph,
+                model=model,
+                seed=seed,
+                max_steps=max_steps,
+                task=task,
+                resume=resume,
+                console=console,
+                tool_model=tool_model,
+            )
+        )
+    except DramaturgError as exc:
+        fail("run failed", redacted(exc))
+    except KeyboardInterrupt:
+        err_console.print("stopped; resume with --resume <run id> (printed above)")
+        raise typer.Exit(130) from None
+    if final.get("outcome") in {"crashed", "failed"}:
+        raise typer.Exit(2)
+
+
+def worlds() -> None:
+    """List the registered world ids."""
+    from dramaturg.worlds import list_worlds
+
+    for world_id in list_worlds():
+        console.print(world_id)

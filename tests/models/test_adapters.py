@@ -3,14 +3,30 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
 from dramaturg.errors import ConfigError
+from dramaturg.models._weights import default_weights
+from dramaturg.models.adapters import AdapterRegistry, registry_path
 from dramaturg.models.loader import parse_spec
-from dramaturg.training import AdapterRegistry
 
-from ._tiny import write_lora_adapter
+from ..training._tiny import write_lora_adapter, write_tiny_gemma3
+
+
+@pytest.fixture(scope="module")
+def real_base() -> Path:
+    """The packaged Gemma 3 270M GGUF (from the real cache: it is large and read-only)."""
+    return default_weights()
+
+
+@pytest.fixture(scope="module")
+def tiny_gguf(real_base: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A random 2-layer Gemma 3 with the real vocabulary (see ``tests/training/_tiny``)."""
+    return write_tiny_gemma3(
+        tmp_path_factory.mktemp("tiny") / "tiny-gemma3.gguf", vocab_from=real_base
+    )
 
 
 @pytest.fixture
@@ -20,7 +36,8 @@ def adapter(tmp_path):
 
 def test_the_most_specific_key_wins(adapter, tiny_gguf, tmp_path):
     registry = AdapterRegistry()
-    assert registry.path.parent.name == "dramaturg-home" and registry.list() == []
+    assert registry.path == registry_path() and registry.path.parent.name == "dramaturg-home"
+    assert registry.list() == []
     other = write_lora_adapter(tmp_path / "other.gguf", seed=1)
     registry.add("textworld/", adapter, base=tiny_gguf)
     registry.add("textworld/tw-cooking", other, scale=0.5, base=tiny_gguf)
@@ -73,17 +90,9 @@ def test_a_broken_registry_file_says_where(adapter, tmp_path):
         AdapterRegistry(path).resolve("textworld/x")
 
 
-def test_an_adapter_records_the_tool_agent_settings_it_was_trained_with(tmp_path):
-    from dramaturg.agents.tool_agent import adapter_tool_agent
-
-    plain = write_lora_adapter(tmp_path / "plain.gguf")
-    recap = write_lora_adapter(tmp_path / "recap.gguf", meta={"dramaturg.tool_agent.recap": 12})
-    assert adapter_tool_agent(f"local?lora={plain}") == {}  # another tool's adapter: the defaults
-    assert adapter_tool_agent(f"local?lora={recap}&lora_scale=0.5") == {"recap": 12}
-    newer = write_lora_adapter(tmp_path / "newer.gguf", meta={"dramaturg.tool_agent.colour": 3})
-    with pytest.raises(ConfigError, match=r"newer.gguf: unknown tool agent setting.*colour"):
-        adapter_tool_agent(f"local?lora={newer}")
-    broken = tmp_path / "broken.gguf"
-    broken.write_bytes(b"GGUF\x03\x00")
-    with pytest.raises(ConfigError, match="cannot read the adapter"):
-        adapter_tool_agent(f"local?lora={broken}")
+def test_a_registered_spec_names_the_adapter_and_its_scale(adapter, tiny_gguf):
+    registry = AdapterRegistry()
+    assert registry.spec_for("textworld/tw-simple") is None
+    registry.add("textworld/", adapter, scale=0.5, base=tiny_gguf)
+    assert registry.spec_for("textworld/tw-simple") == registry.resolve("textworld/").model_spec()
+    assert parse_spec(registry.spec_for("textworld/tw-simple"))[2]["lora_scale"] == 0.5
