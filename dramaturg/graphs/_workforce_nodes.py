@@ -228,6 +228,12 @@ class WorkforceNodes:
         ]
         if not ready:
             return "finish"
+        if len(log) + len(ready) > max_attempts:
+            # A round never starts more attempts than the budget has left: twelve ready
+            # subtasks with five attempts left send five (the rest wait, and the run ends
+            # on its budget).
+            used = sum(1 for e in log if e.get("node") == "work")
+            ready = ready[: max(0, max_attempts - used)]
         results = state.get("results", {})
         attempts = state.get("attempts", {})
         transcripts = state.get("transcripts", {})

@@ -120,6 +120,19 @@ async def test_coordinate_stops_when_the_attempt_budget_is_spent():
     assert isinstance(await nodes(budget=Budget(max_attempts=3)).coordinate(state), list)
 
 
+async def test_a_round_never_sends_more_attempts_than_the_budget_has_left():
+    twelve = {f"s{i}": subtask(f"s{i}") for i in range(12)}
+    state: Any = {
+        "subtasks": twelve,
+        "status": dict.fromkeys(twelve, "pending"),
+        "assignee": dict.fromkeys(twelve, "w"),
+        "log": [{"node": "plan"}, {"node": "work"}],
+    }
+    sends = await nodes(budget=Budget(max_attempts=5)).coordinate(state)
+    assert [s.arg["subtask"]["id"] for s in sends] == ["s0", "s1", "s2", "s3"]
+    assert len(await nodes(budget=Budget(max_attempts=50)).coordinate(state)) == 12
+
+
 async def test_join_returns_the_route_of_coordinate_as_a_command():
     state: WorkforceState = {
         "subtasks": {"s1": subtask("s1"), "s2": subtask("s2", "s1")},
