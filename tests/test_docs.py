@@ -7,10 +7,8 @@ own; the blocks of a page under ``docs/`` continue one session and run together,
 (``tests/_docs.py``). A new block or example fails ``test_every_block_is_listed`` until it has an
 entry in ``EXPECTED`` (what it must print, and whether it needs the model or minutes).
 
-Slow (``pytest -m slow tests/test_docs.py``), minutes each on 2 cores:
+Slow (``pytest -m slow tests/test_docs.py``), minutes on 2 cores:
 
-* ``README.md#agent-graphs``: the workforce team on the embedded model (1 to 3 minutes; its own
-  deadline stops it at 5).
 * ``README.md#evaluation``: ``run_eval``, 12 react episodes in worker processes (2 to 5 minutes).
 
 Skipped, with the reason: see ``SKIPPED``.
@@ -59,9 +57,8 @@ EXPECTED: dict[str, Expect] = {
     "README.md#structured-output-on-the-embedded-model": Expect(
         model=True, shows=(r"^(speaker='[^']*' mood='(calm|angry|afraid)' words=\[|no line: )",)
     ),
-    "README.md#agent-graphs": Expect(
+    "README.md#agent-graphs": Expect(  # the workforce team on local: about 20 s
         model=True,
-        slow=True,
         timeout=420,
         shows=(r"^  \{'node': 'plan'", r"^((done|failed|budget) -> |stopped after 5 minutes)"),
     ),

@@ -17,9 +17,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from dramaturg._untrusted import warn_if_injected
+from dramaturg.agents._steps import MAX_STEPS, parse_steps, plan_steps
 from dramaturg.agents.schemas import CriticVerdict, Plan, ReactStep, Subtask, WorkerResult
 from dramaturg.errors import ModelError
-from dramaturg.models import ChatModel, Message, assistant, system, user
+from dramaturg.models import ChatModel, Message, assistant, model_kind, system, user
 from dramaturg.prompts import render
 
 __all__ = ["Critic", "Planner", "Worker", "plan_schema"]
@@ -57,7 +58,36 @@ class Planner:
             feedback=feedback,
         )
         schema = plan_schema(d["id"] for d in done)
+        if model_kind(self.model) == "base":
+            return await self._plan_as_list(task, capabilities, done, feedback, schema)
         return await self.model.structured([system(prompt)], schema, caller=self.name)
+
+    async def _plan_as_list(
+        self,
+        task: str,
+        capabilities: Sequence[str],
+        done: Sequence[dict[str, str]],
+        feedback: str | None,
+        schema: type[Plan],
+    ) -> Plan:
+        """On a base model: the plan is a numbered list it continues after two examples;
+        code numbers, dedupes, chains and assigns the steps (see :mod:`~dramaturg.agents._steps`).
+        A list with no usable step is one subtask: the task itself."""
+        prompt = render(
+            "planner", "steps.j2", task=task, done=list(done), feedback=feedback
+        ).rstrip("\n")  # the model writes step 1 right after "1."
+        out = await self.model.complete(
+            [system(prompt)],
+            raw=True,
+            max_tokens=24 * MAX_STEPS,
+            temperature=0.2,
+            repeat_penalty=1.2,
+            stop=["\n\n", "Task:"],
+            caller=self.name,
+        )
+        steps = parse_steps(out.text) or [task]
+        taken = [d["id"] for d in done]
+        return schema.model_validate(plan_steps(steps, capabilities=capabilities, taken=taken))
 
 
 @dataclass(kw_only=True)
