@@ -97,7 +97,20 @@ def test_secret_affordance_is_unseen_and_hidden_state_not_shown(world):
     assert "poison" not in obs.lower()
     world.step("wait")
     obs, _, _, _, info = world.step("poison cup")  # claudius again: already poisoned
-    assert info["error"] and "_poisoned" in obs
+    assert info["error"] and "not poisoned=False" in obs
+
+
+def test_a_hidden_state_changed_out_of_sight_is_not_told_by_commands_or_refusals(world):
+    world.step("wait")  # hamlet
+    world.step("wait")  # ophelia
+    world.step("poison cup")  # claudius, unseen
+    assert "poison cup" in world.admissible_actions("hamlet")  # he has not seen it
+    assert "poison cup" not in world.admissible_actions("claudius")  # he did it
+    obs, _, _, _, info = world.step("poison cup")  # hamlet: allowed, nothing revealed
+    assert info["error"] is None and "pours a vial" in obs
+    assert world.prop_states["cup"]["_poisoned"] is True
+    assert "poison cup" not in world.admissible_actions("hamlet")  # now he believes it is
+    assert world._known_state("ophelia", "cup", "_poisoned") is False
 
 
 def test_move_needs_the_door_open_and_events_cover_both_rooms(world):

@@ -135,7 +135,10 @@ def resolve(w: TheatreWorld, cid: str, act: A.StageAction) -> tuple[str, list[Ev
         aff = prop.affordances.get(verb)
         if aff is None:
             raise IllegalAction(f"You cannot {verb} the {prop.name}.")
-        why = w._affordance_ok(cid, pid, aff)
+        # Judged by what the actor knows: a hidden state changed out of their sight (the cup
+        # poisoned while they looked away) does not stop them, or the refusal would tell
+        # them the secret. They pour the vial; the cup stays poisoned.
+        why = w._affordance_ok(cid, pid, aff, as_known=True)
         if why:
             raise IllegalAction(why)
         w.prop_states[pid].update(aff.sets)

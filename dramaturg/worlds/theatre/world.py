@@ -194,7 +194,7 @@ class TheatreWorld(BaseWorld):
             if prop.readable is not None:
                 out.append(f"read {pid}")
             for verb, aff in prop.affordances.items():
-                if self._affordance_ok(cid, pid, aff) is None:
+                if self._affordance_ok(cid, pid, aff, as_known=True) is None:
                     out.append(f"{verb} {pid}")
             out.append(f"examine {pid}")
         return out
@@ -296,13 +296,32 @@ class TheatreWorld(BaseWorld):
             **data,
         )
 
-    def _affordance_ok(self, cid: str, pid: str, aff: Any) -> str | None:
+    def _affordance_ok(self, cid: str, pid: str, aff: Any, *, as_known: bool = False) -> str | None:
+        """Why ``cid`` cannot use the affordance now, or ``None``.
+
+        ``as_known``: judge hidden states (``_``-prefixed) by what ``cid`` has witnessed
+        (:meth:`_known_state`), not by what they are: a command list must not tell a
+        character that someone else, unseen, already poisoned the cup.
+        """
         if aff.held and self.prop_holder[pid] != cid:
             return f"You must hold the {self.stage.props[pid].name} first."
         for key, want in aff.requires.items():
-            if self.prop_states[pid].get(key) != want:
-                return f"The {self.stage.props[pid].name} is not {key}={want} (it is {self.prop_states[pid].get(key)!r})."
+            if as_known and key.startswith("_"):
+                have = self._known_state(cid, pid, key)
+            else:
+                have = self.prop_states[pid].get(key)
+            if have != want:
+                return f"The {self.stage.props[pid].name} is not {key.lstrip('_')}={want} (it is {have!r})."
         return None
+
+    def _known_state(self, cid: str, pid: str, key: str) -> Any:
+        """The value of a prop's hidden state as ``cid`` knows it: set by the last event
+        they witnessed that set it, else the stage's starting value."""
+        for event in reversed(self.log):
+            sets = event.data.get("sets")
+            if sets and key in sets and event.data.get("prop") == pid and cid in event.witnesses:
+                return sets[key]
+        return self.stage.props[pid].states.get(key)
 
     def _goal_met(self) -> bool:
         assert self.stage.goal is not None
