@@ -5,8 +5,10 @@ into chat examples split by game; :func:`train_lora` trains a LoRA adapter on
 the packaged Gemma 3 270M through transformers and PEFT; :func:`export_lora_gguf`
 writes it as a GGUF LoRA that the ``local`` backend loads
 (``local?lora=PATH``); :class:`dramaturg.models.adapters.AdapterRegistry` maps
-worlds and tools to their adapters; :func:`compare_adapter` plays held-out games with and without
-one; :func:`train_tool_agent` runs the whole recipe (data, training, export,
+worlds and tools to their adapters; :func:`compare_adapter` plays held-out games
+with and without one; :func:`dagger_examples` plays an adapter and labels each
+state it reaches with an expert's command (on-policy data, DAgger);
+:func:`train_tool_agent` runs the whole recipe (data, training, export,
 registration) in one call. Training needs ``pip install "dramaturg[train]"``.
 
 Example:
@@ -25,8 +27,10 @@ from dramaturg.training._splits import (
     tool_agent_settings,
 )
 from dramaturg.training.build import DataSummary, build_sft_data
+from dramaturg.training.dagger import DaggerData, DaggerGame, dagger_examples, tool_agent_policy
 from dramaturg.training.data import SFTExample, load_sft_data
 from dramaturg.training.evaluate import compare_adapter, step_stats
+from dramaturg.training.expert import alfworld_expert, textworld_expert
 from dramaturg.training.export import export_lora_gguf
 from dramaturg.training.lora import DEFAULT_TARGETS, TrainResult, train_lora
 from dramaturg.training.pipeline import PipelineReporter, ToolAgentRun, train_tool_agent
@@ -35,14 +39,18 @@ from dramaturg.training.traces import from_traces
 __all__ = [
     "DEFAULT_TARGETS",
     "SPLITS",
+    "DaggerData",
+    "DaggerGame",
     "DataSummary",
     "PipelineReporter",
     "SFTExample",
     "ToolAgentRun",
     "TrainResult",
+    "alfworld_expert",
     "build_sft_data",
     "check_splits",
     "compare_adapter",
+    "dagger_examples",
     "export_lora_gguf",
     "from_traces",
     "load_sft_data",
@@ -50,6 +58,8 @@ __all__ = [
     "split_cases",
     "splits_path",
     "step_stats",
+    "textworld_expert",
+    "tool_agent_policy",
     "tool_agent_settings",
     "train_lora",
     "train_tool_agent",
