@@ -34,6 +34,7 @@ INSTANCE = re.compile(r"\b[a-z]+ \d+\b")
 __all__ = [
     "PlayedGame",
     "case_for_game",
+    "example_record",
     "games_for",
     "play_commands",
     "prompt_agent",
@@ -157,17 +158,18 @@ def play_commands(
                     1  # the enum could not hold it: teaching it would teach nothing usable
                 )
             else:
-                msgs = tool_agent_messages(
-                    agent, goal=goal, observation=obs, history=history, admissible=admissible
-                )
                 records.append(
-                    {
-                        "messages": [*msgs, assistant(json.dumps({"command": command}))],
-                        "game": case.id,
-                        "world": case.world or "",
-                        "source": source,
-                        "step": step,
-                    }
+                    example_record(
+                        agent,
+                        case,
+                        goal=goal,
+                        observation=obs,
+                        history=history,
+                        admissible=admissible,
+                        command=command,
+                        source=source,
+                        step=step,
+                    )
                 )
             before = obs
             obs, _, terminated, truncated, info = world.step(command)
@@ -363,6 +365,32 @@ def _finds(gold: Sequence[str]) -> dict[int, tuple[str, str]]:
 def prompt_agent(**settings: int) -> ToolAgent:
     """A tool agent with ``settings`` that only builds prompts: its model is never called."""
     return ToolAgent(model=None, **settings)  # type: ignore[arg-type]
+
+
+def example_record(
+    agent: ToolAgent,
+    case: Case,
+    *,
+    goal: str,
+    observation: str,
+    history: Sequence[tuple[str, str]],
+    admissible: Sequence[str] | None,
+    command: str,
+    source: str,
+    step: int,
+) -> dict[str, Any]:
+    """One data-file record: the prompt the tool agent sends at this state, answered
+    with ``command`` as JSON, and where it came from."""
+    msgs = tool_agent_messages(
+        agent, goal=goal, observation=observation, history=history, admissible=admissible
+    )
+    return {
+        "messages": [*msgs, assistant(json.dumps({"command": command}))],
+        "game": case.id,
+        "world": case.world or "",
+        "source": source,
+        "step": step,
+    }
 
 
 def tool_agent_messages(

@@ -21,14 +21,12 @@ Example:
 
 from __future__ import annotations
 
-import json
 import random
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from dramaturg.errors import ConfigError
-from dramaturg.models import assistant
 from dramaturg.training.expert import alfworld_expert, textworld_expert
 
 if TYPE_CHECKING:
@@ -177,7 +175,7 @@ def _play(
 ) -> tuple[list[dict[str, Any]], DaggerGame]:
     """One game played by ``act`` (mixed with the expert), labelled by the expert."""
     from dramaturg.evals.agents import make_case_world
-    from dramaturg.training._games import tool_agent_messages
+    from dramaturg.training._games import example_record
     from dramaturg.worlds.base import WorldError
 
     textworld = (case.world or "").startswith("textworld/")
@@ -201,17 +199,18 @@ def _play(
                     else alfworld_expert(goal, history, obs, admissible or [], prior=prior)
                 )
                 if label is not None:
-                    msgs = tool_agent_messages(
-                        agent, goal=goal, observation=obs, history=history, admissible=admissible
-                    )
                     records.append(
-                        {
-                            "messages": [*msgs, assistant(json.dumps({"command": label}))],
-                            "game": case.id,
-                            "world": case.world or "",
-                            "source": source,
-                            "step": step,
-                        }
+                        example_record(
+                            agent,
+                            case,
+                            goal=goal,
+                            observation=obs,
+                            history=history,
+                            admissible=admissible,
+                            command=label,
+                            source=source,
+                            step=step,
+                        )
                     )
                     game.labelled += 1
                 if rng.random() < beta and label is not None:
