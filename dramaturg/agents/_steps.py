@@ -14,11 +14,17 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
+from dramaturg.models._text import clean_text
+
 __all__ = ["MAX_STEPS", "parse_steps", "plan_steps"]
 
 #: A base model's list runs on; a plan longer than this is a loop, not a plan.
 MAX_STEPS = 6
 
+#: Terminal escapes and control or format characters: model text never carries them on.
+_CONTROL = re.compile(
+    r"\x1b\[[0-9;?]*[ -/]*[@-~]|[\x00-\x08\x0b-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2066-\u2069]"
+)
 _NUMBERED = re.compile(r"^\s*(?:\d+[.)]|[-*])\s*(.+?)\s*$")
 _WORD = re.compile(r"[a-z0-9]+")
 _STOP = frozenset(
@@ -40,7 +46,7 @@ def parse_steps(text: str, *, limit: int = MAX_STEPS) -> list[str]:
         >>> parse_steps(" Count the rows.\\n2. Count the rows again.\\n3. Compare them.\\n\\nTask: x")
         ['Count the rows.', 'Compare them.']
     """
-    lines = text.split("\n")
+    lines = _CONTROL.sub("", clean_text(text)).split("\n")
     found = [lines[0].strip()]
     for line in lines[1:]:
         match = _NUMBERED.match(line)

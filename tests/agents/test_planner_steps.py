@@ -34,6 +34,11 @@ def test_parse_steps_drops_a_step_said_again_and_stops_a_loop():
     assert len(steps) == MAX_STEPS
 
 
+def test_parse_steps_keeps_no_escape_control_character_or_lone_surrogate():
+    [step] = parse_steps(" Do \ud800 the \x1b[2J\x07 thing\u202e now")
+    assert step == "Do \ufffd the  thing now"
+
+
 def test_plan_steps_chains_numbers_and_assigns_by_shared_words():
     plan = plan_steps(
         ["Research the sources", "Write the summary"],
