@@ -177,7 +177,7 @@ def main() -> None:
             t0 = time.perf_counter()
             s = run_eval(
                 suite,
-                AgentSpec(kind="react", model="local"),
+                AgentSpec(kind="react", model="local", tool_model="main"),
                 out=out,
                 backend="mp",
                 workers=2,

@@ -28,6 +28,22 @@ def _no_network():
 
 
 @pytest.fixture(autouse=True)
+def _no_shipped_adapters(monkeypatch):
+    """Tests see no shipped adapter unless they ask for them (the ``shipped`` fixture): what a
+    test plays must not change when a better adapter ships."""
+    monkeypatch.setenv("DRAMATURG_NO_SHIPPED_ADAPTERS", "1")  # worker processes inherit it
+
+
+@pytest.fixture
+def shipped(monkeypatch):
+    """The adapters that ship with the package, as users get them."""
+    from dramaturg.models import adapters
+
+    monkeypatch.delenv("DRAMATURG_NO_SHIPPED_ADAPTERS")
+    return adapters.SHIPPED_DIR
+
+
+@pytest.fixture(autouse=True)
 def _isolated_home(tmp_path, monkeypatch):
     home = tmp_path / "dramaturg-home"
     monkeypatch.setenv("DRAMATURG_HOME", str(home))

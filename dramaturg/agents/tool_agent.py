@@ -35,7 +35,7 @@ from dramaturg._untrusted import injection_signs, untrusted, warn_if_injected
 from dramaturg.errors import ConfigError
 from dramaturg.models import ChatModel, Message, assistant, system, user
 from dramaturg.models.adapters import AdapterRegistry, adapter_settings
-from dramaturg.models.loader import parse_spec
+from dramaturg.models.loader import default_spec, parse_spec
 from dramaturg.prompts import render
 
 __all__ = [
@@ -43,6 +43,7 @@ __all__ = [
     "ToolAgent",
     "adapter_tool_agent",
     "check_settings",
+    "embedded_spec",
     "goal_commands",
     "template_pattern",
     "tool_agent_for",
@@ -92,15 +93,38 @@ def _recorded(lora: Any) -> dict[str, int]:
     return check_settings(found, f"the adapter {lora}") if found else {}
 
 
+def embedded_spec(spec: str | None) -> bool:
+    """Whether a main model spec (``None``: the default one) is the packaged base model
+    without an adapter: the model the shipped and registered adapters fit."""
+    backend, target, options = parse_spec(default_spec(spec))
+    return backend == "local" and not target and not {"lora", "lora_path"} & set(options)
+
+
+def _embedded(model: Any) -> bool:
+    """Whether a loaded model is the packaged base model without an adapter (through wrappers)."""
+    return (
+        getattr(model, "model_path", False) is None and getattr(model, "lora_path", False) is None
+    )
+
+
 def tool_model_spec(
-    choice: str | None, world: str | None = None, *, registry: AdapterRegistry | None = None
+    choice: str | None,
+    world: str | None = None,
+    *,
+    registry: AdapterRegistry | None = None,
+    embedded: bool = False,
 ) -> str | None:
     """The model spec a tool agent choice names; ``None``: the run's main model.
 
     ``"main"`` (or nothing) is the main model; ``"registry"`` is the adapter registered
-    for ``world`` (a world id or tool name: see :class:`~dramaturg.models.adapters.AdapterRegistry`),
-    else the main model; anything else is a model spec of its own (``local?lora=PATH``).
+    for ``world`` (a world id or tool name: see :class:`~dramaturg.models.adapters.AdapterRegistry`;
+    the adapters that ship with dramaturg serve the keys the user has not registered),
+    else the main model; ``"auto"`` is ``"registry"`` when the main model is the
+    embedded one (``embedded``: the adapters fit it), else ``"main"``; anything else
+    is a model spec of its own (``local?lora=PATH``).
     """
+    if choice == "auto":
+        choice = "registry" if embedded else "main"
     if not choice or choice == "main":
         return None
     if choice == "registry":
@@ -127,7 +151,9 @@ def tool_agent_for(
 
     Args:
         model: a ready model, or a choice: ``"main"`` (``main``), ``"registry"`` (the
-            adapter registered for ``world``, else ``main``) or a model spec of its own.
+            adapter registered or shipped for ``world``, else ``main``), ``"auto"``
+            (``"registry"`` when ``main`` is the embedded model, else ``"main"``) or a
+            model spec of its own.
         main: the run's own model, which ``"main"`` means.
         world: the registry key: a world id (its most specific registered prefix wins)
             or a tool name.
@@ -147,8 +173,12 @@ def tool_agent_for(
         ...                        temperature=0)                                # doctest: +SKIP
     """
     if model is None or isinstance(model, str):
-        spec = tool_model_spec(model, world, registry=registry)
+        spec = tool_model_spec(model, world, registry=registry, embedded=_embedded(main))
         if spec is None:
+            if main is None and model == "auto":
+                raise ConfigError(
+                    "the tool agent choice 'auto' depends on the run's model: pass main=the run's model"
+                )
             if main is None:
                 raise ConfigError(
                     f"the tool agent runs on the main model here ({model!r}"

@@ -104,9 +104,17 @@ def eval_run(
         str | None,
         typer.Option(
             "--tool-model",
-            help="The tool agent's own model (local?lora=ADAPTER), or 'registry' for each world's registered adapter.",
+            help="The tool agent's own model (local?lora=ADAPTER); 'registry': each world's registered "
+            "(or shipped) adapter; 'main': --model. Default: 'registry' on the embedded model, else 'main'.",
         ),
     ] = None,
+    no_adapter: Annotated[
+        bool,
+        typer.Option(
+            "--no-adapter",
+            help="Play the base model: no registered or shipped adapter (--tool-model main).",
+        ),
+    ] = False,
     judge: Annotated[
         list[str] | None, typer.Option(help="Drama: a judge model spec (repeat for two judges).")
     ] = None,
@@ -123,6 +131,10 @@ def eval_run(
     """Run a suite (resumable: run the same command again to finish a stopped run)."""
     from dramaturg.evals import AgentSpec, load_suite, run_eval
 
+    if no_adapter:
+        if tool_model not in (None, "auto", "main"):
+            fail("eval failed", "--no-adapter plays the base model: leave out --tool-model")
+        tool_model = "main"
     try:
         kwargs: dict = {"n": n, "seed": seed}
         if split:

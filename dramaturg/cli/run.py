@@ -60,7 +60,7 @@ async def run_graph(
     task: str | None,
     resume: str | None,
     console: Console,
-    tool_model: str = "registry",
+    tool_model: str = "auto",
 ) -> dict[str, Any]:
     """Start (or resume) a :class:`~dramaturg.graphs.runs.GraphRun` and show it live."""
     from dramaturg.graphs.runs import GraphRun
@@ -118,14 +118,31 @@ def run(
         str,
         typer.Option(
             "--tool-model",
-            help="The tool agent's model: registry (the adapter `dramaturg train` registered for the world, "
-            "else --model), main (--model), or a model spec such as local?lora=ADAPTER.gguf.",
+            help="The tool agent's model: auto (registry on the embedded model, else main), registry "
+            "(the adapter registered for the world, or the one shipped with dramaturg, else --model), "
+            "main (--model), or a model spec such as local?lora=ADAPTER.gguf.",
         ),
-    ] = "registry",
+    ] = "auto",
+    no_adapter: Annotated[
+        bool,
+        typer.Option(
+            "--no-adapter",
+            help="Play the base model: no registered or shipped adapter (--tool-model main).",
+        ),
+    ] = False,
 ) -> None:
     """Run an agent graph live, with every step checkpointed and traced."""
     import asyncio
 
+    if resume and no_adapter:
+        fail(
+            "run failed",
+            "a resumed run keeps the tool agent it started with: leave out --no-adapter",
+        )
+    if no_adapter:
+        if tool_model not in ("auto", "main"):
+            fail("run failed", "--no-adapter plays the base model: leave out --tool-model")
+        tool_model = "main"
     try:
         final = asyncio.run(
             run_graph(

@@ -29,6 +29,13 @@ def _fail(what: str, exc: Exception) -> NoReturn:
     fail(what, str(exc))
 
 
+def _last_line(failure: str) -> str:
+    """``game (reason)`` cut to the game and the reason's last line."""
+    game, _, reason = failure.partition(" ")
+    lines = [line.strip() for line in reason.strip("()").splitlines() if line.strip()]
+    return f"{game} ({lines[-1]})" if lines else game
+
+
 @train_app.command("tool-agent")
 def train_tool_agent(
     world: Annotated[
@@ -39,8 +46,17 @@ def train_tool_agent(
         Path, typer.Option(help="Folder for the data, the training run and the adapter.")
     ],
     games: Annotated[
-        int, typer.Option(help="Games (seeds 0..N-1) per world (and ALFWorld split).")
+        int, typer.Option(help="Games per world (and ALFWorld split); see --first-game.")
     ] = 20,
+    first_game: Annotated[
+        int,
+        typer.Option(
+            "--first-game",
+            min=0,
+            help="Seed of the first game (games play seeds FIRST..FIRST+N-1); start above the "
+            "evaluation suites' seeds (0..) to keep them held out.",
+        ),
+    ] = 0,
     split: Annotated[
         list[str] | None, typer.Option(help="ALFWorld-style split(s) to draw games from.")
     ] = None,
@@ -140,8 +156,10 @@ def train_tool_agent(
                 f"({data.duplicates} duplicates, {data.leaks} held-out copies dropped) -> {data.path}"
             )
             if data.failed_games:
+                # one line each: a tw-make failure quotes a whole traceback
+                lines = [_last_line(f) for f in data.failed_games[:5]]
                 err_console.print(
-                    f"[yellow]{len(data.failed_games)} game(s) left out:[/] {'; '.join(data.failed_games[:5])}"
+                    f"[yellow]{len(data.failed_games)} game(s) left out:[/] {'; '.join(lines)}"
                 )
 
     if dtype not in ("f32", "f16"):
@@ -151,6 +169,7 @@ def train_tool_agent(
             world,
             out,
             games=games,
+            first_game=first_game,
             splits=tuple(split or ("seen", "unseen")),
             test_split=test_split,
             search=search,
@@ -192,6 +211,142 @@ def train_tool_agent(
         + (f", registered for {', '.join(run.keys)}" if run.registered else "")
     )
     console.print(f"compare on the held-out games: dramaturg train eval {out}")
+
+
+@train_app.command("dagger")
+def train_dagger(
+    out: Annotated[Path, typer.Argument(help="The folder `train tool-agent --out` wrote.")],
+    rounds: Annotated[int, typer.Option(min=0, help="Rounds after round 0.")] = 2,
+    games: Annotated[
+        int | None,
+        typer.Option(min=1, help="Train games played per round (default: all of them)."),
+    ] = None,
+    beta: Annotated[
+        float,
+        typer.Option(
+            min=0.0,
+            max=1.0,
+            help="The expert plays a share beta**round of the steps (0: the adapter plays all).",
+        ),
+    ] = 0.5,
+    max_steps: Annotated[
+        int, typer.Option("--max-steps", min=1, help="Commands per game played for data.")
+    ] = 40,
+    temperature: Annotated[
+        float, typer.Option(help="The adapter's sampling temperature while it plays.")
+    ] = 0.7,
+    replay: Annotated[
+        float,
+        typer.Option(min=0.0, help="Examples replayed from the data so far per example added."),
+    ] = 1.0,
+    lr: Annotated[float, typer.Option(help="Learning rate.")] = 2e-4,
+    limit: Annotated[
+        int | None,
+        typer.Option(min=1, help="Held-out games played after each round (default: all)."),
+    ] = None,
+    eval_steps: Annotated[
+        int | None,
+        typer.Option("--eval-steps", min=1, help="Their step budget (default: --max-steps)."),
+    ] = None,
+    seed: Annotated[int, typer.Option(help="Seeds the games drawn, the mixing and sampling.")] = 0,
+    workers: Annotated[
+        int, typer.Option(min=1, help="Processes playing side by side (each loads the model).")
+    ] = 2,
+    base: Annotated[
+        Path | None, typer.Option(help="Base GGUF (default: the one the run was trained on).")
+    ] = None,
+    dtype: Annotated[
+        str | None, typer.Option(help="Adapter tensors, f32 or f16 (default: the run's).")
+    ] = None,
+    device: Annotated[str, typer.Option(help="auto (GPU when present), cpu or cuda.")] = "auto",
+    progress: Annotated[bool, typer.Option(help="Show progress bars.")] = True,
+) -> None:
+    """DAgger: play the trained adapter, label where it goes with an expert, train on; repeat.
+
+    Each round's held-out success goes to OUT/dagger/rounds.json; run it again to go on.
+    """
+    from dramaturg.training.rounds import DaggerReporter, DaggerRound, dagger_rounds
+
+    if dtype not in (None, "f32", "f16"):
+        _fail("dagger failed", ValueError("--dtype must be f32 or f16"))
+
+    class Report(DaggerReporter):
+        played = total = 0
+
+        def playing(self, round: int, games: int, beta: float) -> None:
+            self.played, self.total = 0, games
+            err_console.print(
+                f"round {round}: playing {games} train games (expert share {beta:.2f})"
+            )
+
+        def game_done(self, round: int, won: bool) -> None:
+            self.played += 1
+            if progress:
+                err_console.print(
+                    f"round {round}: game {self.played}/{self.total} {'won' if won else 'lost'}"
+                )
+
+        def training(self, round: int, examples: int) -> None:
+            err_console.print(f"round {round}: training on {examples} examples")
+
+        def round_done(self, row: DaggerRound) -> None:
+            console.print(
+                f"round {row.round}: +{row.added} examples, held-out {row.heldout_success:.0%} "
+                f"± {row.heldout_stderr:.0%} of {row.heldout_games}, own valid {row.own_valid:.0%}"
+            )
+
+    try:
+        rows = dagger_rounds(
+            out,
+            rounds=rounds,
+            games=games,
+            beta=beta,
+            max_steps=max_steps,
+            temperature=temperature,
+            replay=replay,
+            lr=lr,
+            eval_limit=limit,
+            eval_steps=eval_steps,
+            seed=seed,
+            workers=workers,
+            base=base,
+            dtype=dtype,
+            device=device,
+            progress=progress,
+            reporter=Report(),
+        )
+    except DramaturgError as exc:
+        _fail("dagger failed", exc)
+    table = Table(title=f"DAgger rounds of {out}")
+    for col in (
+        "round",
+        "expert share",
+        "games won (mix)",
+        "agreement",
+        "added",
+        "trained on",
+        "train min",
+        "valid loss",
+        "held-out",
+        "own valid",
+    ):
+        table.add_column(col, justify="right")
+    for r in rows:
+        table.add_row(
+            str(r.round),
+            f"{r.beta:.2f}",
+            f"{r.played_success:.0%}" if r.games else "-",
+            f"{r.agreement:.0%}" if r.games else "-",
+            str(r.added),
+            str(r.examples),
+            f"{r.train_minutes:.1f}",
+            f"{r.valid_loss:.3f}" if r.valid_loss is not None else "-",
+            f"{r.heldout_success:.0%} ± {r.heldout_stderr:.0%} ({r.heldout_games})",
+            f"{r.own_valid:.0%}",
+        )
+    console.print(table)
+    best = max(rows, key=lambda r: (r.heldout_success, r.round))
+    console.print(f"best: round {best.round}, {best.adapter}")
 
 
 @train_app.command("eval")
@@ -286,10 +441,12 @@ def adapters_list() -> None:
     except DramaturgError as exc:
         _fail("cannot read the registry", exc)
     if not entries:
-        console.print("no adapters registered (dramaturg train tool-agent registers one)")
+        console.print(
+            "no adapters registered or shipped (dramaturg train tool-agent registers one)"
+        )
         return
     table = Table()
-    for col in ("key", "adapter", "scale", "base"):
+    for col in ("key", "adapter", "scale", "base", "from"):
         table.add_column(col, overflow="fold")
     for e in entries:
         table.add_row(
@@ -297,8 +454,14 @@ def adapters_list() -> None:
             str(e.path) + ("" if e.path.is_file() else " [red](missing)[/]"),
             f"{e.scale:g}",
             e.base or "-",
+            "shipped with dramaturg" if e.shipped else "registered",
         )
     console.print(table)
+    if any(e.shipped for e in entries):
+        console.print(
+            "shipped adapters serve the keys you have not registered; --no-adapter (run, eval run) "
+            "plays without them"
+        )
 
 
 @adapters_app.command("add")

@@ -181,8 +181,9 @@ class DramaSession:
         return self._model
 
     def _tool_agent(self) -> Any:
-        """The player's tool agent: on the adapter registered for the stage (``theatre/``), if
-        any, else the play's model; prompted with the settings its adapter was trained with."""
+        """The player's tool agent: on the embedded model, on the adapter registered for the
+        stage (``theatre/``), if any; else on the play's model; prompted with the settings its
+        adapter was trained with."""
         from dramaturg.agents.tool_agent import tool_agent_for
 
         chat = self._chat()
@@ -190,7 +191,7 @@ class DramaSession:
             return tool_agent_for(chat)
         if self._tool is None:
             self._tool = tool_agent_for(
-                "registry",
+                "auto",
                 main=chat,
                 world=DRAMA_TOOL_KEY,
                 trace=self.folder / "model-trace.jsonl",

@@ -68,8 +68,10 @@ class AgentSpec:
         tool_model: a model spec for the tool agent alone (a fine-tuned adapter:
             ``local?lora=PATH``), while planner, critic and workers keep ``model``;
             ``"registry"`` picks each world's adapter from
-            :class:`dramaturg.models.adapters.AdapterRegistry` (the main model where none is
-            registered); ``"main"``: the main model.
+            :class:`dramaturg.models.adapters.AdapterRegistry` (registered, else shipped
+            with dramaturg; the main model where there is none); ``"main"``: the main
+            model. ``None`` or ``"auto"`` (the default): ``"registry"`` when ``model`` is
+            the embedded model (the adapters fit it), else ``"main"``.
         options: kind-specific settings (``judges`` for drama: model specs;
             ``tool_agent`` for react and embodied: keyword settings of the
             :class:`~dramaturg.agents.ToolAgent`, such as ``{"recap": 24}``).
@@ -89,6 +91,16 @@ class AgentSpec:
             )
         if self.kind in _NEEDS_MODEL and self.model is None and self.model_factory is None:
             object.__setattr__(self, "model", "local")
+        if self.tool_model in (None, "auto"):
+            from dramaturg.agents.tool_agent import embedded_spec
+
+            on_embedded = (
+                self.kind in ("react", "embodied")
+                and self.model_factory is None
+                and isinstance(self.model, str)
+                and embedded_spec(self.model)
+            )
+            object.__setattr__(self, "tool_model", "registry" if on_embedded else None)
         if "tool_agent" in self.options:
             from dramaturg.agents.tool_agent import check_settings
 
@@ -110,7 +122,9 @@ class AgentSpec:
             if isinstance(self.tool_model, str)
             else getattr(self.tool_model, "__name__", "")
         )
-        tool = f", tool agent {name}" if self.tool_model else ""
+        # "main" plays as the model alone did before adapters were chosen by default (its
+        # runs keep their label, so they still resume)
+        tool = f", tool agent {name}" if self.tool_model not in (None, "main") else ""
         return f"{self.kind} ({model}{tool})"
 
     def check_fits(self, case: Case) -> None:

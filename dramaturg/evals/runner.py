@@ -281,7 +281,7 @@ def run_eval(
     from dramaturg.models.loader import parse_spec
 
     for spec in [agent.model, agent.tool_model, *agent.options.get("judges", ())]:
-        if isinstance(spec, str) and spec != "registry":
+        if isinstance(spec, str) and spec not in ("registry", "main", "auto"):
             parse_spec(spec)  # a mistyped spec fails here, not once per episode
     out = Path(out)
     ident = _identity(suite, agent, attempts, max_steps, seed)

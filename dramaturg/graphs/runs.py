@@ -44,6 +44,7 @@ __all__ = ["GRAPHS", "GraphRun", "runs_dir"]
 
 #: The graphs a run can play, by name.
 GRAPHS = ("react", "embodied", "workforce")
+_CHOICES = (None, "auto", "registry", "main")  # tool agent choices that hold no spec
 
 
 def runs_dir() -> Path:
@@ -85,7 +86,7 @@ class GraphRun:
         seed: int = 0,
         max_steps: int = 30,
         task: str | None = None,
-        tool_model: str = "registry",
+        tool_model: str = "auto",
     ) -> GraphRun:
         """A new run: checks the request, then makes its folder and ``run.json``.
 
@@ -118,9 +119,7 @@ class GraphRun:
         return cls(run_id=run_id, folder=folder, args=args)
 
     @classmethod
-    def resume(
-        cls, run_id: str, *, model: str | None = None, tool_model: str = "registry"
-    ) -> GraphRun:
+    def resume(cls, run_id: str, *, model: str | None = None, tool_model: str = "auto") -> GraphRun:
         """The run ``run_id`` again. ``run.json`` keeps the specs without their secrets:
         they come back from ``model``/``tool_model`` (or the environment).
 
@@ -138,8 +137,8 @@ class GraphRun:
             raise ConfigError(f"{spec_file} is not a run file; `ls {runs_dir()}` lists the runs")
         how = f"dramaturg run --resume {run_id} --model SPEC"
         args["model"] = restore_spec(args.get("model"), model, how=how)
-        if args.get("tool_model") not in (None, "registry", "main"):
-            given = tool_model if tool_model not in ("registry", "main") else None
+        if args.get("tool_model") not in _CHOICES:
+            given = tool_model if tool_model not in _CHOICES else None
             args["tool_model"] = restore_spec(
                 args["tool_model"], given, how=how.replace("--model", "--tool-model")
             )
@@ -170,11 +169,11 @@ class GraphRun:
         args = self.args
         trace = self.folder / "trace.jsonl"
         chat = load_model(args["model"], trace=trace)
-        # The tool agent runs on `main` (chat), on `registry` (the adapter registered for the
-        # world, else the main model) or on a model spec of its own, prompted as its adapter
-        # was trained.
+        # The tool agent runs on `main` (chat), on `registry` (the adapter registered or shipped
+        # for the world, else the main model), on `auto` (`registry` on the embedded model, else
+        # `main`) or on a model spec of its own, prompted as its adapter was trained.
         tool_agent = tool_agent_for(
-            args.get("tool_model", "registry"), main=chat, world=args["world"], trace=trace
+            args.get("tool_model") or "auto", main=chat, world=args["world"], trace=trace
         )
         tool_chat = tool_agent.model
         self._models = (chat, tool_chat)

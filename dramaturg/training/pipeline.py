@@ -84,6 +84,7 @@ def train_tool_agent(
     out: str | os.PathLike[str],
     *,
     games: int = 20,
+    first_game: int = 0,
     splits: Sequence[str] = ("seen", "unseen"),
     test_split: str | None = None,
     search: int = 0,
@@ -120,7 +121,10 @@ def train_tool_agent(
     Args:
         worlds: world ids or families (``textworld``, ``alfworld``).
         out: the folder for the data, the training run and the adapter.
-        games: games (seeds ``0..games-1``) per world (and ALFWorld-style split).
+        games: games per world (and ALFWorld-style split).
+        first_game: the seed of the first game: the games play seeds
+            ``first_game..first_game+games-1`` (start above an evaluation's seeds to keep
+            them held out).
         splits, test_split, search, rename, recap, focus, test_games, traces,
             test_frac, valid_frac, workers: how the data is built (see
             :func:`~dramaturg.training.build_sft_data`); ``seed`` also seeds the split.
@@ -142,7 +146,7 @@ def train_tool_agent(
     out = Path(out)
     data = build_sft_data(
         worlds,
-        range(games),
+        range(first_game, first_game + games),
         out / "data.jsonl",
         splits=tuple(splits),
         test_split=test_split,

@@ -314,3 +314,13 @@ def test_the_tool_agent_can_have_its_own_model(tmp_path):
     records = read_episodes(tmp_path)
     assert all(r["status"] == "done" for r in records), records[0]["error"]
     assert all(r["prompt_tokens"] > 0 for r in records)  # the tool model's tokens are counted
+
+
+def test_the_tool_agent_choices_are_not_model_specs(tmp_path):
+    # --no-adapter is tool_model="main"; "auto" and "registry" name a choice, not a model.
+    for choice in ("main", "auto", "registry"):
+        agent = AgentSpec(kind="react", model_factory=scripted_tool_agent, tool_model=choice)
+        run_eval(
+            steps_suite(1), agent, out=tmp_path / choice, backend="seq", max_steps=6, progress=False
+        )
+        assert [r["status"] for r in read_episodes(tmp_path / choice)] == ["done"]

@@ -176,8 +176,8 @@ def test_adapters_commands(tiny_gguf, tmp_path):
 
 @pytest.mark.model
 def test_run_gives_the_tool_agent_the_adapter_registered_for_its_world(_isolated_home, tmp_path):
-    """`dramaturg run` uses the registry by default: the tool agent runs on the embedded model with
-    the world's adapter (sharing the base), and its usage is reported under that model."""
+    """`dramaturg run` on the embedded model uses the registry by default ("auto"): the tool agent
+    runs with the world's adapter (sharing the base), and its usage is reported under that model."""
     from dramaturg.cli import app
 
     # An adapter in the real model's shape (a tool of ours did not make it: no identity keys),
@@ -194,7 +194,7 @@ def test_run_gives_the_tool_agent_the_adapter_registered_for_its_world(_isolated
     result = runner.invoke(app, ["run", "--world", "theatre/elsinore", "--max-steps", "2"])
     assert result.exit_code == 0, result.output
     run_dir = next((_isolated_home / "runs").iterdir())
-    assert json.loads((run_dir / "run.json").read_text())["tool_model"] == "registry"
+    assert json.loads((run_dir / "run.json").read_text())["tool_model"] == "auto"
     usage = json.loads((run_dir / "usage.json").read_text())
     [key] = [k for k in usage if k.startswith("tool-agent")]
     assert "+stagehand" in key and usage[key]["calls"] >= 2
@@ -203,8 +203,18 @@ def test_run_gives_the_tool_agent_the_adapter_registered_for_its_world(_isolated
     tool_calls = [c for c in calls if str(c.get("caller", "")).startswith("tool-agent")]
     assert len(tool_calls) >= 2 and "Done so far: " in json.dumps(tool_calls[-1])
     plain = runner.invoke(
-        app, ["run", "--world", "theatre/elsinore", "--max-steps", "1", "--tool-model", "main"]
+        app, ["run", "--world", "theatre/elsinore", "--max-steps", "1", "--no-adapter"]
     )
     assert plain.exit_code == 0, plain.output
     newest = max((_isolated_home / "runs").iterdir(), key=lambda p: p.name)
-    assert "tool-agent" in json.loads((newest / "usage.json").read_text())
+    plain_usage = json.loads((newest / "usage.json").read_text())
+    assert "tool-agent" in plain_usage and not any("+stagehand" in k for k in plain_usage)
+
+
+def test_train_dagger_says_what_a_run_folder_needs(tmp_path):
+    from dramaturg.cli import app
+
+    result = runner.invoke(app, ["train", "dagger", str(tmp_path)])
+    assert result.exit_code == 1 and "not a trained tool-agent folder" in result.output
+    result = runner.invoke(app, ["train", "dagger", str(tmp_path), "--dtype", "f8"])
+    assert result.exit_code == 1 and "--dtype must be f32 or f16" in result.output

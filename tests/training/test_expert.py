@@ -271,6 +271,31 @@ def test_dagger_mixes_the_expert_in_with_probability_beta():
     assert 0 < data.games[0].asked < steps and calls == 2 * data.games[0].asked
 
 
+class _LastAdmissible:
+    """A picklable policy (worker processes get a copy)."""
+
+    def __call__(self, goal, history, observation, admissible):
+        return sorted(admissible)[-1]
+
+
+def test_dagger_plays_games_side_by_side_as_it_does_in_turn():
+    games = [f"alfworld/pick_and_place_simple/unseen/{i}" for i in range(3)]
+    ended: list[str] = []
+    apart = dagger_examples(
+        games,
+        _LastAdmissible(),
+        beta=0.5,
+        max_steps=8,
+        workers=2,
+        on_game=lambda g: ended.append(g.game),
+    )
+    in_turn = dagger_examples(games, _LastAdmissible(), beta=0.5, max_steps=8)
+    assert apart.examples == in_turn.examples and apart.games == in_turn.games
+    assert ended == games  # told in the cases' order
+    with pytest.raises(ConfigError, match="picklable policy"):
+        dagger_examples(games, lambda *a: "look", workers=2)
+
+
 def test_dagger_refuses_worlds_without_an_expert_and_bad_beta():
     with pytest.raises(ConfigError, match="no expert"):
         dagger_examples(["theatre/hamlet/0"], lambda *a: "look")
