@@ -11,7 +11,17 @@ from typer.core import TyperGroup
 from dramaturg import __version__
 from dramaturg.models._redact import redact_spec
 
-__all__ = ["ModelOpt", "Root", "console", "err_console", "fail", "print_version", "redacted"]
+__all__ = [
+    "ModelOpt",
+    "NoAdapterOpt",
+    "Root",
+    "console",
+    "err_console",
+    "fail",
+    "print_version",
+    "redacted",
+    "without_adapter",
+]
 
 console = Console()
 err_console = Console(stderr=True)
@@ -67,3 +77,21 @@ class Root(TyperGroup):
     def get_params(self, ctx: Any) -> list[Any]:
         _flags_as_flags(self, ctx)
         return super().get_params(ctx)
+
+
+NoAdapterOpt = Annotated[
+    bool,
+    typer.Option(
+        "--no-adapter",
+        help="Play the base model: no registered or shipped adapter (--tool-model main).",
+    ),
+]
+
+
+def without_adapter(tool_model: str | None, no_adapter: bool, what: str) -> str | None:
+    """``tool_model``, or ``"main"`` with ``--no-adapter`` (which a model of its own contradicts)."""
+    if not no_adapter:
+        return tool_model
+    if tool_model not in (None, "auto", "main"):
+        fail(what, "--no-adapter plays the base model: leave out --tool-model")
+    return "main"

@@ -11,7 +11,14 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from dramaturg.cli._common import console, err_console, fail, redacted
+from dramaturg.cli._common import (
+    NoAdapterOpt,
+    console,
+    err_console,
+    fail,
+    redacted,
+    without_adapter,
+)
 from dramaturg.errors import DramaturgError
 from dramaturg.models._redact import redact_spec
 
@@ -108,13 +115,7 @@ def eval_run(
             "(or shipped) adapter; 'main': --model. Default: 'registry' on the embedded model, else 'main'.",
         ),
     ] = None,
-    no_adapter: Annotated[
-        bool,
-        typer.Option(
-            "--no-adapter",
-            help="Play the base model: no registered or shipped adapter (--tool-model main).",
-        ),
-    ] = False,
+    no_adapter: NoAdapterOpt = False,
     judge: Annotated[
         list[str] | None, typer.Option(help="Drama: a judge model spec (repeat for two judges).")
     ] = None,
@@ -131,10 +132,7 @@ def eval_run(
     """Run a suite (resumable: run the same command again to finish a stopped run)."""
     from dramaturg.evals import AgentSpec, load_suite, run_eval
 
-    if no_adapter:
-        if tool_model not in (None, "auto", "main"):
-            fail("eval failed", "--no-adapter plays the base model: leave out --tool-model")
-        tool_model = "main"
+    tool_model = without_adapter(tool_model, no_adapter, "eval failed")
     try:
         kwargs: dict = {"n": n, "seed": seed}
         if split:

@@ -10,7 +10,15 @@ from rich.console import Console
 from rich.live import Live
 from rich.table import Table
 
-from dramaturg.cli._common import ModelOpt, console, err_console, fail, redacted
+from dramaturg.cli._common import (
+    ModelOpt,
+    NoAdapterOpt,
+    console,
+    err_console,
+    fail,
+    redacted,
+    without_adapter,
+)
 from dramaturg.errors import DramaturgError
 
 __all__ = ["run", "run_graph", "worlds"]
@@ -123,13 +131,7 @@ def run(
             "main (--model), or a model spec such as local?lora=ADAPTER.gguf.",
         ),
     ] = "auto",
-    no_adapter: Annotated[
-        bool,
-        typer.Option(
-            "--no-adapter",
-            help="Play the base model: no registered or shipped adapter (--tool-model main).",
-        ),
-    ] = False,
+    no_adapter: NoAdapterOpt = False,
 ) -> None:
     """Run an agent graph live, with every step checkpointed and traced."""
     import asyncio
@@ -139,10 +141,7 @@ def run(
             "run failed",
             "a resumed run keeps the tool agent it started with: leave out --no-adapter",
         )
-    if no_adapter:
-        if tool_model not in ("auto", "main"):
-            fail("run failed", "--no-adapter plays the base model: leave out --tool-model")
-        tool_model = "main"
+    tool_model = without_adapter(tool_model, no_adapter, "run failed") or "auto"
     try:
         final = asyncio.run(
             run_graph(

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import os
 import random
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -194,48 +194,53 @@ def dagger_examples(
                 "ALFWorld-style (alfworld/...) and TextWorld (textworld/...) games"
             )
     options = {"beta": beta, "seed": seed, "max_steps": max_steps, "prior": prior, "source": source}
-    data = DaggerData(examples=[], games=[])
     if workers > 1 and len(chosen) > 1:
-        import pickle
-        from concurrent.futures import ProcessPoolExecutor
-        from multiprocessing import get_context
-
-        try:
-            pickle.dumps(act)
-        except (pickle.PicklingError, TypeError, AttributeError) as exc:
-            raise ConfigError(
-                f"workers > 1 play in other processes: pass a picklable policy (ModelPolicy), not {act!r} ({exc})"
-            ) from None
-        # spawn: the caller may have imported torch or started threads, which fork does not survive
-        n = min(workers, len(chosen))
-        # Each process's model gets its share of the cores: llama.cpp threads that outnumber
-        # them wait at a spinning barrier (see dramaturg.models.local.default_threads).
-        threads = os.environ.get("DRAMATURG_THREADS") or str(max(1, (os.cpu_count() or 1) // n))
-        with ProcessPoolExecutor(
-            max_workers=n,
-            mp_context=get_context("spawn"),
-            initializer=_set_threads,
-            initargs=(threads,),
-        ) as pool:
-            futures = [pool.submit(_play, case, act, agent=agent, **options) for case in chosen]
-            try:
-                for future in futures:  # in the cases' order, whatever order they end in
-                    examples, game = future.result()
-                    data.examples += examples
-                    data.games.append(game)
-                    if on_game is not None:
-                        on_game(game)
-            except BaseException:
-                pool.shutdown(cancel_futures=True)  # a failure does not wait for every game
-                raise
-        return data
-    for case in chosen:
-        examples, game = _play(case, act, agent=agent, **options)
+        played: Iterable[tuple[list[dict[str, Any]], DaggerGame]] = _side_by_side(
+            chosen, act, agent, workers, options
+        )
+    else:
+        played = (_play(case, act, agent=agent, **options) for case in chosen)
+    data = DaggerData(examples=[], games=[])
+    for examples, game in played:  # in the cases' order, whatever order they end in
         data.examples += examples
         data.games.append(game)
         if on_game is not None:
             on_game(game)
     return data
+
+
+def _side_by_side(
+    chosen: list[Case], act: Policy, agent: ToolAgent, workers: int, options: dict[str, Any]
+) -> Iterator[tuple[list[dict[str, Any]], DaggerGame]]:
+    """The games played in spawned worker processes, yielded in the cases' order."""
+    import pickle
+    from concurrent.futures import ProcessPoolExecutor
+    from multiprocessing import get_context
+
+    try:
+        pickle.dumps(act)
+    except (pickle.PicklingError, TypeError, AttributeError) as exc:
+        raise ConfigError(
+            f"workers > 1 play in other processes: pass a picklable policy (ModelPolicy), not {act!r} ({exc})"
+        ) from None
+    n = min(workers, len(chosen))
+    # Each process's model gets its share of the cores: llama.cpp threads that outnumber
+    # them wait at a spinning barrier (see dramaturg.models.local.default_threads).
+    threads = os.environ.get("DRAMATURG_THREADS") or str(max(1, (os.cpu_count() or 1) // n))
+    # spawn: the caller may have imported torch or started threads, which fork does not survive
+    with ProcessPoolExecutor(
+        max_workers=n,
+        mp_context=get_context("spawn"),
+        initializer=_set_threads,
+        initargs=(threads,),
+    ) as pool:
+        futures = [pool.submit(_play, case, act, agent=agent, **options) for case in chosen]
+        try:
+            for future in futures:
+                yield future.result()
+        except BaseException:
+            pool.shutdown(cancel_futures=True)  # a failure does not wait for every game
+            raise
 
 
 def _set_threads(threads: str) -> None:
