@@ -36,6 +36,8 @@ from dramaturg.evals.suites import TEXTWORLD_LEVELS
 from dramaturg.models.adapters import SHIPPED_DIR, shipped_adapters
 from dramaturg.training.evaluate import step_stats
 
+DEFAULT_CHALLENGES = ["tw-simple", "tw-cooking"]
+
 
 def dramaturg(*args: str, home: Path) -> str:
     # A home of its own: the user's registered adapters must not stand in for the shipped ones.
@@ -107,7 +109,7 @@ def main() -> None:
     args = parser.parse_args()
     work = args.work.resolve()
     work.mkdir(parents=True, exist_ok=True)
-    challenges = args.challenge or ["tw-simple", "tw-cooking"]
+    challenges = args.challenge or DEFAULT_CHALLENGES
     suite = textworld_cases(work, challenges, args.n, args.seed)
     base_n = args.base_n or args.n
     base_suite = (
@@ -136,13 +138,22 @@ def main() -> None:
     summaries = {
         label: json.loads((out / "summary.json").read_text()) for label, out in runs.items()
     }
-    shipped = {a.key: a for a in shipped_adapters(SHIPPED_DIR)}
-    tw = shipped.get("textworld/")
+    # the shipped adapter that serves each challenge: an exact key, else the longest prefix
+    by_key = {a.key: a for a in shipped_adapters(SHIPPED_DIR)}
+    serving = {}
+    for challenge in challenges:
+        world = f"textworld/{challenge}"
+        keys = [k for k in by_key if k == world or (k.endswith("/") and world.startswith(k))]
+        if keys:
+            key = world if world in keys else max(keys, key=len)
+            serving.setdefault(key, by_key[key])
+    default = challenges == DEFAULT_CHALLENGES
     lines = [
-        "## Shipped adapters against the base model (held-out games, one run)",
+        "## Shipped adapters against the base model (held-out games, one run)"
+        + ("" if default else f": {', '.join(challenges)}"),
         "",
         f"TextWorld {', '.join(challenges)}: {args.n} games each (seeds {args.seed}-{args.seed + args.n - 1}; "
-        "the shipped adapter's data came from seeds 1000 and up), the `react` agent on `local`, "
+        "the shipped adapters' data came from seeds 1000 and up), the `react` agent on `local`, "
         f"{args.max_steps} steps, the tool agent's default temperature (0.7, each game its own seed). "
         "*Own valid*: commands the model wrote as a valid answer by itself, before any grammar forced the shape.",
         "",
@@ -179,17 +190,20 @@ def main() -> None:
         "",
     ]
     lines += [f"- {label}: `{cmd}`" for label, cmd in commands.items()]
-    if tw is not None:
+    for key, adapter in serving.items():
         lines += [
             "",
-            f"The shipped TextWorld adapter (`{tw.path.name}`, {tw.path.stat().st_size / 1e6:.1f} MB) "
-            f"was trained by `{tw.recipe}` "
-            f"({tw.training.get('examples')} examples, {tw.training.get('steps')} steps, "
-            f"{tw.training.get('minutes')} min on {tw.training.get('device')}).",
+            f"The shipped adapter for `{key}` (`{adapter.path.name}`, "
+            f"{adapter.path.stat().st_size / 1e6:.1f} MB) was trained by `{adapter.recipe}` "
+            f"({adapter.training.get('examples')} examples, {adapter.training.get('steps')} steps, "
+            f"{adapter.training.get('minutes')} min on {adapter.training.get('device')}).",
         ]
     if args.dagger is not None:
         lines += ["", "### DAgger rounds", "", *dagger_table(args.dagger)]
-    write_section("bench_shipped", "\n".join(lines))
+    # one section per set of challenges: each adapter keeps the run that measured it
+    write_section(
+        "bench_shipped" if default else "bench_shipped_" + "_".join(challenges), "\n".join(lines)
+    )
 
 
 if __name__ == "__main__":

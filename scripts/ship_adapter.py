@@ -11,6 +11,10 @@ Usage:
     python scripts/ship_adapter.py RUN --key textworld/ --name textworld \\
         --recipe "dramaturg train tool-agent --world textworld ..." \\
         --measured adapter=runs/tw-adapter --measured base=runs/tw-base
+
+    # new measurements of an adapter already shipped (the file and the rest stay):
+    python scripts/ship_adapter.py --remeasure --key textworld/ \\
+        --measured adapter=runs/tw-adapter --measured base=runs/tw-base --note "..."
 """
 
 from __future__ import annotations
@@ -48,10 +52,17 @@ def _summary(run: Path) -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("run", type=Path, help="the folder `dramaturg train tool-agent` wrote")
+    parser.add_argument(
+        "run", type=Path, nargs="?", help="the folder `dramaturg train tool-agent` wrote"
+    )
     parser.add_argument("--key", required=True, help="registry key it serves (textworld/)")
-    parser.add_argument("--name", required=True, help="file stem in the shipped folder")
-    parser.add_argument("--recipe", required=True, help="the command that trained it")
+    parser.add_argument("--name", help="file stem in the shipped folder")
+    parser.add_argument("--recipe", help="the command that trained it")
+    parser.add_argument(
+        "--remeasure",
+        action="store_true",
+        help="only replace the measurements of the adapter shipped for --key",
+    )
     parser.add_argument(
         "--measured", action="append", default=[], help="LABEL=EVAL_RUN_DIR (repeatable)"
     )
@@ -60,7 +71,12 @@ def main() -> None:
         "--adapter", type=Path, default=None, help="the GGUF (default RUN/tool-agent.gguf)"
     )
     args = parser.parse_args()
-    if not args.name.replace("-", "").replace("_", "").isalnum():
+    if args.remeasure:
+        if not args.measured:
+            parser.error("--remeasure needs --measured LABEL=EVAL_RUN_DIR")
+    elif args.run is None or not args.name or not args.recipe:
+        parser.error("give RUN, --name and --recipe (or --remeasure)")
+    elif not args.name.replace("-", "").replace("_", "").isalnum():
         parser.error("--name is a plain file stem (letters, digits, - and _)")
     measured = []
     for item in args.measured:
@@ -68,6 +84,21 @@ def main() -> None:
         if not sep or not (Path(path) / "summary.json").is_file():
             parser.error(f"--measured {item!r}: write LABEL=EVAL_RUN_DIR (a finished eval run)")
         measured.append((label, Path(path)))
+    block = {
+        "date": dt.datetime.now(dt.UTC).strftime("%Y-%m-%d"),
+        "note": args.note,
+        **{label: _summary(path) for label, path in measured},
+    }
+    manifest_path = SHIPPED_DIR / "manifest.json"
+    if args.remeasure:
+        manifest = json.loads(manifest_path.read_text())
+        entries = [a for a in manifest["adapters"] if a["key"] == args.key]
+        if not entries:
+            parser.error(f"no adapter is shipped for {args.key!r}")
+        entries[0]["measured"] = block
+        manifest_path.write_text(json.dumps(manifest, indent=2) + "\n")
+        print(f"new measurements for {args.key} ({entries[0]['file']})")
+        return
 
     adapter = args.adapter or args.run / "tool-agent.gguf"
     base = default_weights()
@@ -111,13 +142,8 @@ def main() -> None:
             "valid_loss": train["valid_loss"],
             "device": train["device"],
         },
-        "measured": {
-            "date": dt.datetime.now(dt.UTC).strftime("%Y-%m-%d"),
-            "note": args.note,
-            **{label: _summary(path) for label, path in measured},
-        },
+        "measured": block,
     }
-    manifest_path = SHIPPED_DIR / "manifest.json"
     manifest = (
         json.loads(manifest_path.read_text())
         if manifest_path.is_file()

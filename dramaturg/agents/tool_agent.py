@@ -25,6 +25,7 @@ import functools
 import json
 import os
 import re
+from collections import Counter
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Annotated, Any, Literal, Union
@@ -45,12 +46,14 @@ __all__ = [
     "check_settings",
     "embedded_spec",
     "goal_commands",
+    "looping_commands",
+    "read_notes",
     "template_pattern",
     "tool_agent_for",
     "tool_model_spec",
 ]
 
-SETTINGS = {"history_turns": 0, "max_observation_chars": 1, "recap": 0, "focus": 0}
+SETTINGS = {"history_turns": 0, "max_observation_chars": 1, "recap": 0, "focus": 0, "notes": 0}
 """The settings that shape the tool agent's prompt, with their least value. An adapter
 is trained on prompts written with some of them, and used with the same ones."""
 
@@ -213,6 +216,11 @@ FOCUS = "For the goal: "
 """How the prompt lists the admissible commands that act on what the goal names
 (with ``focus``; comma-separated)."""
 
+NOTES = "Notes: "
+"""How the prompt keeps what the agent read (with ``notes``): a recipe's directions."""
+
+_READING = frozenset({"read", "examine"})
+
 _WORD = re.compile(r"[a-z]+")
 _LINKS = frozenset({"to", "from", "in", "on", "into", "onto", "with", "at", "under"})
 _LOOKING = frozenset({"go", "look", "examine", "inventory", "help"})  # act on nothing
@@ -249,6 +257,39 @@ def goal_commands(
     return found
 
 
+def read_notes(turns: Sequence[tuple[str, str]], observation: str, limit: int) -> str:
+    """What the latest reading command of an episode showed as lists, on one line cut to
+    ``limit`` characters; ``""`` when nothing was read.
+
+    ``turns`` are the (observation, command) pairs played so far and ``observation``
+    what the last command showed. A ``read`` or ``examine`` whose answer has a heading
+    (a short line that ends with ``:``) counts; its text from the first heading on becomes
+    ``Heading: item, item. Heading: item``. A small model with a window of a few turns
+    otherwise forgets the recipe it read ten commands ago, and fries what it had to roast.
+
+    >>> read_notes([("Kitchen.", "examine cookbook")],
+    ...            "Recipe #1\\nIngredients:\\n  carrot\\n\\nDirections:\\n  chop the carrot\\n  fry the carrot", 200)
+    'Ingredients: carrot. Directions: chop the carrot, fry the carrot'
+    """
+    if not turns:
+        return ""
+    answers = [obs for obs, _ in turns[1:]] + [observation]
+    for (_, command), answer in zip(reversed(turns), reversed(answers), strict=True):
+        if command.split(" ", 1)[0].lower() not in _READING:
+            continue
+        sections: list[tuple[str, list[str]]] = []
+        for line in untrusted(answer).splitlines():
+            line = " ".join(line.split())
+            if line.endswith(":") and 1 < len(line) <= 40:  # "Directions:", not a sentence
+                sections.append((line, []))
+            elif line and sections and set(line) != {"-"}:
+                sections[-1][1].append(line)
+        if sections:
+            text = ". ".join(f"{head} {', '.join(items)}".strip() for head, items in sections)
+            return text[:limit].rstrip()
+    return ""
+
+
 class _FreeCommand(BaseModel):
     model_config = ConfigDict(extra="forbid")
     command: str = Field(min_length=1, max_length=80)
@@ -273,6 +314,23 @@ def template_pattern(template: str) -> str:
     parts = _SLOT.split(template)
     escaped = ["".join(_REGEX_ESCAPED.get(c, c) for c in part) for part in parts]
     return "^" + _SLOT_TEXT.join(escaped) + "$"
+
+
+def looping_commands(history: Sequence[tuple[str, str]], observation: str, limit: int) -> set[str]:
+    """The commands played at least ``limit`` times from ``observation`` itself.
+
+    A world that shows the same text again is (as far as the agent can tell) in the
+    same state; a third try of what twice led nowhere is a loop.
+
+    >>> turns = [("Hall", "go north"), ("Study", "go south"), ("Hall", "go north"),
+    ...          ("Study", "go south")]
+    >>> sorted(looping_commands(turns, "Hall", 2)), sorted(looping_commands(turns, "Study", 3))
+    (['go north'], [])
+    """
+    if limit <= 0:
+        return set()
+    tried = Counter(cmd for before, cmd in history if before == observation)
+    return {cmd for cmd, n in tried.items() if n >= limit}
 
 
 def _command_schema(admissible: Sequence[str] | None) -> type[BaseModel]:
@@ -329,12 +387,21 @@ class ToolAgent:
             goal names (see :func:`goal_commands`) on a line before the commands; 0:
             none. A small model otherwise walks past the very thing it was sent to
             find, and puts it back where it took it from.
+        notes: keep up to this many characters of what the latest ``read`` or
+            ``examine`` showed as lists (a recipe: see :func:`read_notes`) on a line
+            of the last message, long after it left the window; 0: none.
             An adapter is used with the settings it was trained with (kept in its
             GGUF file; see ``build_sft_data``).
+        repeat_limit: a command already played this many times from the very same
+            observation is not allowed there again while another admissible one
+            is (see :func:`looping_commands`); the prompt still lists it, so an
+            adapter sees what it was trained on. 0: no limit. A small model
+            otherwise walks back and forth between two rooms, or takes inventory
+            again and again, until its steps run out.
 
     Raises:
         ConfigError: a setting of :data:`SETTINGS` that is not a whole number at
-            least its least value.
+            least its least value, or a negative ``repeat_limit``.
     """
 
     model: ChatModel
@@ -345,9 +412,17 @@ class ToolAgent:
     seed: int | None = None
     recap: int = 0
     focus: int = 0
+    notes: int = 0
+    repeat_limit: int = 2
 
     def __post_init__(self) -> None:
         check_settings({name: getattr(self, name) for name in SETTINGS}, "ToolAgent")
+        if isinstance(self.repeat_limit, bool) or not isinstance(self.repeat_limit, int):
+            raise ConfigError(
+                f"ToolAgent repeat_limit must be a whole number, got {self.repeat_limit!r}"
+            )
+        if self.repeat_limit < 0:
+            raise ConfigError(f"ToolAgent repeat_limit must be at least 0, got {self.repeat_limit}")
 
     def prompt(
         self,
@@ -373,6 +448,10 @@ class ToolAgent:
             msgs.append(user(self._cut(obs, goal)))
             msgs.append(assistant(json.dumps({"command": cmd})))
         now = self._cut(observation, goal)
+        if self.notes and turns:
+            read = read_notes(turns, observation, self.notes)
+            if read:
+                now += "\n" + NOTES + read
         if self.recap and turns:
             # distinct commands by their latest use; the last message changes every turn
             # anyway, so the recap costs the prefix cache nothing
@@ -405,8 +484,14 @@ class ToolAgent:
         history: Sequence[tuple[str, str]] = (),
         admissible: Sequence[str] | None = None,
     ) -> str:
-        """One command; from ``admissible`` whenever it is given."""
-        schema = _command_schema(admissible)
+        """One command; from ``admissible`` whenever it is given (less the loops, see ``repeat_limit``)."""
+        allowed = admissible
+        if admissible and self.repeat_limit:
+            looping = looping_commands(history, observation, self.repeat_limit)
+            fresh = [c for c in admissible if c not in looping]
+            if fresh:
+                allowed = fresh
+        schema = _command_schema(allowed)
         warn_if_injected(observation, "an observation")
         msgs = self.prompt(
             goal=goal, observation=observation, history=history, admissible=admissible

@@ -29,6 +29,19 @@ def _fail(what: str, exc: Exception) -> NoReturn:
     fail(what, str(exc))
 
 
+def _repeats(items: list[str]) -> dict[str, int]:
+    """``--repeat PATTERN=N`` options as a mapping (the pattern is checked by the build)."""
+    found: dict[str, int] = {}
+    for item in items:
+        pattern, sep, times = item.rpartition("=")
+        if not sep or not pattern or not times.strip().isdigit():
+            _fail(
+                "train failed", ValueError(f"--repeat {item!r}: write PATTERN=N (N a whole number)")
+            )
+        found[pattern] = int(times)
+    return found
+
+
 def _last_line(failure: str) -> str:
     """``game (reason)`` cut to the game and the reason's last line."""
     game, _, reason = failure.partition(" ")
@@ -81,6 +94,13 @@ def train_tool_agent(
             "everywhere (teaches taking what the goal names; for unseen object types)."
         ),
     ] = 0.0,
+    repeat: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="PATTERN=N: write each train example whose command matches the regular expression "
+            "PATTERN N times (the rare commands that decide a game: '^cook =5'); repeatable.",
+        ),
+    ] = None,
     recap: Annotated[
         int,
         typer.Option(
@@ -95,6 +115,14 @@ def train_tool_agent(
             min=0,
             help="The tool agent's prompt lists up to this many admissible commands that act on a "
             "thing the goal names (take the mug it sees); 0: none. `train eval` plays with the same setting.",
+        ),
+    ] = 0,
+    notes: Annotated[
+        int,
+        typer.Option(
+            min=0,
+            help="The tool agent's prompt keeps up to this many characters of what the latest read "
+            "or examine showed as lists (a recipe's directions); 0: none. `train eval` plays with the same setting.",
         ),
     ] = 0,
     test_games: Annotated[
@@ -174,8 +202,10 @@ def train_tool_agent(
             test_split=test_split,
             search=search,
             rename=rename,
+            repeat=_repeats(repeat or []),
             recap=recap,
             focus=focus,
+            notes=notes,
             test_games=test_games,
             traces=list(traces or []),
             test_frac=test_frac,

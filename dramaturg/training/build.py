@@ -18,7 +18,8 @@ from __future__ import annotations
 import json
 import os
 import random
-from collections.abc import Callable, Iterable, Sequence
+import re
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -106,6 +107,34 @@ def _play_all(
         )
 
 
+def _check_repeat(repeat: Mapping[str, int]) -> list[tuple[re.Pattern[str], int]]:
+    checked = []
+    for pattern, n in repeat.items():
+        try:
+            compiled = re.compile(pattern)
+        except re.error as exc:
+            raise ConfigError(f"repeat: {pattern!r} is not a regular expression ({exc})") from None
+        if isinstance(n, bool) or not isinstance(n, int) or not 1 <= n <= 100:
+            raise ConfigError(
+                f"repeat: {pattern!r} needs a whole number of times from 1 to 100, not {n!r}"
+            )
+        checked.append((compiled, n))
+    return checked
+
+
+def repeated(
+    examples: Sequence[SFTExample], repeats: Sequence[tuple[re.Pattern[str], int]]
+) -> list[SFTExample]:
+    """``examples`` with each one whose command matches a pattern written that many times
+    (the most of the patterns it matches), each copy next to the example."""
+    out: list[SFTExample] = []
+    for example in examples:
+        command = example.command
+        times = max((n for p, n in repeats if p.search(command)), default=1)
+        out += [example] * times
+    return out
+
+
 def build_sft_data(
     worlds: Sequence[str],
     seeds: Iterable[int],
@@ -121,8 +150,10 @@ def build_sft_data(
     max_observation_chars: int = 600,
     recap: int = 0,
     focus: int = 0,
+    notes: int = 0,
     search: int = 0,
     rename: float = 0.0,
+    repeat: Mapping[str, int] | None = None,
     test_games: int | None = None,
     workers: int | None = None,
     progress: bool = False,
@@ -142,7 +173,7 @@ def build_sft_data(
         test_frac, valid_frac: the share of games held out for test and valid
             (at least one game each when there are two games or more).
         split_seed: seeds the assignment of games to splits.
-        history_turns, max_observation_chars, recap, focus: the tool agent's settings
+        history_turns, max_observation_chars, recap, focus, notes: the tool agent's settings
             (see :class:`~dramaturg.agents.ToolAgent`); they are kept in the splits
             file, and ``train eval`` plays with the same ones.
         search: ALFWorld-style games: for each thing the gold plan takes or
@@ -159,6 +190,11 @@ def build_sft_data(
             learns to take what the goal names, not the object types it saw taken
             (or never saw taken), which is what ALFWorld-style unseen games (new
             target types) ask for.
+        repeat: ``{pattern: n}``: each train example whose command matches the regular
+            expression ``pattern`` (searched) is written ``n`` times. The rare commands that
+            decide a game (``^cook ``: with the oven or the stove, as the recipe says) are
+            one token of a few dozen examples otherwise, and a small model learns the
+            common ones only.
         test_games: with ``test_split``, play only this many of its games (one
             task type in turn), when the comparison will not use more.
         workers: processes playing games side by side (``None``: one per CPU core;
@@ -172,12 +208,14 @@ def build_sft_data(
     from dramaturg.agents.tool_agent import check_settings
     from dramaturg.training._games import games_for
 
+    repeats = _check_repeat(repeat or {})
     settings = check_settings(
         {
             "history_turns": history_turns,
             "max_observation_chars": max_observation_chars,
             "recap": recap,
             "focus": focus,
+            "notes": notes,
         },
         "build_sft_data",
     )  # before any game is played
@@ -225,6 +263,7 @@ def build_sft_data(
     if rename > 0:
         for name in ("train", "valid"):
             by_split[name] = rename_targets(by_split[name], rename, seed=split_seed)
+    by_split["train"] = repeated(by_split["train"], repeats)
     out_path.parent.mkdir(parents=True, exist_ok=True)
     write_sft_data(out_path, [e for name in SPLITS for e in by_split[name]])
     cases_json = {

@@ -143,6 +143,7 @@ def dagger_examples(
     max_observation_chars: int = 600,
     recap: int = 0,
     focus: int = 0,
+    notes: int = 0,
     prior: bool = True,
     source: str = "dagger",
     workers: int = 1,
@@ -159,7 +160,7 @@ def dagger_examples(
             mixing, 1 in its first round, falling after.
         seed: seeds the mixing.
         max_steps: the most commands one game plays (the world may stop sooner).
-        history_turns, max_observation_chars, recap, focus: the tool agent's prompt
+        history_turns, max_observation_chars, recap, focus, notes: the tool agent's prompt
             settings, as in :func:`~dramaturg.training.build_sft_data`.
         prior: the ALFWorld-style expert searches first where such things are kept
             (see :func:`~dramaturg.training.expert.alfworld_expert`).
@@ -185,6 +186,7 @@ def dagger_examples(
         max_observation_chars=max_observation_chars,
         recap=recap,
         focus=focus,
+        notes=notes,
     )
     chosen = [case_for_game(c) if isinstance(c, str) else c for c in cases]
     for case in chosen:

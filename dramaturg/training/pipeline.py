@@ -17,7 +17,7 @@ Example:
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -89,8 +89,10 @@ def train_tool_agent(
     test_split: str | None = None,
     search: int = 0,
     rename: float = 0.0,
+    repeat: Mapping[str, int] | None = None,
     recap: int = 0,
     focus: int = 0,
+    notes: int = 0,
     test_games: int | None = None,
     traces: Sequence[str | os.PathLike[str]] = (),
     test_frac: float = 0.2,
@@ -125,7 +127,7 @@ def train_tool_agent(
         first_game: the seed of the first game: the games play seeds
             ``first_game..first_game+games-1`` (start above an evaluation's seeds to keep
             them held out).
-        splits, test_split, search, rename, recap, focus, test_games, traces,
+        splits, test_split, search, rename, repeat, recap, focus, notes, test_games, traces,
             test_frac, valid_frac, workers: how the data is built (see
             :func:`~dramaturg.training.build_sft_data`); ``seed`` also seeds the split.
         steps, epochs, lr, rank, alpha, batch, max_len, seed, device, resume: the
@@ -152,8 +154,10 @@ def train_tool_agent(
         test_split=test_split,
         search=search,
         rename=rename,
+        repeat=repeat,
         recap=recap,
         focus=focus,
+        notes=notes,
         test_games=test_games,
         traces=list(traces),
         test_frac=test_frac,

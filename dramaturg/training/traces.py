@@ -33,6 +33,7 @@ def from_traces(
     max_observation_chars: int = 600,
     recap: int = 0,
     focus: int = 0,
+    notes: int = 0,
 ) -> list[SFTExample]:
     """Examples from the successful world episodes of an evaluation run directory.
 
@@ -45,7 +46,7 @@ def from_traces(
         run_dir: a ``run_eval`` output directory.
         suite: the suite that was run; needed unless it was a built-in world suite
             with its default options.
-        history_turns, max_observation_chars, recap, focus: the tool agent's settings.
+        history_turns, max_observation_chars, recap, focus, notes: the tool agent's settings.
     """
     from dramaturg.evals.runner import read_episodes
     from dramaturg.training._games import case_for_game, play_commands, prompt_agent
@@ -68,6 +69,7 @@ def from_traces(
         max_observation_chars=max_observation_chars,
         recap=recap,
         focus=focus,
+        notes=notes,
     )
     out: list[SFTExample] = []
     for episode in read_episodes(run_dir):

@@ -156,7 +156,11 @@ def test_the_package_ships_adapters_that_match_their_manifest(shipped):
         assert adapter.data["games"]["train"] and adapter.data["examples"]["train"] > 0
         assert adapter.measured["adapter"]["rows"]["overall"]["games"] > 0
         assert adapter_tool_agent(adapter.entry().model_spec())  # its prompt settings, checked
-    assert AdapterRegistry().resolve("textworld/tw-simple").shipped
+    assert AdapterRegistry().resolve("textworld/tw-simple").path.name == "textworld.gguf"
+    # tw-cooking has its own, which keeps the recipe it read on a prompt line
+    cooking = AdapterRegistry().resolve("textworld/tw-cooking")
+    assert cooking.shipped and cooking.path.name == "tw-cooking.gguf"
+    assert adapter_tool_agent(cooking.model_spec())["notes"] > 0
     tracked = {p.name for p in Path(adapters.SHIPPED_DIR).iterdir()}
     assert tracked == {"manifest.json"} | {a.path.name for a in found}
 

@@ -57,6 +57,8 @@ def trained_cli(tmp_path_factory, tiny_gguf, _tiny_loaded):
                 "8",
                 "--focus",
                 "4",
+                "--notes",
+                "120",
                 "--no-progress",
             ],
         )
@@ -77,7 +79,13 @@ def test_tool_agent_builds_trains_exports_and_registers(trained_cli, monkeypatch
     from dramaturg.evals import AgentSpec, Case
     from dramaturg.evals.agents import tool_agent_settings_for
 
-    recorded = {"history_turns": 6, "max_observation_chars": 600, "recap": 8, "focus": 4}
+    recorded = {
+        "history_turns": 6,
+        "max_observation_chars": 600,
+        "recap": 8,
+        "focus": 4,
+        "notes": 120,
+    }
     assert adapter_tool_agent(f"local?lora={adapter}") == recorded
     assert adapter_tool_agent("local") == {} == adapter_tool_agent(None)
     case = Case(id="g", task_type="tw", world="textworld/tw-simple")
@@ -218,3 +226,15 @@ def test_train_dagger_says_what_a_run_folder_needs(tmp_path):
     assert result.exit_code == 1 and "not a trained tool-agent folder" in result.output
     result = runner.invoke(app, ["train", "dagger", str(tmp_path), "--dtype", "f8"])
     assert result.exit_code == 1 and "--dtype must be f32 or f16" in result.output
+
+
+def test_train_tool_agent_says_how_to_write_a_repeat(tmp_path):
+    from dramaturg.cli import app
+
+    for bad in ("^cook ", "^cook =x", "=3"):
+        result = runner.invoke(
+            app, ["train", "tool-agent", "--world", "textworld/tw-cooking", "--repeat", bad,
+                  "--out", str(tmp_path / "run")]
+        )  # fmt: skip
+        assert result.exit_code == 1 and "write PATTERN=N" in result.output, result.output
+    assert not (tmp_path / "run").exists()  # refused before any game is played

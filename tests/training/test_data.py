@@ -205,6 +205,45 @@ def test_a_held_out_split_goes_to_test_whole(monkeypatch, tmp_path):
         )
 
 
+def test_repeat_writes_the_deciding_train_examples_more_often(monkeypatch, tmp_path):
+    from dramaturg.training.build import repeated
+
+    def ex(game: str, command: str) -> SFTExample:
+        return SFTExample(
+            messages=[user(f"in {game}"), assistant(json.dumps({"command": command}))], game=game
+        )
+
+    plain = [
+        ex("a", "go east"),
+        ex("a", "cook carrot with oven"),
+        ex("a", "slice carrot with knife"),
+    ]
+    import re
+
+    rules = [(re.compile("^cook "), 3), (re.compile("^(slice|cook) "), 2)]
+    assert [e.command for e in repeated(plain, rules)] == [
+        "go east",
+        *["cook carrot with oven"] * 3,  # the most of the rules it matches
+        *["slice carrot with knife"] * 2,
+    ]
+    assert repeated(plain, []) == plain
+    # through the build: train only (valid and test measure the plain games)
+    _fake_games(monkeypatch)
+    out = tmp_path / "tw.jsonl"
+    summary = build_sft_data(
+        ["textworld/tw-simple"], range(6), out, repeat={"^look$": 3}, workers=1, test_frac=0.2
+    )
+    assert summary.examples == {
+        "train": 3 * len(summary.games["train"]),
+        "valid": len(summary.games["valid"]),
+        "test": len(summary.games["test"]),
+    }
+    assert len(load_sft_data(out, split="train")) == summary.examples["train"]
+    for bad, match in (({"(": 2}, "not a regular expression"), ({"^cook ": 0}, "from 1 to 100")):
+        with pytest.raises(ConfigError, match=match):
+            build_sft_data(["textworld/tw-simple"], range(2), out, repeat=bad, workers=1)
+
+
 def test_a_renamed_game_gives_every_object_it_can_take_a_made_up_word_of_its_own():
     from dramaturg.training.augment import NONCE_WORDS, rename_targets
 
@@ -399,6 +438,7 @@ def test_the_training_prompt_is_exactly_what_the_tool_agent_sends(data, request)
             "max_observation_chars": 600,
             "recap": 5,
             "focus": 3,
+            "notes": 0,
         }
         assert any(DONE in e.prompt[-1]["content"] for e in load_sft_data(path))
         assert all(FOCUS in e.prompt[-1]["content"] for e in load_sft_data(path))
