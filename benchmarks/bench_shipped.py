@@ -33,7 +33,7 @@ from _results import write_section
 from dramaturg.evals import builtin_suite
 from dramaturg.evals.compare import compare
 from dramaturg.evals.suites import TEXTWORLD_LEVELS
-from dramaturg.models.adapters import SHIPPED_DIR, shipped_adapters
+from dramaturg.models.adapters import SHIPPED_DIR, best_key, shipped_adapters
 from dramaturg.training.evaluate import step_stats
 
 DEFAULT_CHALLENGES = ["tw-simple", "tw-cooking"]
@@ -138,14 +138,12 @@ def main() -> None:
     summaries = {
         label: json.loads((out / "summary.json").read_text()) for label, out in runs.items()
     }
-    # the shipped adapter that serves each challenge: an exact key, else the longest prefix
+    # the shipped adapter that serves each challenge, as the registry picks it
     by_key = {a.key: a for a in shipped_adapters(SHIPPED_DIR)}
     serving = {}
     for challenge in challenges:
-        world = f"textworld/{challenge}"
-        keys = [k for k in by_key if k == world or (k.endswith("/") and world.startswith(k))]
-        if keys:
-            key = world if world in keys else max(keys, key=len)
+        key = best_key(by_key, f"textworld/{challenge}")
+        if key is not None:
             serving.setdefault(key, by_key[key])
     default = challenges == DEFAULT_CHALLENGES
     lines = [

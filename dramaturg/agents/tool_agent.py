@@ -58,6 +58,10 @@ SETTINGS = {"history_turns": 0, "max_observation_chars": 1, "recap": 0, "focus":
 is trained on prompts written with some of them, and used with the same ones."""
 
 
+def _whole_at_least(value: Any, least: int) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= least
+
+
 def check_settings(settings: Mapping[str, Any], where: str) -> dict[str, int]:
     """``settings`` if each is a known :data:`SETTINGS` name with a whole number at least
     its least value; else a :class:`ConfigError` that names ``where`` they came from."""
@@ -68,7 +72,7 @@ def check_settings(settings: Mapping[str, Any], where: str) -> dict[str, int]:
             f"choose from {', '.join(SETTINGS)}"
         )
     for name, value in settings.items():
-        if isinstance(value, bool) or not isinstance(value, int) or value < SETTINGS[name]:
+        if not _whole_at_least(value, SETTINGS[name]):
             raise ConfigError(
                 f"{where}: the tool agent setting {name} must be a whole number of "
                 f"{SETTINGS[name]} or more, not {value!r}"
@@ -417,12 +421,10 @@ class ToolAgent:
 
     def __post_init__(self) -> None:
         check_settings({name: getattr(self, name) for name in SETTINGS}, "ToolAgent")
-        if isinstance(self.repeat_limit, bool) or not isinstance(self.repeat_limit, int):
+        if not _whole_at_least(self.repeat_limit, 0):
             raise ConfigError(
-                f"ToolAgent repeat_limit must be a whole number, got {self.repeat_limit!r}"
+                f"ToolAgent repeat_limit must be at least 0 (a whole number), not {self.repeat_limit!r}"
             )
-        if self.repeat_limit < 0:
-            raise ConfigError(f"ToolAgent repeat_limit must be at least 0, got {self.repeat_limit}")
 
     def prompt(
         self,
@@ -486,11 +488,9 @@ class ToolAgent:
     ) -> str:
         """One command; from ``admissible`` whenever it is given (less the loops, see ``repeat_limit``)."""
         allowed = admissible
-        if admissible and self.repeat_limit:
+        if admissible:
             looping = looping_commands(history, observation, self.repeat_limit)
-            fresh = [c for c in admissible if c not in looping]
-            if fresh:
-                allowed = fresh
+            allowed = [c for c in admissible if c not in looping] or admissible
         schema = _command_schema(allowed)
         warn_if_injected(observation, "an observation")
         msgs = self.prompt(

@@ -42,6 +42,7 @@ import json
 import os
 import time
 import warnings
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -63,6 +64,7 @@ __all__ = [
     "ShippedAdapter",
     "adapter_settings",
     "base_identity",
+    "best_key",
     "check_adapter",
     "check_adapter_base",
     "check_shipped",
@@ -382,11 +384,9 @@ class AdapterRegistry:
         """The adapter for a world id or tool name: an exact key, else the longest prefix key;
         the user's registry first, then the shipped adapters."""
         for entries in (self._load(), {e.key: e for e in self._shipped()}):
-            if name in entries:
-                return entries[name]
-            prefixes = [k for k in entries if k.endswith("/") and name.startswith(k)]
-            if prefixes:
-                return entries[max(prefixes, key=len)]
+            key = best_key(entries, name)
+            if key is not None:
+                return entries[key]
         return None
 
     def _shipped(self) -> tuple[AdapterEntry, ...]:
@@ -406,6 +406,20 @@ class AdapterRegistry:
         """The model spec of ``name``'s adapter on the embedded model, or ``None``."""
         entry = self.resolve(name)
         return entry.model_spec() if entry is not None else None
+
+
+def best_key(keys: Iterable[str], name: str) -> str | None:
+    """The key of ``keys`` that serves ``name``: ``name`` itself, else the longest
+    prefix key (ending in ``/``) it starts with; ``None`` when none does.
+
+    >>> best_key(["textworld/", "textworld/tw-cooking"], "textworld/tw-simple")
+    'textworld/'
+    """
+    keys = list(keys)
+    if name in keys:
+        return name
+    prefixes = [k for k in keys if k.endswith("/") and name.startswith(k)]
+    return max(prefixes, key=len) if prefixes else None
 
 
 # ------------------------------------------------------------ shipped adapters
