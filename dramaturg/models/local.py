@@ -31,6 +31,7 @@ from dramaturg.models._engine import Engine, load_engine
 from dramaturg.models._json import JsonEnd, parse_structured
 from dramaturg.models._mask import available as mask_available
 from dramaturg.models._prompt import PromptFormat, render_prompt
+from dramaturg.models._text import clean_text
 from dramaturg.models._weights import default_weights
 from dramaturg.models.base import BaseChatModel, Completion, Message, ModelKind, Usage, check_kind
 
@@ -222,6 +223,8 @@ class LocalModel(BaseChatModel):
             prompt, stops = render_prompt(
                 messages, fmt=self.prompt_format, responder=opts.get("responder")
             )
+        # A lone surrogate (from a page, a file, a model) has no UTF-8 bytes: U+FFFD instead.
+        prompt = clean_text(prompt)
         attempt = int(opts.get("attempt") or 0)
         timeout = opts.get("timeout")
         deadline = started + float(timeout) if timeout else None

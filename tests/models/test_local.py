@@ -65,6 +65,20 @@ def test_complete_reports_usage_and_timing(model):
     assert out.ttft_s is not None and 0 < out.ttft_s <= out.latency_s
 
 
+def test_a_lone_surrogate_in_the_prompt_is_read_as_a_replacement_character(model):
+    # A page or a file can hold one; UTF-8 cannot, and the tokenizer wants UTF-8.
+    msgs = [system("A text game."), user("-= Kitchen \udfff =-\nYou see a fridge \ud800.")]
+    out = model.complete_sync(msgs, max_tokens=4, temperature=0)
+    same = model.complete_sync(
+        [system("A text game."), user("-= Kitchen \ufffd =-\nYou see a fridge \ufffd.")],
+        max_tokens=4,
+        temperature=0,
+    )
+    # (the texts may differ: the second call reads the first one's cached prefix)
+    assert out.finish_reason in {"stop", "length"}
+    assert out.usage.prompt_tokens == same.usage.prompt_tokens
+
+
 def test_greedy_decoding_is_deterministic(model):
     msgs = [user("The three primary colours are")]
     a = model.complete_sync(msgs, max_tokens=16, temperature=0)
