@@ -45,9 +45,13 @@ __all__ = [
     "adapter_tool_agent",
     "check_settings",
     "embedded_spec",
+    "goal_change",
     "goal_commands",
+    "goal_strays",
+    "held_thing",
     "looping_commands",
     "read_notes",
+    "recipe_strays",
     "template_pattern",
     "tool_agent_for",
     "tool_model_spec",
@@ -231,20 +235,73 @@ _LOOKING = frozenset({"go", "look", "examine", "inventory", "help"})  # act on n
 _PUTTING = frozenset({"put", "move", "insert"})
 
 
+#: The changes a household goal can ask for, the goal's words for each, and the kinds of
+#: place each is made with (ALFWorld's ``heat``/``cool``/``clean`` commands).
+CHANGES = {"heat": ("hot", "heat"), "cool": ("cool", "cold"), "clean": ("clean",)}
+APPLIANCES = {"heat": ("microwave",), "cool": ("fridge",), "clean": ("sinkbasin", "bathtubbasin")}
+
+_INSTANCE_TAKEN = re.compile(r"take ([a-z]+ \d+) from ")
+_INSTANCE_PUT = re.compile(r"(?:move|put) ([a-z]+ \d+) (?:to|in|on) ([a-z]+ \d+)$")
+_INSTANCE_HELD = re.compile(r"(?:move|put|heat|cool|clean) ([a-z]+ \d+) (?:to|in|on|with) ")
+
+
+def goal_change(goal: str) -> str:
+    """The change (``heat``, ``cool``, ``clean``) a goal asks for, or ``""``.
+
+    >>> goal_change("put a hot mug in cabinet."), goal_change("put some cd on desk.")
+    ('heat', '')
+    """
+    named = set(_WORD.findall(goal.lower()))
+    return next((change for change, words in CHANGES.items() if named & set(words)), "")
+
+
+def held_thing(turns: Sequence[tuple[str, str]], admissible: Sequence[str]) -> str:
+    """The thing the agent holds (``mug 1``), or ``""``: the one the admissible commands
+    put down or change, else the last one taken and not put down since.
+
+    >>> held_thing([("Desk.", "take cd 1 from desk 1")], ["go to desk 1", "inventory"])
+    'cd 1'
+    >>> held_thing([("Desk.", "take cd 1 from desk 1"), ("Got it.", "move cd 1 to shelf 1")], [])
+    ''
+    """
+    for command in admissible:
+        if found := _INSTANCE_HELD.match(command):
+            return found.group(1)
+    for _, command in reversed(turns):
+        if found := _INSTANCE_TAKEN.match(command):
+            return found.group(1)
+        if (found := _INSTANCE_HELD.match(command)) and command.startswith(("move ", "put ")):
+            return ""
+    return ""
+
+
 def goal_commands(
-    goal: str, admissible: Sequence[str], limit: int, played: Collection[str] = ()
+    goal: str,
+    admissible: Sequence[str],
+    limit: int,
+    played: Collection[str] = (),
+    held: str = "",
 ) -> list[str]:
     """Up to ``limit`` of ``admissible`` (in their order) that act on a thing the goal
     names: the command's first word after its verb is a word of the goal. Commands that
     only look or walk (``go to``, ``examine``, ...) are left out, as are puts to a place
-    the goal does not name, takes from one it does (they undo the goal) and the
+    the goal does not name (or at another place of its kind than the one a first such
+    thing was put at), takes from one it does (they undo the goal) and the
     commands already ``played`` (the mug is hot already).
+
+    When the agent holds (``held``) a thing of a kind the goal names, the walks that
+    come next follow: to the place of the goal's change while it is not done
+    (a microwave for a hot mug), then to the places of the kind the goal names.
 
     >>> goal_commands("put a clean mug in cabinet.", ["go to cabinet 1", "take mug 1 from sink 1",
     ...               "clean mug 1 with sink 1", "move mug 1 to sink 1", "take apple 1 from sink 1"], 8)
     ['take mug 1 from sink 1', 'clean mug 1 with sink 1']
+    >>> goal_commands("put a hot mug in cabinet.", ["go to cabinet 1", "go to microwave 1"], 8,
+    ...               held="mug 1")
+    ['go to microwave 1']
     """
     named = set(_WORD.findall(goal.lower()))
+    places = _goal_places(named, played)
     found: list[str] = []
     for command in admissible:
         verb, *rest = _WORD.findall(command.lower()) or [""]
@@ -253,12 +310,86 @@ def goal_commands(
             continue
         if len(things) > 1 and verb in _PUTTING and things[-1] not in named:
             continue  # puts it somewhere else than the goal says
+        if places and (target := _INSTANCE_PUT.match(command)) and target.group(2) not in places:
+            continue  # the first one went elsewhere: the second goes there too
         if len(things) > 1 and verb == "take" and things[-1] in named:
             continue  # takes it back from where the goal says to put it
         found.append(command)
-        if len(found) == limit:
-            break
-    return found
+    if held and held.rsplit(" ", 1)[0] in named:
+        change = goal_change(goal)
+        done = not change or any(c.startswith(f"{change} {held} with ") for c in played)
+        kinds = named if done else set(APPLIANCES[change])
+        found += [
+            c
+            for c in admissible
+            if c.startswith("go to ")
+            and c.removeprefix("go to ").rsplit(" ", 1)[0] in kinds
+            and (not (done and places) or c.removeprefix("go to ") in places)
+        ]
+    return found[:limit]
+
+
+def _goal_places(named: set[str], played: Collection[str]) -> set[str]:
+    """The places of a kind the goal names where a thing of a kind it names was put
+    (``desk 2``, for "put two cd in desk"): the next one goes there too."""
+    places = set()
+    for command in played:
+        if found := _INSTANCE_PUT.match(command):
+            thing, place = found.group(1), found.group(2)
+            if thing.rsplit(" ", 1)[0] in named and place.rsplit(" ", 1)[0] in named:
+                places.add(place)
+    return places
+
+
+def goal_strays(
+    goal: str, admissible: Sequence[str], history: Sequence[tuple[str, str]]
+) -> set[str]:
+    """The admissible commands that work against an ALFWorld-style goal: a take of a
+    thing the goal does not name, a put of one it names somewhere the goal does not
+    say (or at another place of that kind than the one a first such thing went to,
+    or before the change the goal asks for is made), a take back from where it was
+    put, a change (heat, cool, clean) the goal does not ask for.
+
+    A small model that copies well still picks up a pen for "examine the cd", or
+    cools the mug it was to heat; none of these ever helps such a goal.
+
+    >>> sorted(goal_strays("put a hot mug in cabinet.", ["take pen 1 from desk 1",
+    ...     "take mug 1 from desk 1", "cool mug 1 with fridge 1", "move mug 1 to desk 1",
+    ...     "take mug 2 from cabinet 1"], [("Cabinet.", "move mug 2 to cabinet 1")]))
+    ['cool mug 1 with fridge 1', 'move mug 1 to desk 1', 'take mug 2 from cabinet 1', 'take pen 1 from desk 1']
+    """
+    named = set(_WORD.findall(goal.lower()))
+    change = goal_change(goal)
+    played = [cmd for _, cmd in history]
+    places = _goal_places(named, played)
+    put = {
+        cmd.split(" ", 1)[1].replace(" to ", " from ", 1)
+        for _, cmd in history
+        if cmd.startswith("move ")
+    }
+    strays: set[str] = set()
+    for command in admissible:
+        verb, *rest = _WORD.findall(command.lower()) or [""]
+        things = [w for w in rest if w not in _LINKS]
+        if not things:
+            continue
+        if verb == "take" and (things[0] not in named or command.removeprefix("take ") in put):
+            strays.add(command)
+        elif verb in _PUTTING and len(things) > 1 and things[0] in named:
+            target = _INSTANCE_PUT.match(command)
+            if (
+                things[-1] not in named
+                or (places and target is not None and target.group(2) not in places)
+                or (
+                    change
+                    and target is not None
+                    and not any(c.startswith(f"{change} {target.group(1)} with ") for c in played)
+                )
+            ):
+                strays.add(command)
+        elif verb in CHANGES and (verb != change or things[0] not in named):
+            strays.add(command)
+    return strays
 
 
 def read_notes(turns: Sequence[tuple[str, str]], observation: str, limit: int) -> str:
@@ -292,6 +423,84 @@ def read_notes(turns: Sequence[tuple[str, str]], observation: str, limit: int) -
             text = ". ".join(f"{head} {', '.join(items)}".strip() for head, items in sections)
             return text[:limit].rstrip()
     return ""
+
+
+#: How a recipe's directions name each way of cooking, and the place it is done with
+#: (TextWorld's cooking games: frying is done on a stove, and so on).
+COOKING = {"fry": "stove", "roast": "oven", "grill": "bbq"}
+CUTTING = frozenset({"chop", "slice", "dice"})
+_COOKED = ("fried", "roasted", "grilled")
+_CUT = ("chopped", "sliced", "diced")
+_DIRECTIONS = re.compile(r"Directions: ([^.]*)")
+_ACTING = re.compile(r"(cook|chop|slice|dice) (.+?) with (\S+)$")
+
+
+def recipe_strays(
+    notes: str,
+    admissible: Sequence[str],
+    history: Sequence[tuple[str, str]],
+    observation: str = "",
+) -> set[str]:
+    """The admissible commands that go against a recipe read (``notes``, as
+    :func:`read_notes` writes it): cooking an ingredient the directions do not
+    cook, or with another place than their verb's (frying is on the stove, roasting
+    in the oven, grilling on the barbecue), cutting one another way than they say
+    or not at all, cooking or cutting one a second time (played already, or seen
+    so: a ``fried chicken breast`` bought fried), and eating or drinking anything
+    but the meal. Each of these loses a cooking game or can never win it.
+
+    A small model that keeps the recipe in view still roasts what it was to fry:
+    the verb and the appliance are two words apart in its prompt, and the game
+    ends at once.
+
+    >>> notes = "Ingredients: carrot. Directions: chop the carrot, fry the carrot, prepare meal"
+    >>> sorted(recipe_strays(notes, ["cook carrot with oven", "cook carrot with stove",
+    ...     "dice carrot with knife", "chop carrot with knife", "eat carrot", "eat meal"], []))
+    ['cook carrot with oven', 'dice carrot with knife', 'eat carrot']
+    """
+    found = _DIRECTIONS.search(notes)
+    if not found:
+        return set()
+    cook: dict[str, str] = {}
+    cut: dict[str, str] = {}
+    for step in found.group(1).split(","):
+        verb, _, rest = step.strip().lower().partition(" ")
+        thing = rest.removeprefix("the ").strip()
+        if verb in COOKING:
+            cook[thing] = COOKING[verb]
+        elif verb in CUTTING:
+            cut[thing] = verb
+    done = {
+        (m.group(1) == "cook", m.group(2).lower())
+        for _, cmd in history
+        if (m := _ACTING.match(cmd.strip()))
+    }
+    seen = " ".join([obs for obs, _ in history] + [observation]).lower()
+    done |= {
+        (cooking, thing)
+        for cooking, states in ((True, _COOKED), (False, _CUT))
+        for thing in {*cook, *cut}
+        if any(f"{state} {thing}" in seen for state in states)
+    }
+    strays: set[str] = set()
+    for command in admissible:
+        text = command.strip().lower()
+        verb = text.split(" ", 1)[0]
+        if verb in ("eat", "drink"):
+            if text.split(" ", 1)[-1] != "meal":
+                strays.add(command)
+            continue
+        m = _ACTING.match(text)
+        if m is None:
+            continue
+        thing, tool = m.group(2), m.group(3)
+        if verb == "cook":
+            wrong = cook.get(thing) != tool
+        else:
+            wrong = cut.get(thing) != verb
+        if wrong or (verb == "cook", thing) in done:
+            strays.add(command)
+    return strays
 
 
 class _FreeCommand(BaseModel):
@@ -390,10 +599,15 @@ class ToolAgent:
         focus: list up to this many of the admissible commands that act on a thing the
             goal names (see :func:`goal_commands`) on a line before the commands; 0:
             none. A small model otherwise walks past the very thing it was sent to
-            find, and puts it back where it took it from.
+            find, and puts it back where it took it from. With a focus, the commands
+            that work against the goal (see :func:`goal_strays`) are also kept off the
+            grammar while another one is admissible; the prompt still lists them.
         notes: keep up to this many characters of what the latest ``read`` or
             ``examine`` showed as lists (a recipe: see :func:`read_notes`) on a line
-            of the last message, long after it left the window; 0: none.
+            of the last message, long after it left the window; 0: none. With
+            notes, the commands that go against a recipe read (see
+            :func:`recipe_strays`) are also kept off the grammar while another one
+            is admissible.
             An adapter is used with the settings it was trained with (kept in its
             GGUF file; see ``build_sft_data``).
         repeat_limit: a command already played this many times from the very same
@@ -460,7 +674,13 @@ class ToolAgent:
             done = list(dict.fromkeys(cmd for _, cmd in reversed(turns)))[: self.recap]
             now += "\n" + DONE + ", ".join(reversed(done))
         if self.focus and admissible:
-            found = goal_commands(goal, admissible, self.focus, played={cmd for _, cmd in turns})
+            found = goal_commands(
+                goal,
+                admissible,
+                self.focus,
+                played={cmd for _, cmd in turns},
+                held=held_thing(turns, admissible),
+            )
             now += "\n" + FOCUS + (", ".join(found) or "none")
         if admissible:
             now += "\n" + COMMANDS + ", ".join(admissible)
@@ -490,6 +710,12 @@ class ToolAgent:
         allowed = admissible
         if admissible:
             looping = looping_commands(history, observation, self.repeat_limit)
+            if self.focus:
+                looping |= goal_strays(goal, admissible, history)
+            if self.notes and history:
+                looping |= recipe_strays(
+                    read_notes(history, observation, 4000), admissible, history
+                )
             allowed = [c for c in admissible if c not in looping] or admissible
         schema = _command_schema(allowed)
         warn_if_injected(observation, "an observation")

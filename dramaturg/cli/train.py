@@ -410,6 +410,13 @@ def train_eval(
             "seed 0 goes to OUT/eval, seed N to OUT/eval-seedN."
         ),
     ] = 0,
+    only: Annotated[
+        str | None,
+        typer.Option(
+            help="Play only this side: base or adapter (the other's row is kept from an "
+            "earlier run in the same folder)."
+        ),
+    ] = None,
     progress: Annotated[bool, typer.Option(help="Show progress bars.")] = True,
 ) -> None:
     """Play the held-out games with the tool agent, without and with the adapter, side by side."""
@@ -430,6 +437,7 @@ def train_eval(
             workers=workers,
             limit=limit,
             seed=seed,
+            which=(only,) if only else ("base", "adapter"),
             progress=progress,
         )
     except DramaturgError as exc:

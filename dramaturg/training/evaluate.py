@@ -72,6 +72,20 @@ def step_stats(run_dir: str | os.PathLike[str]) -> dict[str, float]:
     }
 
 
+def _earlier_rows(path: Path, **same: Any) -> dict[str, dict[str, Any]]:
+    """The rows of an earlier ``compare.json`` played with the ``same`` options, else none."""
+    try:
+        earlier = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    if not isinstance(earlier, dict) or not isinstance(earlier.get("rows"), dict):
+        return {}
+    keys = {"settings": "tool_agent"}
+    if any(earlier.get(keys.get(k, k)) != v for k, v in same.items()):
+        return {}
+    return earlier["rows"]
+
+
 def compare_adapter(
     data: str | os.PathLike[str],
     adapter: str | os.PathLike[str],
@@ -107,7 +121,8 @@ def compare_adapter(
         seed: the runs' seed (both runs use the same one: each game gets the same
             sampling seed without and with the adapter).
         which: the runs to play: ``"base"`` and/or ``"adapter"`` (a DAgger round
-            plays its adapter alone).
+            plays its adapter alone); the row of a run not played is kept from an
+            earlier ``out/compare.json`` of the same games and settings.
 
     Both runs use the tool agent settings the data was written with (its history
     window, observation length and recap), so the adapter sees prompts shaped as
@@ -130,7 +145,17 @@ def compare_adapter(
     if unknown or not which:
         raise ConfigError(f"which names the runs to play, base and/or adapter, not {list(which)}")
     rows: dict[str, dict[str, Any]] = {}
+    kept = _earlier_rows(
+        Path(out) / "compare.json",
+        split=split,
+        max_steps=max_steps,
+        temperature=temperature,
+        seed=seed,
+        settings=settings,
+    )
     for label, spec in (("base", base_model), ("adapter", with_adapter)):
+        if label not in which and label in kept:
+            rows[label] = kept[label]
         if label not in which:
             continue
         run_dir = Path(out) / label

@@ -33,6 +33,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from dramaturg.agents.tool_agent import APPLIANCES as _APPLIANCES
+
 __all__ = ["AlfworldTask", "alfworld_expert", "alfworld_task", "textworld_expert"]
 
 #: A thing or place with its number, as commands and observations name them (``mug 2``).
@@ -52,8 +54,6 @@ _GOALS = (
     ("look", re.compile(r"(?:look at (\w+) under the|examine the (\w+) with the) (\w+)")),
     ("place", re.compile(r"(?:put a (\w+) in|put some (\w+) on) (\w+)")),
 )
-#: The kind of place each change is made with (``clean`` falls back to a bathtub basin).
-_APPLIANCES = {"heat": ("microwave",), "cool": ("fridge",), "clean": ("sinkbasin", "bathtubbasin")}
 
 
 @dataclass(frozen=True, kw_only=True)

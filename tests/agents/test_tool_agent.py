@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import json
 
 import pytest
 
@@ -111,6 +112,111 @@ def test_a_focus_line_lists_what_acts_on_the_things_the_goal_names():
     assert FOCUS not in plain[-1]["content"]  # off by default
 
 
+def test_once_the_goals_thing_is_held_the_focus_line_shows_where_to_walk():
+    from dramaturg.agents.tool_agent import FOCUS, goal_commands, held_thing
+
+    goal = "heat some mug and put it in cabinet."
+    gotos = ["go to cabinet 1", "go to cabinet 2", "go to countertop 1", "go to microwave 1"]
+    took = [("On the countertop 1, you see a mug 1.", "take mug 1 from countertop 1")]
+    here = [*gotos, "move mug 1 to countertop 1"]
+    assert held_thing(took, here) == "mug 1"
+    # the change first (the microwave, for a hot mug) ...
+    assert goal_commands(goal, here, 8, held="mug 1") == ["go to microwave 1"]
+    # ... then the places the goal names; the wrong put is still left out
+    heated = {"heat mug 1 with microwave 1"}
+    assert goal_commands(goal, here, 8, played=heated, held="mug 1") == [
+        "go to cabinet 1",
+        "go to cabinet 2",
+    ]
+    assert goal_commands(goal, here, 1, played=heated, held="mug 1") == ["go to cabinet 1"]
+    # nothing held, or a thing the goal does not name: no walk is suggested
+    assert goal_commands(goal, gotos, 8) == []
+    assert goal_commands(goal, gotos, 8, held="apple 1") == []
+    # the thing held: what the admissible commands put down, else the last take not put down
+    assert held_thing([], ["go to cabinet 1", "heat apple 2 with microwave 1"]) == "apple 2"
+    assert held_thing([*took, ("You pick up the mug 1.", "move mug 1 to cabinet 1")], gotos) == ""
+    assert held_thing([], gotos) == ""
+
+    agent = ToolAgent(model=ScriptedModel([]), focus=8)
+    last = agent.prompt(
+        goal=goal, observation="You pick up the mug 1.", history=took, admissible=here
+    )
+    assert f"{FOCUS}go to microwave 1\n" in last[-1]["content"]
+
+
+async def test_with_a_focus_what_works_against_the_goal_is_kept_off_the_grammar():
+    from dramaturg.agents.tool_agent import goal_change, goal_commands, goal_strays
+
+    goal = "put a cool mug in cabinet."
+    assert (goal_change(goal), goal_change("clean some cloth and put it in bathtubbasin.")) == (
+        "cool",
+        "clean",
+    )
+    assert goal_change("find two cd and put them in shelf.") == ""
+    here = [
+        "go to fridge 1",
+        "take pen 1 from desk 1",  # a thing the goal does not name
+        "take mug 1 from desk 1",
+        "take mug 2 from cabinet 1",  # back from where it was put
+        "take mug 3 from cabinet 2",  # a mug that was there: may be the one to take
+        "move mug 1 to desk 1",  # the goal's thing somewhere else
+        "move mug 1 to cabinet 2",
+        "move pen 1 to desk 1",  # a wrong thing may be put down anywhere
+        "heat mug 1 with microwave 1",  # a change the goal does not ask for
+        "cool mug 1 with fridge 1",
+        "cool pen 1 with fridge 1",
+    ]
+    history = [("Cabinet 1.", "move mug 2 to cabinet 1")]
+    assert goal_strays(goal, here, history) == {
+        "take pen 1 from desk 1",
+        "take mug 2 from cabinet 1",
+        "move mug 1 to desk 1",
+        "move mug 1 to cabinet 2",  # not cool yet, and mug 2 went to cabinet 1
+        "heat mug 1 with microwave 1",
+        "cool pen 1 with fridge 1",
+    }
+    # before the change the goal asks for, the goal's place is no place for it: a put
+    # there could not be taken back
+    took = [("Desk 1.", "take mug 1 from desk 1")]
+    assert "move mug 1 to cabinet 2" in goal_strays(goal, here, took)
+    assert "move mug 1 to cabinet 2" not in goal_strays(
+        goal, here, [*took, ("Fridge 1.", "cool mug 1 with fridge 1")]
+    )
+    # two of a kind go to the same place: the first one's
+    two = "find two cd and put them in desk."
+    first = [("Desk 2.", "move cd 2 to desk 2"), ("Shelf 3.", "take cd 1 from shelf 3")]
+    puts = ["move cd 1 to desk 1", "move cd 1 to desk 2", "move cd 1 to shelf 3"]
+    assert goal_strays(two, puts, first) == {"move cd 1 to desk 1", "move cd 1 to shelf 3"}
+    assert goal_commands(
+        two,
+        ["go to desk 1", "go to desk 2", "go to shelf 1", *puts],
+        8,
+        played={cmd for _, cmd in first},
+        held="cd 1",
+    ) == ["move cd 1 to desk 2", "go to desk 2"]
+
+    model = ScriptedModel(
+        [{"command": "cool mug 1 with fridge 1"}] * 2 + [{"command": "take pen 1 from desk 1"}]
+    )
+    assert (
+        await ToolAgent(model=model, focus=8).command(
+            goal=goal, observation="Desk 1.", history=history, admissible=here
+        )
+        == "cool mug 1 with fridge 1"
+    )
+    enum = model.calls[0].opts["json_schema"]["properties"]["command"]["enum"]
+    assert "take pen 1 from desk 1" not in enum and "cool mug 1 with fridge 1" in enum
+    assert "Commands: go to fridge 1, take pen 1 from desk 1" in model.calls[0].prompt
+    # without a focus nothing is taken away; with only strays admissible, neither
+    await ToolAgent(model=model).command(goal=goal, observation="Desk 1.", admissible=here)
+    assert model.calls[1].opts["json_schema"]["properties"]["command"]["enum"] == here
+    only = await ToolAgent(model=model, focus=8).command(
+        goal=goal, observation="Desk 1.", admissible=["take pen 1 from desk 1"]
+    )
+    assert only == "take pen 1 from desk 1"
+    assert "take pen 1 from desk 1" in json.dumps(model.calls[2].opts["json_schema"])
+
+
 COOKBOOK = """You open the copy of "Cooking: A Modern Approach (3rd Ed.)" and start reading:
 
 Recipe #1
@@ -124,6 +230,69 @@ Directions:
   slice the red potato
   roast the red potato
   prepare meal"""
+
+
+async def test_with_notes_what_goes_against_the_recipe_read_is_kept_off_the_grammar():
+    from dramaturg.agents.tool_agent import read_notes, recipe_strays
+
+    read = [("Kitchen.", "examine cookbook")]
+    notes = read_notes(read, COOKBOOK, 4000)
+    holding = [
+        "cook red potato with oven",
+        "cook red potato with stove",  # roast is the oven's
+        "cook red potato with BBQ",
+        "cook meal with oven",  # nothing else is cooked
+        "slice red potato with knife",
+        "dice red potato with knife",  # another cut
+        "eat red potato",  # eating an ingredient loses the game
+        "eat meal",
+        "prepare meal",
+    ]
+    assert recipe_strays(notes, holding, read) == {
+        "cook red potato with stove",
+        "cook red potato with BBQ",
+        "cook meal with oven",
+        "dice red potato with knife",
+        "eat red potato",
+    }
+    # once done, never again (a second roast burns it)
+    after = [
+        *read,
+        ("Sliced.", "slice red potato with knife"),
+        ("Roasted.", "cook red potato with oven"),
+    ]
+    assert recipe_strays(notes, holding, after) >= {
+        "cook red potato with oven",
+        "slice red potato with knife",
+    }
+    # bought roasted (and seen so): roasting it again would burn it
+    assert "cook red potato with oven" in recipe_strays(
+        notes, holding, read, "You are carrying: a roasted red potato."
+    )
+    assert "cook red potato with oven" not in recipe_strays(
+        notes, holding, read, "You are carrying: a red potato."
+    )
+    assert recipe_strays("", holding, []) == set()  # no recipe read: nothing is known
+
+    model = ScriptedModel([{"command": "cook red potato with oven"}] * 2)
+    agent = ToolAgent(model=model, notes=300)
+    here = "You take the red potato."
+    assert (
+        await agent.command(
+            goal="cook",
+            observation=here,
+            history=[*read, (COOKBOOK, "take red potato")],
+            admissible=holding,
+        )
+        == "cook red potato with oven"
+    )
+    enum = model.calls[0].opts["json_schema"]["properties"]["command"]["enum"]
+    assert "cook red potato with stove" not in enum and "eat meal" in enum
+    # without notes the agent does not read the recipe, and takes nothing away
+    await ToolAgent(model=model).command(
+        goal="cook", observation=here, history=read, admissible=holding
+    )
+    assert model.calls[1].opts["json_schema"]["properties"]["command"]["enum"] == holding
 
 
 def test_notes_keep_the_recipe_read_long_after_it_leaves_the_window():

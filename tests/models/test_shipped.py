@@ -161,6 +161,10 @@ def test_the_package_ships_adapters_that_match_their_manifest(shipped):
     cooking = AdapterRegistry().resolve("textworld/tw-cooking")
     assert cooking.shipped and cooking.path.name == "tw-cooking.gguf"
     assert adapter_tool_agent(cooking.model_spec())["notes"] > 0
+    # ALFWorld-style games: one for every task type, prompted with the goal's focus line
+    household = AdapterRegistry().resolve("alfworld/pick_heat_then_place_in_recep")
+    assert household.shipped and household.path.name == "alfworld.gguf"
+    assert adapter_tool_agent(household.model_spec())["focus"] > 0
     tracked = {p.name for p in Path(adapters.SHIPPED_DIR).iterdir()}
     assert tracked == {"manifest.json"} | {a.path.name for a in found}
 

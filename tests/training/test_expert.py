@@ -21,6 +21,7 @@ from typing import Any, ClassVar
 
 import pytest
 
+from dramaturg.agents.tool_agent import goal_strays
 from dramaturg.errors import ConfigError
 from dramaturg.evals import agents as eval_agents
 from dramaturg.training._games import case_for_game, prompt_agent, tool_agent_messages
@@ -51,6 +52,8 @@ def _play(task: str, seed: int, *, detour: int = 0, split: str = "unseen") -> tu
                 command = alfworld_expert(goal, history, obs, admissible)
                 assert command is not None, (goal, history, obs)
                 assert command in admissible
+                # the tool agent's guard never keeps what the expert plays off the grammar
+                assert command not in goal_strays(goal, admissible, history), (goal, command)
                 by_expert += 1
             history.append((obs, command))
             obs, _, terminated, truncated, info = world.step(command)
@@ -331,3 +334,21 @@ def test_expert_win_rate(split):
         fresh = [_play(task, seed, split=split)[0] for seed in range(8)]
         detour = [_play(task, seed, split=split, detour=5)[0] for seed in range(8)]
         assert sum(fresh) >= 7 and sum(detour) >= 7, (task, fresh, detour)
+
+
+def test_the_recipe_guard_never_keeps_a_winning_command_off_the_grammar():
+    """The gold plans of real cooking games (a cut and a cooking, a bought fried one, both)."""
+    from dramaturg.agents.tool_agent import read_notes, recipe_strays
+
+    for seed in (2, 3, 6):  # dice + roast; an ingredient bought fried; slice + fry
+        case = case_for_game(f"textworld/tw-cooking/{seed}")
+        with eval_agents.make_case_world(case) as world:
+            obs, info = world.reset(seed=case.seed)
+            history: list[tuple[str, str]] = []
+            for command in info["gold_plan"]:
+                notes = read_notes(history, obs, 4000) if history else ""
+                strays = recipe_strays(notes, info["admissible_actions"], history, obs)
+                assert command not in strays
+                history.append((obs, command))
+                obs, _, _, _, info = world.step(command)
+            assert info["won"] and "Directions:" in notes
