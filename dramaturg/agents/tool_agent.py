@@ -270,7 +270,7 @@ def held_thing(turns: Sequence[tuple[str, str]], admissible: Sequence[str]) -> s
     for _, command in reversed(turns):
         if found := _INSTANCE_TAKEN.match(command):
             return found.group(1)
-        if (found := _INSTANCE_HELD.match(command)) and command.startswith(("move ", "put ")):
+        if _INSTANCE_PUT.match(command):
             return ""
     return ""
 

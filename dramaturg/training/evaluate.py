@@ -80,8 +80,7 @@ def _earlier_rows(path: Path, **same: Any) -> dict[str, dict[str, Any]]:
         return {}
     if not isinstance(earlier, dict) or not isinstance(earlier.get("rows"), dict):
         return {}
-    keys = {"settings": "tool_agent"}
-    if any(earlier.get(keys.get(k, k)) != v for k, v in same.items()):
+    if any(earlier.get(k) != v for k, v in same.items()):
         return {}
     return earlier["rows"]
 
@@ -151,7 +150,7 @@ def compare_adapter(
         max_steps=max_steps,
         temperature=temperature,
         seed=seed,
-        settings=settings,
+        tool_agent=settings,
     )
     for label, spec in (("base", base_model), ("adapter", with_adapter)):
         if label not in which and label in kept:

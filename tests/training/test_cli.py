@@ -168,44 +168,16 @@ def test_eval_plays_the_held_out_games_with_and_without_the_adapter(trained_cli,
     )
     assert json.loads((out / "eval" / "compare.json").read_text())["seed"] == 0
     # one side again: the other side's row is kept from the same games and settings ...
-    only = runner.invoke(
-        train_app,
-        [
-            "eval",
-            str(out),
-            "--base",
-            str(tiny_gguf),
-            "--max-steps",
-            "2",
-            "--backend",
-            "seq",
-            "--only",
-            "adapter",
-            "--no-progress",
-        ],
-    )
+    adapter_only = ["eval", str(out), "--base", str(tiny_gguf), "--max-steps", "2"]
+    adapter_only += ["--backend", "seq", "--only", "adapter", "--no-progress"]
+    only = runner.invoke(train_app, adapter_only)
     assert only.exit_code == 0, only.output
     kept = json.loads((out / "eval" / "compare.json").read_text())["rows"]
     assert kept["base"] == rows["base"] and kept["adapter"]["steps"] == 2
     # ... and dropped when they differ (a compare.json of other prompt settings)
     path = out / "eval" / "compare.json"
     path.write_text(json.dumps({**json.loads(path.read_text()), "tool_agent": {"recap": 0}}))
-    other = runner.invoke(
-        train_app,
-        [
-            "eval",
-            str(out),
-            "--base",
-            str(tiny_gguf),
-            "--max-steps",
-            "2",
-            "--backend",
-            "seq",
-            "--only",
-            "adapter",
-            "--no-progress",
-        ],
-    )
+    other = runner.invoke(train_app, adapter_only)
     assert other.exit_code == 0, other.output
     assert set(json.loads(path.read_text())["rows"]) == {"adapter"}
     bad = runner.invoke(train_app, ["eval", str(out), "--only", "both", "--no-progress"])
