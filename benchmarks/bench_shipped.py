@@ -6,10 +6,16 @@
         # on 2 cores; every run resumes)
     python benchmarks/bench_shipped.py --work runs/bench-shipped --dagger runs/alf
         # also the per-round table of a DAgger run (`dramaturg train dagger runs/alf`)
+    python benchmarks/bench_shipped.py --work runs/bench-alf --world alfworld-style --n 8 \
+        --max-steps 40
+        # ALFWorld-style unseen split, 8 games per task type (48; the shipped adapter was
+        # trained on the seen split), base model then shipped adapter (about 60 minutes)
 
 Both runs are ordinary ``dramaturg eval run`` commands on the same cases with the
 same seeds and settings: ``--no-adapter`` for the base model, the defaults for the
-shipped adapter (what a user gets). The gain is tested with the evaluation's own
+shipped adapter (what a user gets). The base model plays with the tool agent settings
+the shipped adapter records (``--tool-agent``): the same prompts, only the weights
+differ. The gain is tested with the evaluation's own
 paired comparison (``dramaturg eval compare``: exact McNemar on the shared games),
 and the table gives each challenge's rate with its standard error, the steps
 played, and the share of commands the model wrote valid by itself.
@@ -33,7 +39,7 @@ from _results import write_section
 from dramaturg.evals import builtin_suite
 from dramaturg.evals.compare import compare
 from dramaturg.evals.suites import TEXTWORLD_LEVELS
-from dramaturg.models.adapters import SHIPPED_DIR, best_key, shipped_adapters
+from dramaturg.models.adapters import SHIPPED_DIR, adapter_settings, best_key, shipped_adapters
 from dramaturg.training.evaluate import step_stats
 
 DEFAULT_CHALLENGES = ["tw-simple", "tw-cooking"]
@@ -55,6 +61,14 @@ def textworld_cases(
         "textworld", n=n, seed=seed, levels={c: TEXTWORLD_LEVELS[c] for c in challenges}
     )
     path = work / f"{name}.jsonl"
+    path.write_text("".join(c.model_dump_json() + "\n" for c in suite.cases))
+    return path
+
+
+def alfworld_cases(work: Path, n: int, seed: int) -> Path:
+    """The unseen split's games as a suite file (the built-in suite's cases)."""
+    suite = builtin_suite("alfworld-style", n=n, seed=seed, splits=("unseen",))
+    path = work / "alfworld-unseen.jsonl"
     path.write_text("".join(c.model_dump_json() + "\n" for c in suite.cases))
     return path
 
@@ -92,7 +106,13 @@ def main() -> None:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--work", type=Path, required=True, help="run folders")
-    parser.add_argument("--n", type=int, default=20, help="games per challenge")
+    parser.add_argument(
+        "--world",
+        choices=["textworld", "alfworld-style"],
+        default="textworld",
+        help="TextWorld challenges, or the ALFWorld-style unseen split",
+    )
+    parser.add_argument("--n", type=int, default=20, help="games per challenge (task type)")
     parser.add_argument(
         "--base-n",
         type=int,
@@ -109,14 +129,33 @@ def main() -> None:
     args = parser.parse_args()
     work = args.work.resolve()
     work.mkdir(parents=True, exist_ok=True)
+    alfworld = args.world == "alfworld-style"
     challenges = args.challenge or DEFAULT_CHALLENGES
-    suite = textworld_cases(work, challenges, args.n, args.seed)
     base_n = args.base_n or args.n
-    base_suite = (
-        textworld_cases(work, challenges, base_n, args.seed, name="textworld-heldout-base")
-        if base_n != args.n
-        else suite
-    )
+    if alfworld:
+        if args.challenge or base_n != args.n:
+            parser.error("--challenge and --base-n are for TextWorld")
+        suite = base_suite = alfworld_cases(work, args.n, args.seed)
+    else:
+        suite = textworld_cases(work, challenges, args.n, args.seed)
+        base_suite = (
+            textworld_cases(work, challenges, base_n, args.seed, name="textworld-heldout-base")
+            if base_n != args.n
+            else suite
+        )
+    # the shipped adapter that serves each case's world, as the registry picks it
+    by_key = {a.key: a for a in shipped_adapters(SHIPPED_DIR)}
+    serving = {}
+    for line in suite.read_text().splitlines():
+        key = best_key(by_key, json.loads(line)["world"])
+        if key is not None:
+            serving.setdefault(key, by_key[key])
+    # the base model gets the prompts the adapter plays with (one adapter's settings)
+    recorded = {json.dumps(adapter_settings(a.path), sort_keys=True) for a in serving.values()}
+    same_prompts = json.loads(recorded.pop()) if len(recorded) == 1 else {}
+    base_extra = ["--no-adapter"]
+    for k, v in same_prompts.items():
+        base_extra += ["--tool-agent", f"{k}={v}"]
     common = [
         "--agent", "react", "--model", "local",
         "--max-steps", str(args.max_steps), "--workers", str(args.workers), "--no-progress",
@@ -125,7 +164,7 @@ def main() -> None:
     commands = {}
     for label, cases, extra in (
         ("shipped adapter", suite, []),
-        ("base", base_suite, ["--no-adapter"]),
+        ("base", base_suite, base_extra),
     ):
         out = work / label.replace(" ", "-")
         cmd = dramaturg(
@@ -138,24 +177,37 @@ def main() -> None:
     summaries = {
         label: json.loads((out / "summary.json").read_text()) for label, out in runs.items()
     }
-    # the shipped adapter that serves each challenge, as the registry picks it
-    by_key = {a.key: a for a in shipped_adapters(SHIPPED_DIR)}
-    serving = {}
-    for challenge in challenges:
-        key = best_key(by_key, f"textworld/{challenge}")
-        if key is not None:
-            serving.setdefault(key, by_key[key])
-    default = challenges == DEFAULT_CHALLENGES
+    default = not alfworld and challenges == DEFAULT_CHALLENGES
+    seeds = f"seeds {args.seed}-{args.seed + args.n - 1}"
+    if alfworld:
+        title, what, heldout = (
+            ": ALFWorld-style unseen",
+            f"ALFWorld-style, unseen split: {args.n} games per task type ({seeds}; new floor "
+            "plans and object types)",
+            "the shipped adapter's data came from the seen split",
+        )
+    else:
+        title, what, heldout = (
+            "" if default else f": {', '.join(challenges)}",
+            f"TextWorld {', '.join(challenges)}: {args.n} games each ({seeds})",
+            "the shipped adapters' data came from seeds 1000 and up",
+        )
+    prompts = (
+        "The base model plays with the settings the adapter records ("
+        + ", ".join(f"{k} {v}" for k, v in same_prompts.items())
+        + "): the same prompts, other weights. "
+        if same_prompts
+        else ""
+    )
     lines = [
-        "## Shipped adapters against the base model (held-out games, one run)"
-        + ("" if default else f": {', '.join(challenges)}"),
+        "## Shipped adapters against the base model (held-out games, one run)" + title,
         "",
-        f"TextWorld {', '.join(challenges)}: {args.n} games each (seeds {args.seed}-{args.seed + args.n - 1}; "
-        "the shipped adapters' data came from seeds 1000 and up), the `react` agent on `local`, "
+        f"{what}; {heldout}. The `react` agent on `local`, "
         f"{args.max_steps} steps, the tool agent's default temperature (0.7, each game its own seed). "
-        "*Own valid*: commands the model wrote as a valid answer by itself, before any grammar forced the shape.",
+        + prompts
+        + "*Own valid*: commands the model wrote as a valid answer by itself, before any grammar forced the shape.",
         "",
-        "| challenge | model | games | success | steps per game | own valid | tokens/step | s/step |",
+        f"| {'task type' if alfworld else 'challenge'} | model | games | success | steps per game | own valid | tokens/step | s/step |",
         "|---|---|---|---|---|---|---|---|",
     ]
     for label in runs:
@@ -200,7 +252,10 @@ def main() -> None:
         lines += ["", "### DAgger rounds", "", *dagger_table(args.dagger)]
     # one section per set of challenges: each adapter keeps the run that measured it
     write_section(
-        "bench_shipped" if default else "bench_shipped_" + "_".join(challenges), "\n".join(lines)
+        "bench_shipped"
+        if default
+        else "bench_shipped_" + ("alfworld-style" if alfworld else "_".join(challenges)),
+        "\n".join(lines),
     )
 
 

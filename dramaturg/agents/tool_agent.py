@@ -33,6 +33,7 @@ from typing import Annotated, Any, Literal, Union
 from pydantic import BaseModel, ConfigDict, Field, create_model
 
 from dramaturg._untrusted import injection_signs, untrusted, warn_if_injected
+from dramaturg.agents._household import Known, kind, known_state
 from dramaturg.errors import ConfigError
 from dramaturg.models import ChatModel, Message, assistant, system, user
 from dramaturg.models.adapters import AdapterRegistry, adapter_settings
@@ -52,6 +53,7 @@ __all__ = [
     "looping_commands",
     "read_notes",
     "recipe_strays",
+    "search_strays",
     "template_pattern",
     "tool_agent_for",
     "tool_model_spec",
@@ -287,7 +289,8 @@ def goal_commands(
     only look or walk (``go to``, ``examine``, ...) are left out, as are puts to a place
     the goal does not name (or at another place of its kind than the one a first such
     thing was put at), takes from one it does (they undo the goal) and the
-    commands already ``played`` (the mug is hot already).
+    commands already ``played`` (the mug is hot already), but for an ``open``: the
+    place was closed again since.
 
     When the agent holds (``held``) a thing of a kind the goal names, the walks that
     come next follow: to the place of the goal's change while it is not done
@@ -306,7 +309,9 @@ def goal_commands(
     for command in admissible:
         verb, *rest = _WORD.findall(command.lower()) or [""]
         things = [w for w in rest if w not in _LINKS]
-        if verb in _LOOKING or not things or things[0] not in named or command in played:
+        if verb in _LOOKING or not things or things[0] not in named:
+            continue
+        if command in played and verb != "open":  # an open one admits it: it was closed since
             continue
         if len(things) > 1 and verb in _PUTTING and things[-1] not in named:
             continue  # puts it somewhere else than the goal says
@@ -390,6 +395,84 @@ def goal_strays(
         elif verb in CHANGES and (verb != change or things[0] not in named):
             strays.add(command)
     return strays
+
+
+def search_strays(
+    goal: str,
+    admissible: Sequence[str],
+    history: Sequence[tuple[str, str]],
+    observation: str,
+) -> set[str]:
+    """The walks (and opens) an ALFWorld-style goal has no use for, from what was seen:
+
+    * to places already looked into where nothing of a kind the goal names lay
+      (while the thing is sought, or the lamp of a ``look`` goal once it is held),
+      as long as another walk is admissible. Holding the goal's thing, the places
+      of the kind the goal names and those of its change (a microwave) are of use;
+    * away from the place of the goal's change, while the goal's thing is held
+      unchanged and the change is admissible right there;
+    * away from a place of the kind the goal names, while the goal's thing is held
+      ready (changed as the goal asks) and can be put (or the place opened) right
+      there, unless another place of that kind holds one of its kind (two of a
+      kind go together) or a first one went elsewhere.
+
+    A small model with a few turns of history searches the same three cabinets
+    again and again, and walks off from the sink with the sponge it was to clean;
+    nothing in an ALFWorld-style house moves unless the agent moves it, so a place
+    seen to hold nothing the goal names holds nothing of use later either. A place
+    seen closed and never opened is not looked into. While a thing the goal does
+    not name is held (to be put back), nothing is kept off.
+
+    >>> sorted(search_strays("put some cd on desk.", ["go to shelf 1", "go to shelf 2",
+    ...     "go to desk 1"], [("Shelf 2 is here.", "go to shelf 1")],
+    ...     "You arrive at shelf 1. On the shelf 1, you see a pen 1."))
+    ['go to shelf 1']
+    """
+    named = set(_WORD.findall(goal.lower()))
+    known = known_state(history, observation, admissible)
+    held = known.holding
+    if held and kind(held) not in named:
+        return set()  # a wrong thing: it goes back where it was taken from
+    walks = [c for c in admissible if c.startswith("go to ")]
+    change = goal_change(goal)
+    if held and change and held not in known.changed[change]:
+        if any(c.startswith(f"{change} {held} with ") for c in admissible):
+            return set(walks)  # the change is here: no walking off with it unchanged
+    ready = not change or held in known.changed[change]
+    if held and ready and _put_here(named, known, admissible, [cmd for _, cmd in history]):
+        return set(walks)  # ready, at a place the goal names: no walking off from it
+    useful = {place for thing, place in known.where.items() if kind(thing) in named}
+    if held:
+        kinds = named | set(APPLIANCES.get(change, ()))
+        useful |= {place for place in known.places if kind(place) in kinds}
+
+    def stray(command: str) -> bool:
+        for verb in ("go to ", "open "):
+            if command.startswith(verb):
+                place = command.removeprefix(verb)
+                return place in known.looked and place not in useful
+        return False
+
+    strays = {c for c in admissible if stray(c)}
+    return strays if any(c not in strays for c in walks) else set()
+
+
+def _put_here(named: set[str], known: Known, admissible: Sequence[str], played: list[str]) -> bool:
+    """Whether the goal's thing (held, and changed as the goal asks) can go down (or its
+    place be opened) right here: a place of the kind the goal names, the one the first
+    of two went to, and no other such place is known to hold one of its kind already."""
+    here, held = known.here, known.holding
+    places = _goal_places(named, played)
+    if not here or kind(here) not in named or (places and here not in places):
+        return False
+    if any(
+        kind(t) == kind(held) and kind(p) in named and p != here for t, p in known.where.items()
+    ):
+        return False
+    return any(
+        c == f"open {here}" or ((m := _INSTANCE_PUT.match(c)) and m.groups() == (held, here))
+        for c in admissible
+    )
 
 
 def read_notes(turns: Sequence[tuple[str, str]], observation: str, limit: int) -> str:
@@ -600,8 +683,10 @@ class ToolAgent:
             goal names (see :func:`goal_commands`) on a line before the commands; 0:
             none. A small model otherwise walks past the very thing it was sent to
             find, and puts it back where it took it from. With a focus, the commands
-            that work against the goal (see :func:`goal_strays`) are also kept off the
-            grammar while another one is admissible; the prompt still lists them.
+            that work against the goal (see :func:`goal_strays`), and while its thing is
+            sought the walks back to places already searched (see :func:`search_strays`),
+            are also kept off the grammar while another one is admissible; the prompt
+            still lists them.
         notes: keep up to this many characters of what the latest ``read`` or
             ``examine`` showed as lists (a recipe: see :func:`read_notes`) on a line
             of the last message, long after it left the window; 0: none. With
@@ -712,6 +797,7 @@ class ToolAgent:
             looping = looping_commands(history, observation, self.repeat_limit)
             if self.focus:
                 looping |= goal_strays(goal, admissible, history)
+                looping |= search_strays(goal, admissible, history, observation)
             if self.notes and history:
                 looping |= recipe_strays(
                     read_notes(history, observation, 4000), admissible, history

@@ -15,11 +15,13 @@ __all__ = [
     "ModelOpt",
     "NoAdapterOpt",
     "Root",
+    "ToolAgentOpt",
     "console",
     "err_console",
     "fail",
     "print_version",
     "redacted",
+    "tool_agent_settings",
     "without_adapter",
 ]
 
@@ -95,3 +97,41 @@ def without_adapter(tool_model: str | None, no_adapter: bool, what: str) -> str 
     if tool_model not in (None, "auto", "main"):
         fail(what, "--no-adapter plays the base model: leave out --tool-model")
     return "main"
+
+
+ToolAgentOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--tool-agent",
+        metavar="NAME=N",
+        help="A tool agent setting (repeatable): history_turns, max_observation_chars, recap, "
+        "focus, notes; over those the adapter was trained with. With --no-adapter, an adapter's "
+        "own settings give the base model the prompts the adapter plays with.",
+    ),
+]
+
+
+def tool_agent_settings(pairs: list[str] | None, what: str) -> dict[str, int]:
+    """``--tool-agent NAME=N`` options as checked tool agent settings (else exit 1 with a clear error)."""
+    from rich.markup import escape
+
+    from dramaturg.agents.tool_agent import check_settings
+    from dramaturg.errors import ConfigError
+
+    settings: dict[str, int] = {}
+    for pair in pairs or []:
+        name, sep, value = pair.partition("=")
+        try:
+            number = int(value.strip()) if sep else None
+        except ValueError:
+            number = None
+        if number is None:
+            fail(
+                what,
+                escape(f"--tool-agent {pair!r}: write NAME=N with a whole number, like focus=8"),
+            )
+        settings[name.strip()] = number
+    try:
+        return check_settings(settings, "--tool-agent")
+    except ConfigError as exc:
+        fail(what, escape(str(exc)))

@@ -13,10 +13,12 @@ from rich.table import Table
 
 from dramaturg.cli._common import (
     NoAdapterOpt,
+    ToolAgentOpt,
     console,
     err_console,
     fail,
     redacted,
+    tool_agent_settings,
     without_adapter,
 )
 from dramaturg.errors import DramaturgError
@@ -116,6 +118,7 @@ def eval_run(
         ),
     ] = None,
     no_adapter: NoAdapterOpt = False,
+    tool_agent: ToolAgentOpt = None,
     judge: Annotated[
         list[str] | None, typer.Option(help="Drama: a judge model spec (repeat for two judges).")
     ] = None,
@@ -131,8 +134,10 @@ def eval_run(
 ) -> None:
     """Run a suite (resumable: run the same command again to finish a stopped run)."""
     from dramaturg.evals import AgentSpec, load_suite, run_eval
+    from dramaturg.evals.agents import trained_on
 
     tool_model = without_adapter(tool_model, no_adapter, "eval failed")
+    settings = tool_agent_settings(tool_agent, "eval failed")
     try:
         kwargs: dict = {"n": n, "seed": seed}
         if split:
@@ -150,7 +155,10 @@ def eval_run(
             model=model,
             temperature=temperature,
             tool_model=tool_model,
-            options={"judges": list(judge)} if judge else {},
+            options={
+                **({"judges": list(judge)} if judge else {}),
+                **({"tool_agent": settings} if settings else {}),
+            },
         )
         out = out or Path("runs") / f"{chosen.name}-{agent}".replace("/", "_")
         command = (
@@ -160,6 +168,7 @@ def eval_run(
         )
         if progress:
             err_console.print(f"{len(chosen.cases)} cases x {attempts} attempt(s) -> {out}")
+        _warn_trained_on(trained_on(spec, chosen.cases), len(chosen.cases))
         summary = run_eval(
             chosen,
             spec,
@@ -180,6 +189,23 @@ def eval_run(
         raise typer.Exit(130) from None
     console.print(_summary_table(summary, f"{chosen.name}: {spec.label}"))
     console.print(f"summary: {out / 'summary.json'}   report: dramaturg eval report {out}")
+
+
+def _warn_trained_on(found: dict[str, str], total: int) -> None:
+    """Say which cases are games the tool agent's adapter was trained on (not held out)."""
+    if not found:
+        return
+    names = ", ".join(sorted(set(found.values())))
+    shown = ", ".join(list(found)[:3]) + (", ..." if len(found) > 3 else "")
+    err_console.print(
+        escape(
+            f"warning: {len(found)} of {total} cases are games the adapter {names} was trained "
+            f"or validated on ({shown}): their success is not a held-out figure. Held-out games: ALFWorld-style "
+            "--split unseen; TextWorld seeds the adapter did not train on (the shipped ones: "
+            "below 1000)."
+        ),
+        style="yellow",
+    )
 
 
 @eval_app.command("report")

@@ -41,6 +41,7 @@ __all__ = [
     "StepRecord",
     "tool_agent_settings_for",
     "tool_model_for",
+    "trained_on",
 ]
 
 AGENT_KINDS = ("random", "oracle", "react", "embodied", "workforce", "drama")
@@ -219,6 +220,71 @@ def tool_agent_settings_for(spec: AgentSpec, case: Case) -> dict[str, int]:
     else:
         own = _tool_spec(spec, case) or spec.model
     return {**adapter_tool_agent(own), **(spec.options.get("tool_agent") or {})}
+
+
+def game_id(case: Case) -> str | None:
+    """The id training data gives ``case``'s game (``alfworld/<task>/<split>/<seed>``,
+    ``textworld/<challenge>/<seed>``); ``None`` when training makes no such game (a
+    TextWorld case with other ``tw-make`` options than the built-in challenge's)."""
+    if case.world.startswith("alfworld/"):
+        return f"{case.world}/{case.split or 'seen'}/{case.seed}"
+    if case.world.startswith("textworld/"):
+        from dramaturg.evals.suites import TEXTWORLD_LEVELS
+
+        challenge = case.world.split("/", 1)[1]
+        if dict(case.options) != dict(TEXTWORLD_LEVELS.get(challenge, {})):
+            return None
+    return f"{case.world}/{case.seed}"
+
+
+def _adapter_games(lora: Path) -> set[str]:
+    """The games an adapter file was trained or validated on: from the shipped manifest,
+    else from the ``data.splits.json`` of the training run it sits in (``set()``: unknown)."""
+    from dramaturg.models.adapters import shipped_adapters
+
+    try:
+        lora = lora.resolve()
+        for adapter in shipped_adapters():
+            if adapter.path.resolve() == lora:
+                games = adapter.data.get("games") or {}
+                return {g for part in ("train", "valid") for g in games.get(part) or []}
+        for folder in list(lora.parents)[:3]:  # RUN/tool-agent.gguf, RUN/dagger/round-1/...
+            splits = folder / "data.splits.json"
+            if splits.is_file():
+                import json
+
+                found = json.loads(splits.read_text(encoding="utf-8"))
+                return {g for part in ("train", "valid") for g in found.get(part) or []}
+    except (OSError, ValueError, AttributeError, TypeError):
+        return set()  # an unreadable record is no reason to stop a run: nothing is flagged
+    return set()
+
+
+def trained_on(spec: AgentSpec, cases: list[Case]) -> dict[str, str]:
+    """The cases whose game the tool agent's adapter was trained (or validated) on,
+    as case id -> adapter file name: their success is not a held-out figure.
+
+    Only adapters that record their games are known: the shipped ones (their
+    manifest) and those of ``dramaturg train`` runs (``data.splits.json``).
+    """
+    from dramaturg.models.loader import parse_spec
+
+    found: dict[str, str] = {}
+    by_spec: dict[str, tuple[str, set[str]]] = {}
+    for case in cases:
+        if spec.kind not in ("react", "embodied") or case.kind != "world":
+            continue
+        chosen = _tool_spec(spec, case) or (spec.model if spec.model_factory is None else None)
+        lora = parse_spec(chosen)[2].get("lora") if chosen else None
+        if not lora:
+            continue
+        if chosen not in by_spec:
+            by_spec[chosen] = (Path(str(lora)).name, _adapter_games(Path(str(lora))))
+        name, games = by_spec[chosen]
+        ident = game_id(case)
+        if ident is not None and ident in games:
+            found[case.id] = name
+    return found
 
 
 class Tracer:

@@ -98,6 +98,8 @@ def _identity(
         "attempts": attempts,
         "max_steps": max_steps,
         "seed": seed,
+        # settings given on top of the adapter's (``--tool-agent``): other prompts, another run
+        "tool_agent": agent.options.get("tool_agent") or None,
     }
 
 

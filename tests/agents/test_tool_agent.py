@@ -129,6 +129,13 @@ def test_once_the_goals_thing_is_held_the_focus_line_shows_where_to_walk():
         "go to cabinet 2",
     ]
     assert goal_commands(goal, here, 1, played=heated, held="mug 1") == ["go to cabinet 1"]
+    # at a closed cabinet: opening it comes first, even if it was opened (and closed) before
+    closed = [*here, "open cabinet 1"]
+    opened = {*heated, "open cabinet 1", "close cabinet 1"}
+    assert goal_commands(goal, closed, 2, played=opened, held="mug 1") == [
+        "open cabinet 1",
+        "go to cabinet 1",
+    ]
     # nothing held, or a thing the goal does not name: no walk is suggested
     assert goal_commands(goal, gotos, 8) == []
     assert goal_commands(goal, gotos, 8, held="apple 1") == []
@@ -215,6 +222,85 @@ async def test_with_a_focus_what_works_against_the_goal_is_kept_off_the_grammar(
     )
     assert only == "take pen 1 from desk 1"
     assert "take pen 1 from desk 1" in json.dumps(model.calls[2].opts["json_schema"])
+
+
+HOUSE = (
+    "You are in the middle of a room. Looking quickly around you, you see a desk 1, "
+    "a drawer 1, a drawer 2, a shelf 1, and a shelf 2.\n\nYour task is to: put some cd on desk."
+)
+
+
+async def test_while_the_goals_thing_is_sought_places_already_searched_are_off_the_grammar():
+    from dramaturg.agents.tool_agent import search_strays
+
+    goal = "put some cd on desk."
+    gotos = ["go to desk 1", "go to drawer 1", "go to drawer 2", "go to shelf 1", "go to shelf 2"]
+    history = [
+        (HOUSE, "go to shelf 1"),
+        ("You arrive at shelf 1. On the shelf 1, you see a pen 1.", "go to drawer 1"),
+        ("You arrive at drawer 1. The drawer 1 is closed.", "open drawer 1"),
+        ("You open the drawer 1. The drawer 1 is open. In it, you see nothing.", "close drawer 1"),
+        ("You close the drawer 1.", "go to drawer 2"),  # seen closed, never opened
+    ]
+    here = "You arrive at drawer 2. The drawer 2 is closed."
+    admissible = [*gotos, "open drawer 2"]
+    assert search_strays(goal, admissible, history, here) == {"go to shelf 1", "go to drawer 1"}
+    # a place where a thing the goal names lies is worth going back to
+    shelf = history[1][0].replace("a pen 1", "a pen 1, and a cd 2")
+    with_cd = [history[0], (shelf, history[1][1]), *history[2:]]
+    assert search_strays(goal, admissible, with_cd, here) == {"go to drawer 1"}
+    # an open of a place looked into and closed again is a stray too
+    at_drawer = [*history[:4], ("You close the drawer 1.", "inventory")]
+    nothing = "You are not carrying anything."
+    assert "open drawer 1" in search_strays(goal, [*gotos, "open drawer 1"], at_drawer, nothing)
+    # once every place has been looked into, or while anything is held, nothing is kept off
+    everywhere = [("You arrive at shelf 2. On the shelf 2, you see a mug 1.", "go to desk 1")]
+    desk = "You arrive at desk 1. On the desk 1, you see nothing."
+    looked = [*history, (here, "open drawer 2"), ("In it, you see nothing.", "go to shelf 2")]
+    assert search_strays(goal, gotos, [*looked, *everywhere], desk) == set()
+    took = [*history[:2], ("On the shelf 1, you see a pen 1.", "take pen 1 from shelf 1")]
+    assert search_strays(goal, gotos, took, "You pick up the pen 1 from the shelf 1.") == set()
+    # holding the goal's thing: the places of its kind (and of its change) are of use
+    took_cd = [*with_cd, (here, "go to shelf 1"), (shelf, "take cd 2 from shelf 1")]
+    holding = "You pick up the cd 2 from the shelf 1."
+    assert search_strays(goal, gotos, took_cd, holding) == {"go to drawer 1", "go to shelf 1"}
+    # ... and with the change the goal asks for admissible here, no walk at all
+    clean = "put a clean cd in desk."
+    at_sink = [*took_cd, (holding, "go to sinkbasin 1")]
+    sink = "You arrive at sinkbasin 1. On the sinkbasin 1, you see nothing."
+    washing = [*gotos, "clean cd 2 with sinkbasin 1", "examine sinkbasin 1"]
+    assert search_strays(clean, washing, at_sink, sink) == set(gotos)
+    cleaned = [*at_sink, (sink, "clean cd 2 with sinkbasin 1")]
+    done = "You clean the cd 2 using the sinkbasin 1."
+    assert search_strays(clean, washing, cleaned, done) == {"go to drawer 1", "go to shelf 1"}
+    # ready, at a place the goal names that is closed: open it and put it there, no walk
+    at_desk = [*took_cd, (holding, "go to desk 1")]
+    desk_closed = "You arrive at desk 1. The desk 1 is closed."
+    assert search_strays(goal, [*gotos, "open desk 1"], at_desk, desk_closed) == set(gotos)
+    desk_open = "You arrive at desk 1. On the desk 1, you see nothing."
+    assert search_strays(goal, [*gotos, "move cd 2 to desk 1"], at_desk, desk_open) == set(gotos)
+    # ... not with the change still to make (the put is a stray of the goal guard), nor
+    # where another desk holds a cd already (two of a kind go together)
+    assert search_strays(clean, [*gotos, "open desk 1"], at_desk, desk_closed) == {
+        "go to drawer 1",
+        "go to shelf 1",
+    }
+    other = [(HOUSE + " On the desk 2, you see a cd 1.", "go to shelf 1"), *took_cd[1:]]
+    assert search_strays(goal, [*gotos, "open desk 1"], [*other, at_desk[-1]], desk_closed) == {
+        "go to drawer 1",
+        "go to shelf 1",
+    }
+    # TextWorld has no such places: nothing
+    assert (
+        search_strays("Get the key.", ["go east", "open door"], [("Hall.", "go east")], "") == set()
+    )
+
+    model = ScriptedModel([{"command": "go to shelf 2"}])
+    agent = ToolAgent(model=model, focus=8)
+    await agent.command(goal=goal, observation=here, history=history, admissible=admissible)
+    enum = model.calls[0].opts["json_schema"]["properties"]["command"]["enum"]
+    assert enum == ["go to desk 1", "go to drawer 2", "go to shelf 2", "open drawer 2"]
+    assert "Commands: go to desk 1, go to drawer 1, go to drawer 2" in model.calls[0].prompt
 
 
 COOKBOOK = """You open the copy of "Cooking: A Modern Approach (3rd Ed.)" and start reading:

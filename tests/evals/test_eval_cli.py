@@ -115,3 +115,31 @@ def test_a_suite_file_naming_python_code_needs_allow_code(tmp_path, monkeypatch)
     said = " ".join(result.output.split())
     assert result.exit_code == 1 and "field 'world'" in said and "--allow-code" in said
     assert not (tmp_path / "pwned").exists() and not (tmp_path / "run").exists()
+
+
+def test_tool_agent_settings_on_the_command_line(tmp_path, monkeypatch):
+    import dramaturg.evals
+    from dramaturg.errors import ConfigError
+
+    seen = {}
+
+    def fake_run_eval(suite, spec, **kwargs):
+        seen["options"] = spec.options
+        raise ConfigError("stopped here")  # nothing is played
+
+    monkeypatch.setattr(dramaturg.evals, "run_eval", fake_run_eval)
+    runner = CliRunner()
+    base = ["eval", "run", "textworld", "--agent", "react", "--no-adapter", "--out", str(tmp_path)]
+    result = runner.invoke(app, [*base, "--tool-agent", "focus=8", "--tool-agent", "recap=24"])
+    assert result.exit_code == 1 and "stopped here" in result.output
+    assert seen["options"] == {"tool_agent": {"focus": 8, "recap": 24}}
+    for bad, said in (
+        ("focus", "write NAME=N with a whole number"),
+        ("focus=eight", "write NAME=N with a whole number"),
+        ("focus=-1", "focus must be a whole number of 0 or more, not -1"),
+        ("[red]fcus=2", "unknown tool agent setting(s) [red]fcus"),
+    ):
+        seen.clear()
+        result = runner.invoke(app, [*base, "--tool-agent", bad])
+        assert result.exit_code == 1, result.output
+        assert said in " ".join(result.output.split()) and not seen  # refused before the run

@@ -116,6 +116,10 @@ def test_tool_agent_settings_reach_the_tool_agent_and_unknown_ones_are_refused(t
 
     assert run("recap", recap=4) == 1.0
     assert run("plain") == 0.0  # the same model without the recap line waits after its first step
+    with pytest.raises(
+        ConfigError, match=r"different run.*tool_agent: \{'recap': 4\} there, None now"
+    ):
+        run("recap")  # other prompts are another run, not its resumption
     with pytest.raises(ConfigError, match=r"unknown tool agent setting.*recapp"):
         AgentSpec(kind="react", options={"tool_agent": {"recapp": 4}})
     with pytest.raises(ConfigError, match="recap must be a whole number of 0 or more, not -5"):

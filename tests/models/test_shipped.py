@@ -185,3 +185,39 @@ def test_a_shipped_adapter_plays_on_the_embedded_model(shipped):
         )
     )
     assert command in {"take key from table", "go east"}
+
+
+def test_cases_an_adapter_was_trained_on_are_named(shipped, tmp_path):
+    from dramaturg.evals import AgentSpec, builtin_suite
+    from dramaturg.evals.agents import trained_on
+
+    # the shipped ALFWorld-style adapter trained on seen-split games: seen is not held out
+    cases = builtin_suite("alfworld-style", n=8).cases
+    found = trained_on(AgentSpec(kind="react"), cases)
+    (alf,) = [a for a in shipped_adapters() if a.key == "alfworld/"]
+    games = alf.data["games"]
+    assert set(found) == {
+        c.id for c in cases if f"{c.world}/{c.split}/{c.seed}" in games["train"] + games["valid"]
+    }
+    assert len(found) == 48 and set(found.values()) == {"alfworld.gguf"}
+    assert not any("/unseen/" in c for c in found)
+    assert trained_on(AgentSpec(kind="react", tool_model="main"), cases) == {}  # the base model
+    # TextWorld: the shipped adapters trained on seeds 1000 and up
+    tw = builtin_suite("textworld", n=3, seed=1000).cases
+    assert trained_on(AgentSpec(kind="react"), builtin_suite("textworld", n=3).cases) == {}
+    flagged = trained_on(AgentSpec(kind="react"), tw)
+    assert "textworld/tw-cooking/2" in flagged  # seed 1002 is a tw-cooking training game
+    # an adapter of a training run: its data.splits.json names the games
+    run = tmp_path / "run"
+    run.mkdir()
+    write_lora_adapter(run / "tool-agent.gguf")
+    (run / "data.splits.json").write_text(
+        json.dumps({"train": ["alfworld/pick_and_place_simple/unseen/3"], "valid": [], "test": []})
+    )
+    spec = AgentSpec(kind="react", tool_model=f"local?lora={run / 'tool-agent.gguf'}")
+    unseen = builtin_suite("alfworld-style", n=4, splits=("unseen",)).cases
+    assert trained_on(spec, unseen) == {
+        "alfworld/pick_and_place_simple/unseen/3": "tool-agent.gguf"
+    }
+    (run / "data.splits.json").write_text("{not json")
+    assert trained_on(spec, unseen) == {}  # an unreadable record flags nothing

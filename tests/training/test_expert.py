@@ -11,6 +11,9 @@ re-measures seeds 0-7), every task type alike:
 * seen split, seeds 0-9: 60 of 60 from the reset, 60 of 60 after 10 random commands;
 * with ``prior=False`` (no idea where things are kept): unseen 59 of 59 from
   the reset, in 15.1 commands on average, at most 48 (the worlds stop at 50).
+
+Every game played here also checks the tool agent's guards: no command the
+expert plays is one :func:`goal_strays` or :func:`search_strays` keeps off the grammar.
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ from typing import Any, ClassVar
 
 import pytest
 
-from dramaturg.agents.tool_agent import goal_strays
+from dramaturg.agents.tool_agent import goal_strays, search_strays
 from dramaturg.errors import ConfigError
 from dramaturg.evals import agents as eval_agents
 from dramaturg.training._games import case_for_game, prompt_agent, tool_agent_messages
@@ -54,6 +57,10 @@ def _play(task: str, seed: int, *, detour: int = 0, split: str = "unseen") -> tu
                 assert command in admissible
                 # the tool agent's guard never keeps what the expert plays off the grammar
                 assert command not in goal_strays(goal, admissible, history), (goal, command)
+                assert command not in search_strays(goal, admissible, history, obs), (
+                    goal,
+                    command,
+                )
                 by_expert += 1
             history.append((obs, command))
             obs, _, terminated, truncated, info = world.step(command)
