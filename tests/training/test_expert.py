@@ -13,7 +13,9 @@ re-measures seeds 0-7), every task type alike:
   the reset, in 15.1 commands on average, at most 48 (the worlds stop at 50).
 
 Every game played here also checks the tool agent's guards: no command the
-expert plays is one :func:`goal_strays` or :func:`search_strays` keeps off the grammar.
+expert plays is one :func:`goal_strays` or :func:`search_strays` keeps off the grammar
+(12 games from the reset and after 5 random commands by default; the 96 games of
+both splits, seeds 0-7, with ``-m slow``: 7 minutes, passed 2026-12-04).
 """
 
 from __future__ import annotations
