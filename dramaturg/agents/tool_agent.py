@@ -320,7 +320,7 @@ def goal_commands(
         if len(things) > 1 and verb == "take" and things[-1] in named:
             continue  # takes it back from where the goal says to put it
         found.append(command)
-    if held and held.rsplit(" ", 1)[0] in named:
+    if held and kind(held) in named:
         change = goal_change(goal)
         done = not change or any(c.startswith(f"{change} {held} with ") for c in played)
         kinds = named if done else set(APPLIANCES[change])
@@ -328,7 +328,7 @@ def goal_commands(
             c
             for c in admissible
             if c.startswith("go to ")
-            and c.removeprefix("go to ").rsplit(" ", 1)[0] in kinds
+            and kind(c.removeprefix("go to ")) in kinds
             and (not (done and places) or c.removeprefix("go to ") in places)
         ]
     return found[:limit]
@@ -341,7 +341,7 @@ def _goal_places(named: set[str], played: Collection[str]) -> set[str]:
     for command in played:
         if found := _INSTANCE_PUT.match(command):
             thing, place = found.group(1), found.group(2)
-            if thing.rsplit(" ", 1)[0] in named and place.rsplit(" ", 1)[0] in named:
+            if kind(thing) in named and kind(place) in named:
                 places.add(place)
     return places
 

@@ -21,6 +21,7 @@ Kinds:
 
 from __future__ import annotations
 
+import json
 import random
 import re
 import time
@@ -251,8 +252,6 @@ def _adapter_games(lora: Path) -> set[str]:
         for folder in list(lora.parents)[:3]:  # RUN/tool-agent.gguf, RUN/dagger/round-1/...
             splits = folder / "data.splits.json"
             if splits.is_file():
-                import json
-
                 found = json.loads(splits.read_text(encoding="utf-8"))
                 return {g for part in ("train", "valid") for g in found.get(part) or []}
     except (OSError, ValueError, AttributeError, TypeError):
@@ -269,18 +268,26 @@ def trained_on(spec: AgentSpec, cases: list[Case]) -> dict[str, str]:
     """
     from dramaturg.models.loader import parse_spec
 
+    if spec.kind not in ("react", "embodied"):
+        return {}
     found: dict[str, str] = {}
-    by_spec: dict[str, tuple[str, set[str]]] = {}
+    # one registry lookup per world and one read of an adapter's games per adapter,
+    # not one per case (a suite holds hundreds of cases of a few worlds)
+    by_world: dict[str, tuple[str, set[str]] | None] = {}
+    by_lora: dict[str, tuple[str, set[str]]] = {}
     for case in cases:
-        if spec.kind not in ("react", "embodied") or case.kind != "world":
+        if case.kind != "world":
             continue
-        chosen = _tool_spec(spec, case) or (spec.model if spec.model_factory is None else None)
-        lora = parse_spec(chosen)[2].get("lora") if chosen else None
-        if not lora:
+        if case.world not in by_world:
+            chosen = _tool_spec(spec, case) or (spec.model if spec.model_factory is None else None)
+            lora = parse_spec(chosen)[2].get("lora") if chosen else None
+            if lora and str(lora) not in by_lora:
+                by_lora[str(lora)] = (Path(str(lora)).name, _adapter_games(Path(str(lora))))
+            by_world[case.world] = by_lora[str(lora)] if lora else None
+        record = by_world[case.world]
+        if record is None:
             continue
-        if chosen not in by_spec:
-            by_spec[chosen] = (Path(str(lora)).name, _adapter_games(Path(str(lora))))
-        name, games = by_spec[chosen]
+        name, games = record
         ident = game_id(case)
         if ident is not None and ident in games:
             found[case.id] = name
